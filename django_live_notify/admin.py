@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Notification
+
+
+class ReadFilter(admin.SimpleListFilter):
+    title = _("read state")
+    parameter_name = "read"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("Unread")), ("yes", _("Read"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(read_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(read_at__isnull=False)
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "recipient", "notification_type", "created", "read_at"]
+    list_filter = [ReadFilter, "notification_type", "created"]
+    search_fields = ["title", "message", "recipient__username", "recipient__email"]
+    raw_id_fields = ["recipient", "sender"]
+    date_hierarchy = "created"
+    list_select_related = ["recipient"]
+    readonly_fields = ["created", "modified"]
+    actions = ["mark_read"]
+
+    @admin.action(description=_("Mark selected notifications read"))
+    def mark_read(self, request, queryset):
+        changed = queryset.filter(read_at__isnull=True).update(read_at=timezone.now())
+        self.message_user(request, _("%d notification(s) marked read.") % changed)

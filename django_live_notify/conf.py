@@ -1,0 +1,73 @@
+"""Settings of django-live-notify, read from the ``LIVE_NOTIFY`` dict setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Seconds between client heartbeats; the JS client reads it from the template tag.
+    "HEARTBEAT_INTERVAL": 30,
+    # Seconds of silence after which the server closes a socket; None = 2.5 heartbeat intervals.
+    "IDLE_TIMEOUT": None,
+    # Most notifications replayed in answer to one ``resume``.
+    "REPLAY_LIMIT": 100,
+    # Allowed notification types as (value, label) pairs; None allows any string.
+    "NOTIFICATION_TYPES": None,
+    "DEFAULT_NOTIFICATION_TYPE": "system",
+    # Page size of the history page and the JSON API.
+    "PAGE_SIZE": 20,
+    # Largest client frame in bytes; bigger frames close the socket (1009, or 4009 under daphne).
+    "MAX_MESSAGE_SIZE": 64 * 1024,
+    # Close code for oversized frames; None picks 4009 under daphne and 1009 elsewhere.
+    "TOO_BIG_CLOSE_CODE": None,
+    # Alias in CHANNEL_LAYERS used to reach other server processes.
+    "CHANNEL_LAYER": "default",
+    # Prefix of the channel-layer group and channel names this app uses.
+    "GROUP_PREFIX": "live_notify",
+    # Rows per INSERT when storing a broadcast.
+    "BATCH_SIZE": 1000,
+    # Path of the WebSocket route.
+    "WEBSOCKET_PATH": "ws/notifications/",
+}
+
+
+class LiveNotifySettings:
+    """Give ``LIVE_NOTIFY`` keys as attributes, falling back to ``DEFAULTS``."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(django_settings, "LIVE_NOTIFY", None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid LIVE_NOTIFY setting: {name!r}")
+        if name not in self._cache:
+            self._cache[name] = self.user_settings.get(name, DEFAULTS[name])
+        return self._cache[name]
+
+    @property
+    def idle_timeout(self) -> float:
+        """Return the seconds of silence after which a socket is reaped."""
+        if self.IDLE_TIMEOUT is not None:
+            return float(self.IDLE_TIMEOUT)
+        return 2.5 * float(self.HEARTBEAT_INTERVAL)
+
+    def reload(self) -> None:
+        """Forget cached values so the next access reads the settings again."""
+        self._cache.clear()
+
+
+live_settings = LiveNotifySettings()
+
+
+@receiver(setting_changed)
+def _reload_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("LIVE_NOTIFY", "CHANNEL_LAYERS"):
+        live_settings.reload()

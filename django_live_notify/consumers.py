@@ -1,0 +1,167 @@
+"""The WebSocket consumer: one per socket, kept small; fan-out lives in the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import protocol, services
+from .conf import live_settings
+from .hub import Hub, get_hub, user_key
+
+logger = logging.getLogger("django_live_notify")
+
+
+def _served_by_daphne(send: Any) -> bool:
+    """Tell whether ``send`` is daphne's, which refuses close codes below 3000 but 1000."""
+    func = getattr(send, "func", send)
+    return getattr(func, "__module__", "").startswith("daphne.")
+
+
+class NotificationConsumer(AsyncWebsocketConsumer):
+    """Serve protocol v1 to one authenticated socket."""
+
+    hub: Hub | None = None
+    user_key = ""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # No per-socket channel-layer channel: the hub subscribes once per process.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+        finally:
+            await self._leave_hub()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Database work goes through database_sync_to_async, which closes old
+        # connections itself; channels' dispatch would do it in a thread for every frame.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.user_key = user_key(user)
+        self.last_seen = asyncio.get_running_loop().time()
+        hub = await get_hub()
+        await hub.add(self)
+        self.hub = hub
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        await self._leave_hub()
+        raise StopConsumer()
+
+    async def _leave_hub(self) -> None:
+        hub, self.hub = self.hub, None
+        if hub is not None:
+            await hub.remove(self)
+
+    async def send_frame(self, frame: str) -> None:
+        """Write one text frame, ignoring a socket that is already gone."""
+        try:
+            await self.base_send({"type": "websocket.send", "text": frame})
+        except Exception:
+            logger.debug("Dropped a frame for a closed socket of user %s", self.user_key, exc_info=True)
+
+    async def close_with(self, code: int) -> None:
+        """Close the socket with ``code``, ignoring a socket that is already gone."""
+        await self._leave_hub()
+        try:
+            await self.close(code=code)
+        except Exception:
+            logger.debug("Socket of user %s was already closed", self.user_key, exc_info=True)
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if self.hub is None:
+            return
+        self.last_seen = asyncio.get_running_loop().time()
+        text = message.get("text")
+        if text is None:
+            data = message.get("bytes") or b""
+            if len(data) > live_settings.MAX_MESSAGE_SIZE:
+                await self.close_with(self.too_big_code())
+                return
+            await self.send_error("binary_frame", "Only text frames are accepted.")
+            return
+        if len(text) > live_settings.MAX_MESSAGE_SIZE or len(text.encode()) > live_settings.MAX_MESSAGE_SIZE:
+            await self.close_with(self.too_big_code())
+            return
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            frame = None
+        if not isinstance(frame, dict):
+            await self.send_error("invalid_json", "Frames must be JSON objects.")
+            return
+        handler = self.handlers.get(frame.get("type")) if isinstance(frame.get("type"), str) else None
+        if handler is None:
+            await self.send_error("unknown_type", "Unknown message type; see protocol v1.")
+            return
+        await handler(self, frame)
+
+    def too_big_code(self) -> int:
+        if live_settings.TOO_BIG_CLOSE_CODE is not None:
+            return int(live_settings.TOO_BIG_CLOSE_CODE)
+        if _served_by_daphne(self.base_send):
+            return protocol.CLOSE_TOO_BIG_DAPHNE
+        return protocol.CLOSE_TOO_BIG
+
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send_frame(protocol.error_frame(code, message))
+
+    async def handle_heartbeat(self, frame: dict[str, Any]) -> None:
+        await self.send_frame(protocol.HEARTBEAT_ACK)
+
+    async def handle_get_unread_count(self, frame: dict[str, Any]) -> None:
+        count = await database_sync_to_async(services.unread_count)(self.user)
+        await self.send_frame(protocol.unread_count_frame(count))
+
+    async def handle_mark_read(self, frame: dict[str, Any]) -> None:
+        notification_id = frame.get("id")
+        if not _is_id(notification_id):
+            await self.send_error("invalid_field", "'id' must be a positive integer.")
+            return
+        found = await database_sync_to_async(services.mark_read)(self.user, notification_id)
+        if not found:
+            await self.send_error("not_found", "No such notification.")
+
+    async def handle_mark_all_read(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(services.mark_all_read)(self.user)
+
+    async def handle_resume(self, frame: dict[str, Any]) -> None:
+        last_id = frame.get("last_id")
+        if not _is_id(last_id, allow_zero=True):
+            await self.send_error("invalid_field", "'last_id' must be a non-negative integer.")
+            return
+        frames = await database_sync_to_async(services.resume_frames)(self.user, last_id)
+        for text in frames:
+            await self.send_frame(text)
+
+    handlers = {
+        "heartbeat": handle_heartbeat,
+        "get_unread_count": handle_get_unread_count,
+        "mark_read": handle_mark_read,
+        "mark_all_read": handle_mark_all_read,
+        "resume": handle_resume,
+    }
+
+
+def _is_id(value: Any, allow_zero: bool = False) -> bool:
+    return type(value) is int and (0 < value < 2**63 or (allow_zero and value == 0))

@@ -1,0 +1,297 @@
+"""The process-local fan-out hub: one per event loop, shared by every socket in it.
+
+Per-message work happens once per process, not once per connection: a message
+reaches the hub once (straight from the sender on the in-memory layer, through
+one channel-layer channel otherwise), the hub looks the recipients up in its
+registry of live connections and writes pre-encoded frames straight to their
+sockets. Heartbeat reaping is one periodic sweep, not a timer per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from . import protocol
+from .conf import live_settings
+
+logger = logging.getLogger("django_live_notify")
+
+# A message for more recipients than this goes to the "everyone" group once,
+# instead of once to each recipient's group.
+FANOUT_GROUP_THRESHOLD = 20
+MESSAGE_TYPE = "live_notify.message"
+
+
+class Connection(Protocol):
+    user_key: str
+    last_seen: float
+
+    async def send_frame(self, frame: str) -> None: ...
+
+    async def close_with(self, code: int) -> None: ...
+
+
+def user_key(user_or_pk: Any) -> str:
+    """Return the registry key of a user or a user's primary key."""
+    return str(getattr(user_or_pk, "pk", user_or_pk))
+
+
+def group_name(suffix: str) -> str:
+    """Return a channel-layer group name of this app (only the characters groups allow)."""
+    return re.sub(r"[^\w.\-]", "_", f"{live_settings.GROUP_PREFIX}.{suffix}")[:99]
+
+
+def user_group(key: str) -> str:
+    return group_name(f"user.{key}")
+
+
+def everyone_group() -> str:
+    return group_name("all")
+
+
+def layer() -> Any:
+    """Return the channel layer that links processes, or None when there is only this one."""
+    channel_layer = get_channel_layer(live_settings.CHANNEL_LAYER)
+    if channel_layer is None or isinstance(channel_layer, InMemoryChannelLayer):
+        return None
+    return channel_layer
+
+
+class Hub:
+    """Registry of this event loop's live connections, and the loop that feeds them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.connections: dict[str, set[Connection]] = {}
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.layer = layer()
+        self.channel_name: str | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.started = asyncio.Event()
+
+    async def start(self) -> None:
+        """Subscribe this process once and start the delivery and sweep tasks."""
+        if self.layer is not None:
+            self.channel_name = await self.layer.new_channel(f"{live_settings.GROUP_PREFIX}.hub")
+            await self.layer.group_add(everyone_group(), self.channel_name)
+            self.tasks.append(self.loop.create_task(self._read_layer()))
+        self.tasks.append(self.loop.create_task(self._deliver_forever()))
+        self.tasks.append(self.loop.create_task(self._sweep_forever()))
+        self.started.set()
+
+    async def stop(self) -> None:
+        """Cancel the hub's tasks and forget its connections."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        self.connections.clear()
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(connections) for connections in self.connections.values())
+
+    async def add(self, connection: Connection) -> None:
+        """Register a connection; join its user's group when it is the user's first here."""
+        connections = self.connections.setdefault(connection.user_key, set())
+        first = not connections
+        connections.add(connection)
+        if first and self.layer is not None:
+            await self.layer.group_add(user_group(connection.user_key), self.channel_name)
+
+    async def remove(self, connection: Connection) -> None:
+        """Forget a connection; leave its user's group when it was the user's last here."""
+        connections = self.connections.get(connection.user_key)
+        if connections is None or connection not in connections:
+            return
+        connections.discard(connection)
+        if not connections:
+            del self.connections[connection.user_key]
+            if self.layer is not None:
+                try:
+                    await self.layer.group_discard(user_group(connection.user_key), self.channel_name)
+                except Exception:
+                    logger.warning("Could not leave group of user %s", connection.user_key, exc_info=True)
+
+    def put(self, message: dict[str, Any]) -> None:
+        """Queue a message for delivery; call from the hub's own loop."""
+        self.queue.put_nowait(message)
+
+    async def _deliver_forever(self) -> None:
+        while True:
+            message = await self.queue.get()
+            try:
+                await self.deliver(message)
+            except Exception:
+                logger.exception("Could not deliver a live notification message")
+
+    async def _read_layer(self) -> None:
+        """Move messages from this process's channel into the queue, surviving layer errors."""
+        assert self.layer is not None and self.channel_name is not None
+        delay = 0.1
+        while True:
+            try:
+                message = await self.layer.receive(self.channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Channel layer receive failed; retrying in %.1f s", delay, exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            if message.get("type") == MESSAGE_TYPE:
+                self.put(message)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(sweep_interval())
+            await self.sweep()
+
+    async def sweep(self) -> int:
+        """Close every connection silent for longer than the idle timeout; return how many."""
+        deadline = self.loop.time() - live_settings.idle_timeout
+        idle = [
+            connection
+            for connections in self.connections.values()
+            for connection in connections
+            if connection.last_seen < deadline
+        ]
+        for connection in idle:
+            await self.remove(connection)
+            await connection.close_with(protocol.CLOSE_IDLE)
+        return len(idle)
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """Write the frames of one message to the local connections of its recipients."""
+        head = message.get("head")
+        tail = message.get("tail")
+        for target in message["targets"]:
+            key, frames = target[0], target[1]
+            connections = self.connections.get(key)
+            if not connections:
+                continue
+            if tail is not None:
+                # [key, notification id, unread count]: a notification shared by many rows.
+                frames = [head + str(frames) + tail, protocol.unread_count_frame(target[2])]
+            for connection in list(connections):
+                for frame in frames:
+                    await connection.send_frame(frame)
+
+
+def sweep_interval() -> float:
+    return max(0.05, min(float(live_settings.HEARTBEAT_INTERVAL), live_settings.idle_timeout) / 2)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+_hubs_lock = threading.Lock()
+
+
+async def get_hub() -> Hub:
+    """Return the running loop's hub, starting it on first use."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = Hub(loop)
+        with _hubs_lock:
+            _hubs[loop] = hub
+        await hub.start()
+    else:
+        await hub.started.wait()
+    return hub
+
+
+async def stop_hubs() -> None:
+    """Stop the running loop's hub (tests and shutdown)."""
+    hub = _hubs.pop(asyncio.get_running_loop(), None)
+    if hub is not None:
+        await hub.stop()
+
+
+def local_hubs() -> list[Hub]:
+    with _hubs_lock:
+        for loop in [loop for loop in _hubs if loop.is_closed()]:
+            del _hubs[loop]
+        return list(_hubs.values())
+
+
+def frames_message(targets: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
+    """Build a message that writes given frames to given users: ``[(user_key, [frame, ...]), ...]``."""
+    return {"type": MESSAGE_TYPE, "targets": [[key, frames] for key, frames in targets]}
+
+
+def notification_message(tail: str, targets: Iterable[tuple[str, int, int]]) -> dict[str, Any]:
+    """Build a message for one notification stored as many rows: ``[(user_key, id, unread_count), ...]``."""
+    return {
+        "type": MESSAGE_TYPE,
+        "head": protocol.NOTIFICATION_HEAD,
+        "tail": tail,
+        "targets": [list(target) for target in targets],
+    }
+
+
+def publish(message: dict[str, Any], everyone: bool = False) -> None:
+    """Send a message to every process that may hold its recipients, from sync code.
+
+    Failures are logged, never raised: the rows are stored, and clients catch
+    up with ``resume``.
+    """
+    try:
+        channel_layer = layer()
+        if channel_layer is None:
+            _publish_local(message)
+        else:
+            async_to_sync(_publish_layer)(channel_layer, message, everyone)
+    except Exception:
+        logger.exception(
+            "Could not publish a live notification to %d recipient(s); clients will catch up on resume",
+            len(message["targets"]),
+        )
+
+
+async def apublish(message: dict[str, Any], everyone: bool = False) -> None:
+    """Send a message to every process that may hold its recipients, from async code."""
+    try:
+        channel_layer = layer()
+        if channel_layer is None:
+            _publish_local(message)
+        else:
+            await _publish_layer(channel_layer, message, everyone)
+    except Exception:
+        logger.exception(
+            "Could not publish a live notification to %d recipient(s); clients will catch up on resume",
+            len(message["targets"]),
+        )
+
+
+def _publish_local(message: dict[str, Any]) -> None:
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for hub in local_hubs():
+        if hub.loop is running:
+            hub.put(message)
+        else:
+            try:
+                hub.loop.call_soon_threadsafe(hub.put, message)
+            except RuntimeError:
+                # The loop closed between listing and scheduling.
+                pass
+
+
+async def _publish_layer(channel_layer: Any, message: dict[str, Any], everyone: bool) -> None:
+    targets = message["targets"]
+    if everyone or len(targets) > FANOUT_GROUP_THRESHOLD:
+        await channel_layer.group_send(everyone_group(), message)
+        return
+    for target in targets:
+        await channel_layer.group_send(user_group(target[0]), {**message, "targets": [target]})

@@ -1,0 +1,58 @@
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from django_live_notify.hub import stop_hubs
+
+
+@pytest.fixture(autouse=True)
+def clean_channel_layer():
+    """Give every test fresh channel layers."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+async def clean_hub():
+    """Stop the test loop's hub so no task outlives its test."""
+    yield
+    await stop_hubs()
+
+
+def make_user(username, **extra):
+    return get_user_model().objects.create_user(username=username, password="pw", **extra)
+
+
+@pytest.fixture
+def user_factory(db):
+    return make_user
+
+
+def session_cookie(user):
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def open_socket(user=None, origin=b"http://testserver", path="/ws/notifications/", expect_open=True):
+    """Return a connected WebsocketCommunicator for ``user`` (anonymous when None) on the real ASGI stack."""
+    from tests.asgi import application
+
+    headers = [(b"origin", origin)] if origin else []
+    if user is not None:
+        key = await sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", f"sessionid={key}".encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect()
+    if expect_open:
+        assert connected
+    return communicator
+
+
+@pytest.fixture
+def socket():
+    return open_socket

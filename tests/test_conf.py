@@ -1,0 +1,31 @@
+import pytest
+from django.test import override_settings
+
+from django_live_notify.conf import DEFAULTS, live_settings
+
+
+def test_defaults():
+    assert live_settings.HEARTBEAT_INTERVAL == 30
+    assert live_settings.REPLAY_LIMIT == 100
+    assert live_settings.MAX_MESSAGE_SIZE == 65536
+    assert live_settings.PAGE_SIZE == 20
+    assert live_settings.idle_timeout == 75.0
+    assert set(DEFAULTS) >= {"HEARTBEAT_INTERVAL", "REPLAY_LIMIT", "NOTIFICATION_TYPES", "PAGE_SIZE"}
+
+
+def test_override_settings_is_honoured_and_undone():
+    with override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 10, "REPLAY_LIMIT": 5}):
+        assert live_settings.HEARTBEAT_INTERVAL == 10
+        assert live_settings.REPLAY_LIMIT == 5
+        assert live_settings.idle_timeout == 25.0
+    assert live_settings.HEARTBEAT_INTERVAL == 30
+
+
+def test_idle_timeout_can_be_set():
+    with override_settings(LIVE_NOTIFY={"IDLE_TIMEOUT": 7}):
+        assert live_settings.idle_timeout == 7.0
+
+
+def test_unknown_attribute_raises():
+    with pytest.raises(AttributeError, match="Invalid LIVE_NOTIFY setting"):
+        live_settings.NOPE  # noqa: B018
