@@ -13,6 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.functional import Promise
 
 from . import hub, protocol
 from .conf import live_settings
@@ -153,14 +154,14 @@ def _build(
 ) -> Notification:
     """Validate the arguments once and return an unsaved template row."""
     notification_type = notification_type or live_settings.DEFAULT_NOTIFICATION_TYPE
-    for name, value in (
-        ("title", title),
-        ("message", message),
-        ("url", url),
-        ("notification_type", notification_type),
-    ):
+    strings = {"title": title, "message": message, "url": url, "notification_type": notification_type}
+    for name, value in strings.items():
+        if isinstance(value, Promise):
+            # gettext_lazy() and reverse_lazy(): resolved now, in the active language.
+            strings[name] = value = str(value)
         if not isinstance(value, str):
             raise TypeError(f"{name} must be a string, not {type(value).__name__}")
+    title, message, url, notification_type = strings.values()
     if not title.strip():
         raise ValueError("title must not be empty")
     allowed = live_settings.NOTIFICATION_TYPES

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 20,
     # Largest client frame in bytes; bigger frames close the socket (1009, or 4009 under daphne).
     "MAX_MESSAGE_SIZE": 64 * 1024,
-    # Close code for oversized frames; None picks 4009 under daphne and 1009 elsewhere.
+    # Close code for oversized frames; None sends 1009, or 4009 where the server refuses 1009 (daphne).
     "TOO_BIG_CLOSE_CODE": None,
     # Alias in CHANNEL_LAYERS used to reach other server processes.
     "CHANNEL_LAYER": "default",

@@ -18,12 +18,6 @@ from .hub import Hub, get_hub, user_key
 logger = logging.getLogger("django_live_notify")
 
 
-def _served_by_daphne(send: Any) -> bool:
-    """Tell whether ``send`` is daphne's, which refuses close codes below 3000 but 1000."""
-    func = getattr(send, "func", send)
-    return getattr(func, "__module__", "").startswith("daphne.")
-
-
 class NotificationConsumer(AsyncWebsocketConsumer):
     """Serve protocol v1 to one authenticated socket."""
 
@@ -86,7 +80,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         try:
             await self.close(code=code)
         except Exception:
-            logger.debug("Socket of user %s was already closed", self.user_key, exc_info=True)
+            if code != protocol.CLOSE_TOO_BIG:
+                logger.debug("Socket of user %s was already closed", self.user_key, exc_info=True)
+                return
+            # daphne lets an application close only with 1000 or 3000-4999.
+            await self.close_with(protocol.CLOSE_TOO_BIG_DAPHNE)
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         if self.hub is None:
@@ -119,8 +117,6 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     def too_big_code(self) -> int:
         if live_settings.TOO_BIG_CLOSE_CODE is not None:
             return int(live_settings.TOO_BIG_CLOSE_CODE)
-        if _served_by_daphne(self.base_send):
-            return protocol.CLOSE_TOO_BIG_DAPHNE
         return protocol.CLOSE_TOO_BIG
 
     async def send_error(self, code: str, message: str) -> None:

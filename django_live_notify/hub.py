@@ -91,7 +91,9 @@ class Hub:
         """Cancel the hub's tasks and forget its connections."""
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        # A layer's receive() may clean up on cancellation; never wait on it for long.
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=2)
         self.tasks.clear()
         self.connections.clear()
 

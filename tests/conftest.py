@@ -18,9 +18,13 @@ def clean_channel_layer():
 
 @pytest.fixture(autouse=True)
 async def clean_hub():
-    """Stop the test loop's hub so no task outlives its test."""
+    """Stop the test loop's hub and close layer connections so nothing outlives its test."""
     yield
     await stop_hubs()
+    for backend in list(channel_layers.backends.values()):
+        close = getattr(backend, "close_pools", None) or getattr(backend, "flush", None)
+        if close is not None and not hasattr(backend, "groups"):
+            await close()
 
 
 def make_user(username, **extra):
@@ -56,3 +60,14 @@ async def open_socket(user=None, origin=b"http://testserver", path="/ws/notifica
 @pytest.fixture
 def socket():
     return open_socket
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """Give the URL of a real Redis: $REDIS_URL or a redis-server started for this test session."""
+    from tests.servers import start_redis
+
+    url, server = start_redis()
+    yield url
+    if server is not None:
+        server.stop()

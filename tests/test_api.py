@@ -223,3 +223,13 @@ def test_send_failure_is_logged_not_raised(user_factory, caplog):
         notification = notify(ana, title="stored anyway")
     assert Notification.objects.get().pk == notification.pk
     assert "Could not publish a live notification" in caplog.text
+
+
+def test_lazy_strings_are_resolved(user_factory):
+    from django.urls import reverse_lazy
+    from django.utils.translation import gettext_lazy, override
+
+    with override("en"):
+        row = notify(user_factory("ana"), title=gettext_lazy("Notifications"), url=reverse_lazy("live_notify:list"))
+    row.refresh_from_db()
+    assert (row.title, row.url) == ("Notifications", "/notifications/")

@@ -1,0 +1,1019 @@
+/*!
+ * django-live-notify browser client (protocol v1, see docs/protocol.rst).
+ *
+ * As a plain <script> it defines window.NotificationWebSocket and, when the
+ * page holds <script type="application/json" id="live-notify-config">,
+ * creates and connects window.notificationWS. Under node, require() returns
+ * {NotificationWebSocket, ...helpers} and touches no global.
+ */
+(function (root, factory) {
+  'use strict';
+  const api = factory(root);
+  if (typeof module === 'object' && module && module.exports) {
+    module.exports = api;
+  } else if (root) {
+    root.NotificationWebSocket = api.NotificationWebSocket;
+    if (root.document) api.autoInit(root);
+  }
+}(typeof window !== 'undefined' ? window : globalThis, function (root) {
+  'use strict';
+
+  const LOG_PREFIX = 'django-live-notify: ';
+  const CONFIG_ID = 'live-notify-config';
+  const CONTAINER_ID = 'live-notify-toasts';
+  const BADGE_SELECTOR = '[data-live-notify-badge]';
+  const POSITIONS = ['top-right', 'top-left', 'bottom-right', 'bottom-left'];
+  const ACTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+  const SEEN_IDS_LIMIT = 500;
+  const REFETCH_MAX_PAGES = 5;
+  const SOUND_MIN_GAP = 1000;
+
+  const CLOSE_NORMAL = 1000;
+  const CLOSE_SERVICE_RESTART = 1012;
+  const CLOSE_HEARTBEAT_TIMEOUT = 4000;
+  const CLOSE_UNAUTHENTICATED = 4001;
+
+  // Stop reasons that only an explicit connect() may undo.
+  const FINAL_STOP_REASONS = ['closed', 'unauthenticated'];
+
+  const CALLBACKS = [
+    'onNotification', 'onUpdate', 'onConnect', 'onDisconnect',
+    'onUnreadCount', 'onRead', 'onError', 'onStatus',
+  ];
+
+  // Keys read from the #live-notify-config JSON; anything else is ignored.
+  const CONFIG_KEYS = [
+    'url', 'apiUrl', 'historyUrl', 'heartbeatInterval', 'heartbeatTimeout',
+    'reconnectDelay', 'maxReconnectDelay', 'maxReconnectAttempts', 'position',
+    'sound', 'toasts', 'toastTimeout', 'maxToasts', 'csrfToken', 'unreadCount',
+    'lastId',
+  ];
+
+  const DEFAULTS = Object.freeze({
+    url: '/ws/notifications/',
+    apiUrl: '/notifications/api/',
+    historyUrl: null,
+    heartbeatInterval: 30000,
+    heartbeatTimeout: null, // null: min(10000, heartbeatInterval / 2)
+    reconnectDelay: 3000,
+    maxReconnectDelay: 60000,
+    maxReconnectAttempts: 10, // Infinity (or null) retries forever
+    autoConnect: false,
+    toasts: false,
+    position: 'top-right',
+    sound: false,
+    toastTimeout: 6000, // 0 keeps toasts until dismissed
+    maxToasts: 5,
+    csrfToken: null,
+    csrfCookieName: 'csrftoken',
+    unreadCount: 0,
+    lastId: 0,
+    WebSocket: null,
+    fetch: null,
+    window: null,
+    document: null,
+  });
+
+  /* ---------------------------------------------------------------- helpers */
+
+  function toId(value) {
+    const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    return Number.isSafeInteger(number) && number > 0 ? number : null;
+  }
+
+  function toCount(value) {
+    const number = Number(value);
+    return Number.isFinite(number) && number > 0 ? Math.floor(number) : 0;
+  }
+
+  function asText(value) {
+    return value === null || value === undefined ? '' : String(value);
+  }
+
+  function normalizeOptions(options) {
+    const given = options || {};
+    const merged = Object.assign({}, DEFAULTS);
+    Object.keys(given).forEach((key) => {
+      if (given[key] !== undefined && given[key] !== null) merged[key] = given[key];
+    });
+    // JSON cannot say Infinity, so the config may say null.
+    if (given.maxReconnectAttempts === null) merged.maxReconnectAttempts = Infinity;
+    merged.heartbeatInterval = Math.max(0, Number(merged.heartbeatInterval) || 0);
+    if (merged.heartbeatTimeout === null) {
+      merged.heartbeatTimeout = Math.min(10000, merged.heartbeatInterval / 2);
+    }
+    if (POSITIONS.indexOf(merged.position) === -1) merged.position = DEFAULTS.position;
+    return merged;
+  }
+
+  /**
+   * Return the wait before reconnect attempt `attempt` (0-based).
+   *
+   * Exponential backoff with "equal jitter": the ceiling is
+   * min(maxDelay, baseDelay * 2^attempt) and the wait is uniform in
+   * [ceiling / 2, ceiling], so clients spread out yet never retry at once.
+   */
+  function backoffDelay(attempt, baseDelay, maxDelay, random) {
+    const ceiling = Math.min(maxDelay, baseDelay * Math.pow(2, Math.min(attempt, 30)));
+    return ceiling / 2 + (random || Math.random)() * (ceiling / 2);
+  }
+
+  /** Turn a path such as "/ws/notifications/" into a ws:// or wss:// URL. */
+  function resolveSocketUrl(url, location) {
+    if (/^wss?:\/\//i.test(url) || !location || !location.href) return url;
+    const resolved = new URL(url, location.href);
+    resolved.protocol = resolved.protocol === 'https:' ? 'wss:' : 'ws:';
+    return resolved.href;
+  }
+
+  /** Return the absolute href of a relative or http(s) URL, else null. */
+  function safeUrl(url, baseHref) {
+    if (typeof url !== 'string' || !url.trim()) return null;
+    let parsed;
+    try {
+      parsed = new URL(url, baseHref);
+    } catch (err) {
+      return null;
+    }
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
+  }
+
+  function isSameOrigin(href, baseHref) {
+    try {
+      return new URL(href, baseHref).origin === new URL(baseHref).origin;
+    } catch (err) {
+      return false;
+    }
+  }
+
+  function readCookie(cookieString, name) {
+    const parts = asText(cookieString).split(';');
+    for (let index = 0; index < parts.length; index += 1) {
+      const part = parts[index].trim();
+      if (part.slice(0, name.length + 1) === `${name}=`) {
+        try {
+          return decodeURIComponent(part.slice(name.length + 1));
+        } catch (err) {
+          return null;
+        }
+      }
+    }
+    return null;
+  }
+
+  function withQuery(url, key, value) {
+    const separator = url.indexOf('?') === -1 ? '?' : '&';
+    return `${url}${separator}${key}=${encodeURIComponent(value)}`;
+  }
+
+  function byId(first, second) {
+    return (toId(first && first.id) || 0) - (toId(second && second.id) || 0);
+  }
+
+  /* ------------------------------------------------------------ DOM parts */
+
+  /** Return the toast container, creating it at the end of <body> if missing. */
+  function ensureContainer(doc, position) {
+    let container = doc.getElementById(CONTAINER_ID);
+    if (!container) {
+      container = doc.createElement('div');
+      container.setAttribute('id', CONTAINER_ID);
+      container.setAttribute('class', `live-notify-toasts live-notify-toasts--${position}`);
+      doc.body.appendChild(container);
+    }
+    if (!container.getAttribute('aria-live')) container.setAttribute('aria-live', 'polite');
+    return container;
+  }
+
+  function findToast(doc, id) {
+    const container = doc && doc.getElementById(CONTAINER_ID);
+    if (!container) return null;
+    const wanted = String(id);
+    return Array.from(container.children).find((toast) => toast.getAttribute('data-id') === wanted) || null;
+  }
+
+  /**
+   * Fill a toast element from a notification.
+   *
+   * Notification data only ever reaches the page through textContent and
+   * setAttribute, never innerHTML. `handlers` holds baseHref and the
+   * open/dismiss/markRead/runAction callbacks.
+   */
+  function fillToast(doc, toast, notification, handlers) {
+    toast.textContent = '';
+    toast.setAttribute('class', notification.is_read ? 'live-notify-toast live-notify-toast--read' : 'live-notify-toast');
+    toast.setAttribute('role', 'status');
+    const id = toId(notification.id);
+    if (id !== null) toast.setAttribute('data-id', String(id));
+    toast.removeAttribute('data-type');
+    if (notification.notification_type) toast.setAttribute('data-type', asText(notification.notification_type));
+
+    toast.appendChild(renderBody(doc, notification, handlers));
+    const actions = renderActions(doc, notification.actions, handlers);
+    if (actions) toast.appendChild(actions);
+
+    const dismiss = doc.createElement('button');
+    dismiss.setAttribute('type', 'button');
+    dismiss.setAttribute('class', 'live-notify-toast__dismiss');
+    dismiss.setAttribute('aria-label', 'Dismiss');
+    dismiss.textContent = '\u00d7';
+    dismiss.addEventListener('click', () => handlers.dismiss());
+    toast.appendChild(dismiss);
+    return toast;
+  }
+
+  function renderBody(doc, notification, handlers) {
+    const body = doc.createElement('div');
+    body.setAttribute('class', 'live-notify-toast__body');
+    const title = doc.createElement('strong');
+    title.setAttribute('class', 'live-notify-toast__title');
+    title.textContent = asText(notification.title);
+    body.appendChild(title);
+    if (notification.message) {
+      const message = doc.createElement('p');
+      message.setAttribute('class', 'live-notify-toast__message');
+      message.textContent = asText(notification.message);
+      body.appendChild(message);
+    }
+    const href = safeUrl(notification.url, handlers.baseHref);
+    if (href) {
+      body.setAttribute('class', 'live-notify-toast__body live-notify-toast__body--link');
+      body.setAttribute('role', 'link');
+      body.setAttribute('tabindex', '0');
+      body.addEventListener('click', () => handlers.open(href));
+      body.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter') handlers.open(href);
+      });
+    }
+    return body;
+  }
+
+  function renderActions(doc, actions, handlers) {
+    if (!Array.isArray(actions)) return null;
+    const row = doc.createElement('div');
+    row.setAttribute('class', 'live-notify-toast__actions');
+    let count = 0;
+    actions.forEach((action) => {
+      const element = renderAction(doc, action, handlers);
+      if (element) {
+        row.appendChild(element);
+        count += 1;
+      }
+    });
+    return count ? row : null;
+  }
+
+  function renderAction(doc, action, handlers) {
+    if (!action || typeof action !== 'object') return null;
+    const href = safeUrl(action.url, handlers.baseHref);
+    const method = asText(action.method || 'GET').toUpperCase();
+    if (!href || ACTION_METHODS.indexOf(method) === -1) return null;
+
+    const element = doc.createElement(method === 'GET' ? 'a' : 'button');
+    const style = typeof action.style === 'string' && /^[a-z0-9_-]+$/i.test(action.style) ? action.style : '';
+    element.setAttribute('class', style ? `live-notify-action live-notify-action--${style}` : 'live-notify-action');
+    element.textContent = asText(action.label);
+    if (method === 'GET') {
+      element.setAttribute('href', href);
+      element.addEventListener('click', () => handlers.markRead());
+    } else {
+      element.setAttribute('type', 'button');
+      element.addEventListener('click', (event) => {
+        event.preventDefault();
+        handlers.runAction(action, method, href, element);
+      });
+    }
+    return element;
+  }
+
+  /** Show `count` in every [data-live-notify-badge] element; hide it at 0. */
+  function updateBadges(doc, count) {
+    if (!doc || typeof doc.querySelectorAll !== 'function') return;
+    Array.from(doc.querySelectorAll(BADGE_SELECTOR)).forEach((badge) => {
+      badge.textContent = String(count);
+      badge.setAttribute('data-count', String(count));
+      if (count === 0) badge.setAttribute('hidden', '');
+      else badge.removeAttribute('hidden');
+    });
+  }
+
+  function markToastsRead(doc, ids, all) {
+    const container = doc && doc.getElementById(CONTAINER_ID);
+    if (!container) return;
+    Array.from(container.children).forEach((toast) => {
+      if (all || ids.indexOf(toId(toast.getAttribute('data-id'))) !== -1) {
+        toast.classList.add('live-notify-toast--read');
+      }
+    });
+  }
+
+  /* ---------------------------------------------------------------- client */
+
+  class NotificationWebSocket {
+    constructor(options) {
+      const opts = normalizeOptions(options);
+      this.options = opts;
+      this._window = opts.window || (root && root.document ? root : null);
+      this._document = opts.document || (this._window && this._window.document) || null;
+      this._WebSocket = opts.WebSocket || (this._window && this._window.WebSocket) || (root && root.WebSocket) || null;
+      this._fetch = opts.fetch || defaultFetch(this._window);
+
+      this.url = opts.url;
+      this.apiUrl = opts.apiUrl;
+      this.historyUrl = opts.historyUrl;
+      this.lastId = toId(opts.lastId) || 0;
+      this.unreadCount = toCount(opts.unreadCount);
+      this.connected = false;
+      this.status = 'idle';
+      this.stoppedReason = null;
+      this.reconnectAttempts = 0;
+
+      this._socket = null;
+      this._listening = false;
+      this._reconnectTimer = null;
+      this._heartbeatTimer = null;
+      this._ackTimer = null;
+      this._seenIds = new Set();
+      this._resuming = false;
+      this._resumeFrom = 0;
+      this._refetching = null;
+      this._toastTimers = new Map();
+      this._audioContext = null;
+      this._lastSoundAt = -Infinity;
+      this._onOnline = () => this._wake();
+      this._onVisibilityChange = () => {
+        if (!this._document.hidden) this._wake();
+      };
+
+      CALLBACKS.forEach((name) => {
+        if (typeof opts[name] === 'function') this[name] = opts[name];
+      });
+      if (opts.autoConnect) this.connect();
+    }
+
+    /** Ask for browser notification permission; resolve to its state or "unsupported". */
+    static requestNotificationPermission() {
+      const NotificationClass = root && root.Notification;
+      if (!NotificationClass || typeof NotificationClass.requestPermission !== 'function') {
+        return Promise.resolve('unsupported');
+      }
+      if (NotificationClass.permission && NotificationClass.permission !== 'default') {
+        return Promise.resolve(NotificationClass.permission);
+      }
+      return new Promise((resolve) => {
+        try {
+          // Old Safari takes a callback and returns undefined.
+          const result = NotificationClass.requestPermission(resolve);
+          if (result && typeof result.then === 'function') result.then(resolve, () => resolve('default'));
+        } catch (err) {
+          resolve('unsupported');
+        }
+      });
+    }
+
+    /* ------------------------------------------------------ public methods */
+
+    /** Open the socket, and keep it open until close() or a final close code. */
+    connect() {
+      this.stoppedReason = null;
+      this._listen();
+      if (this._socket) return;
+      this._clearReconnect();
+      this._openSocket();
+    }
+
+    /** Close the socket for good: no reconnect until connect() is called again. */
+    close() {
+      this.stoppedReason = 'closed';
+      this._unlisten();
+      this._clearReconnect();
+      if (this._socket) this._dropSocket(CLOSE_NORMAL, 'client closed', true);
+      else this._setStatus('stopped', {});
+    }
+
+    /** Send mark_read for one notification; return false when not sent (offline or bad id). */
+    markAsRead(id) {
+      const notificationId = toId(id);
+      if (notificationId === null) {
+        console.warn(`${LOG_PREFIX}markAsRead() needs a positive integer id, got ${id}`);
+        return false;
+      }
+      return this._send({type: 'mark_read', id: notificationId});
+    }
+
+    /** Send mark_all_read; return false when offline. */
+    markAllAsRead() {
+      return this._send({type: 'mark_all_read'});
+    }
+
+    /** Ask for the unread count (the answer reaches onUnreadCount); return false when offline. */
+    getUnreadCount() {
+      return this._send({type: 'get_unread_count'});
+    }
+
+    /** Fetch notifications with id > afterId over HTTP and feed them in; resolve to how many were new. */
+    refetch(afterId) {
+      if (this._refetching) return this._refetching;
+      const after = afterId === undefined ? this.lastId : toId(afterId) || 0;
+      this._refetching = this._fetchMissed(after).then((count) => {
+        this._refetching = null;
+        return count;
+      });
+      return this._refetching;
+    }
+
+    /* --------------------------------------- default callbacks (overridable) */
+
+    onNotification(notification, meta) {
+      // A backlog fetched over HTTP is left to the badge and the history page.
+      if (meta && meta.source === 'fetch') return;
+      if (this.options.toasts) this.showToast(notification);
+      this.showBrowserNotification(notification);
+      if (this.options.sound) this.playSound();
+    }
+
+    onUpdate(notification) {
+      if (this.options.toasts && !this.updateToast(notification)) this.showToast(notification);
+    }
+
+    onConnect() {}
+
+    onDisconnect() {}
+
+    onUnreadCount() {}
+
+    onRead() {}
+
+    onError() {}
+
+    onStatus() {}
+
+    /* -------------------------------------------------------------- toasts */
+
+    /** Show a toast for a notification; return its element, or null without a DOM. */
+    showToast(notification) {
+      const doc = this._document;
+      if (!doc || !doc.body || !notification || typeof notification !== 'object') return null;
+      const container = ensureContainer(doc, this.options.position);
+      const toast = doc.createElement('div');
+      fillToast(doc, toast, notification, this._toastHandlers(toast, notification));
+      toast.addEventListener('mouseenter', () => this._holdToast(toast));
+      toast.addEventListener('focusin', () => this._holdToast(toast));
+      toast.addEventListener('mouseleave', () => this._scheduleToastRemoval(toast));
+      toast.addEventListener('focusout', () => this._scheduleToastRemoval(toast));
+      container.appendChild(toast);
+      while (container.children.length > Math.max(1, this.options.maxToasts)) {
+        this.dismissToast(container.children[0]);
+      }
+      this._scheduleToastRemoval(toast);
+      return toast;
+    }
+
+    /** Refill the visible toast of the same id; return it, or null if none is shown. */
+    updateToast(notification) {
+      const id = toId(notification && notification.id);
+      const toast = id === null ? null : findToast(this._document, id);
+      if (!toast) return null;
+      fillToast(this._document, toast, notification, this._toastHandlers(toast, notification));
+      this._scheduleToastRemoval(toast);
+      return toast;
+    }
+
+    /** Remove a toast, given the element or its notification id. */
+    dismissToast(target) {
+      const toast = target && typeof target === 'object' ? target : findToast(this._document, target);
+      if (!toast) return;
+      this._holdToast(toast);
+      toast.remove();
+    }
+
+    /** Show a system notification when permission is granted and the tab is hidden. */
+    showBrowserNotification(notification) {
+      const win = this._window;
+      const NotificationClass = win && win.Notification;
+      if (!NotificationClass || NotificationClass.permission !== 'granted') return null;
+      if (!this._document || !this._document.hidden) return null;
+      try {
+        const id = toId(notification.id);
+        const shown = new NotificationClass(asText(notification.title), {
+          body: asText(notification.message),
+          tag: id === null ? undefined : String(id),
+        });
+        const href = safeUrl(notification.url, this._baseHref());
+        shown.onclick = () => {
+          if (typeof win.focus === 'function') win.focus();
+          if (href) this._open(notification, href);
+          if (typeof shown.close === 'function') shown.close();
+        };
+        return shown;
+      } catch (err) {
+        return null; // e.g. Chrome on Android only allows service-worker notifications
+      }
+    }
+
+    /** Play a short beep through WebAudio when available; never throw. */
+    playSound() {
+      const win = this._window;
+      const AudioContextClass = win && (win.AudioContext || win.webkitAudioContext);
+      if (!AudioContextClass || Date.now() - this._lastSoundAt < SOUND_MIN_GAP) return false;
+      this._lastSoundAt = Date.now();
+      try {
+        const context = this._audioContext || new AudioContextClass();
+        this._audioContext = context;
+        if (context.state === 'suspended' && typeof context.resume === 'function') {
+          context.resume().catch(() => {});
+        }
+        const oscillator = context.createOscillator();
+        const gain = context.createGain();
+        oscillator.frequency.value = 880;
+        gain.gain.setValueAtTime(0.08, context.currentTime);
+        gain.gain.exponentialRampToValueAtTime(0.0001, context.currentTime + 0.2);
+        oscillator.connect(gain);
+        gain.connect(context.destination);
+        oscillator.start();
+        oscillator.stop(context.currentTime + 0.2);
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+
+    /* ----------------------------------------------------- socket lifecycle */
+
+    _openSocket() {
+      const SocketClass = this._WebSocket;
+      if (!SocketClass) {
+        this._stop('unsupported', 'WebSocket is not available in this browser');
+        return;
+      }
+      let socket;
+      try {
+        socket = new SocketClass(resolveSocketUrl(this.url, this._window && this._window.location));
+      } catch (err) {
+        this._stop('invalid-url', `cannot open a WebSocket to ${this.url} (${err && err.message})`);
+        return;
+      }
+      this._socket = socket;
+      this._setStatus('connecting', {});
+      socket.onopen = () => {
+        if (socket === this._socket) this._handleOpen();
+      };
+      socket.onmessage = (event) => {
+        if (socket === this._socket) this._handleMessage(event.data);
+      };
+      socket.onclose = (event) => {
+        if (socket !== this._socket) return;
+        this._socket = null;
+        this._handleClose(event);
+      };
+      socket.onerror = () => {}; // a close event always follows
+    }
+
+    /** Detach and close the current socket now, without waiting for its close event. */
+    _dropSocket(code, reason, wasClean) {
+      const socket = this._socket;
+      this._socket = null;
+      socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+      try {
+        socket.close(code, reason);
+      } catch (err) {
+        // Already closing.
+      }
+      this._handleClose({type: 'close', code, reason, wasClean});
+    }
+
+    _handleOpen() {
+      this.connected = true;
+      this.reconnectAttempts = 0;
+      if (this.lastId > 0) this._sendResume();
+      else this._send({type: 'get_unread_count'});
+      this._startHeartbeat();
+      this._setStatus('connected', {});
+      this._call('onConnect');
+      this._emit('connect', {});
+    }
+
+    _handleClose(event) {
+      const wasOpen = this.connected;
+      this.connected = false;
+      this._resuming = false;
+      this._stopHeartbeat();
+      const code = event ? event.code : undefined;
+      if (code === CLOSE_UNAUTHENTICATED) {
+        this.stoppedReason = 'unauthenticated';
+        console.warn(`${LOG_PREFIX}not authenticated (4001); not reconnecting`);
+      }
+      const delay = this.stoppedReason ? null : this._scheduleReconnect(code);
+      const info = {
+        code,
+        reason: (event && event.reason) || '',
+        wasClean: Boolean(event && event.wasClean),
+        reconnecting: delay !== null,
+        delay,
+        attempt: this.reconnectAttempts,
+        stoppedReason: this.stoppedReason,
+      };
+      this._setStatus(delay === null ? 'stopped' : 'reconnecting', info);
+      // Report lost connections and giving up, not each failed retry or close().
+      if (wasOpen || (delay === null && this.stoppedReason !== 'closed')) {
+        this._call('onDisconnect', event, info);
+        this._emit('disconnect', info);
+      }
+    }
+
+    /** Start the reconnect timer; return its delay, or null after the last attempt. */
+    _scheduleReconnect(code) {
+      const opts = this.options;
+      if (this.reconnectAttempts >= opts.maxReconnectAttempts) {
+        this.stoppedReason = 'max-attempts';
+        console.warn(`${LOG_PREFIX}gave up after ${this.reconnectAttempts} reconnect attempts`);
+        return null;
+      }
+      const delay = code === CLOSE_SERVICE_RESTART
+        ? Math.random() * 1000
+        : backoffDelay(this.reconnectAttempts, opts.reconnectDelay, opts.maxReconnectDelay);
+      this.reconnectAttempts += 1;
+      this._reconnectTimer = setTimeout(() => {
+        this._reconnectTimer = null;
+        this._openSocket();
+      }, delay);
+      return delay;
+    }
+
+    _clearReconnect() {
+      if (this._reconnectTimer !== null) clearTimeout(this._reconnectTimer);
+      this._reconnectTimer = null;
+    }
+
+    _stop(reason, message) {
+      this.stoppedReason = reason;
+      console.warn(LOG_PREFIX + message);
+      this._setStatus('stopped', {});
+    }
+
+    /** Reconnect at once when the network or the tab comes back. */
+    _wake() {
+      if (FINAL_STOP_REASONS.indexOf(this.stoppedReason) !== -1) return;
+      if (this.connected) {
+        this._sendHeartbeat(); // the socket may have died while the machine slept
+        return;
+      }
+      if (this._socket) return;
+      this._clearReconnect();
+      this.reconnectAttempts = 0;
+      this.stoppedReason = null;
+      this._openSocket();
+    }
+
+    _listen() {
+      if (this._listening) return;
+      this._listening = true;
+      if (this._window && this._window.addEventListener) this._window.addEventListener('online', this._onOnline);
+      if (this._document && this._document.addEventListener) {
+        this._document.addEventListener('visibilitychange', this._onVisibilityChange);
+      }
+    }
+
+    _unlisten() {
+      if (!this._listening) return;
+      this._listening = false;
+      if (this._window && this._window.removeEventListener) this._window.removeEventListener('online', this._onOnline);
+      if (this._document && this._document.removeEventListener) {
+        this._document.removeEventListener('visibilitychange', this._onVisibilityChange);
+      }
+    }
+
+    /* ------------------------------------------------------------ heartbeat */
+
+    _startHeartbeat() {
+      this._stopHeartbeat();
+      const interval = this.options.heartbeatInterval;
+      if (interval > 0) this._heartbeatTimer = setInterval(() => this._sendHeartbeat(), interval);
+    }
+
+    _stopHeartbeat() {
+      if (this._heartbeatTimer !== null) clearInterval(this._heartbeatTimer);
+      if (this._ackTimer !== null) clearTimeout(this._ackTimer);
+      this._heartbeatTimer = null;
+      this._ackTimer = null;
+    }
+
+    _sendHeartbeat() {
+      if (!this._send({type: 'heartbeat'})) return;
+      if (this._ackTimer !== null || !(this.options.heartbeatTimeout > 0)) return;
+      this._ackTimer = setTimeout(() => {
+        this._ackTimer = null;
+        console.warn(`${LOG_PREFIX}no heartbeat_ack within ${this.options.heartbeatTimeout} ms; reconnecting`);
+        this._dropSocket(CLOSE_HEARTBEAT_TIMEOUT, 'heartbeat timeout', false);
+      }, this.options.heartbeatTimeout);
+    }
+
+    /* ------------------------------------------------------- incoming frames */
+
+    _handleMessage(data) {
+      let frame;
+      try {
+        frame = JSON.parse(data);
+      } catch (err) {
+        console.warn(`${LOG_PREFIX}ignored a frame that is not JSON`);
+        return;
+      }
+      if (!frame || typeof frame !== 'object') return;
+      switch (frame.type) {
+        case 'notification':
+          this._receiveNotification(frame.notification, this._resuming ? 'resume' : 'live');
+          break;
+        case 'update':
+          this._receiveUpdate(frame.notification);
+          break;
+        case 'unread_count':
+          if (typeof frame.count === 'number') this._setUnreadCount(frame.count);
+          break;
+        case 'read':
+          this._receiveRead(frame);
+          break;
+        case 'resumed':
+          this._receiveResumed(frame);
+          break;
+        case 'heartbeat_ack':
+          this._receiveHeartbeatAck(frame);
+          break;
+        case 'error':
+          this._receiveError(frame);
+          break;
+        default:
+          break; // clients ignore types they do not know
+      }
+    }
+
+    /** Feed one notification in; return false when it was dropped as a duplicate. */
+    _receiveNotification(notification, source) {
+      if (!notification || typeof notification !== 'object') return false;
+      const id = toId(notification.id);
+      if (id !== null) {
+        if (this._seenIds.has(id)) return false;
+        this._rememberId(id);
+        // Unread_count frames from the server correct this guess.
+        if (!notification.is_read) this._setUnreadCount(this.unreadCount + 1);
+      }
+      this._call('onNotification', notification, {source});
+      this._emit('notification', {notification, source});
+      return true;
+    }
+
+    _receiveUpdate(notification) {
+      if (!notification || typeof notification !== 'object') return;
+      const id = toId(notification.id);
+      if (id !== null) this._rememberId(id);
+      this._call('onUpdate', notification);
+      this._emit('update', {notification});
+    }
+
+    _rememberId(id) {
+      this._seenIds.delete(id);
+      this._seenIds.add(id);
+      if (this._seenIds.size > SEEN_IDS_LIMIT) this._seenIds.delete(this._seenIds.values().next().value);
+      if (id > this.lastId) this.lastId = id;
+    }
+
+    _setUnreadCount(count) {
+      this.unreadCount = toCount(count);
+      updateBadges(this._document, this.unreadCount);
+      this._call('onUnreadCount', this.unreadCount);
+      this._emit('unread-count', {count: this.unreadCount});
+    }
+
+    _receiveRead(frame) {
+      const ids = Array.isArray(frame.ids) ? frame.ids.map(toId).filter((id) => id !== null) : [];
+      const detail = {ids, all: frame.all === true};
+      markToastsRead(this._document, detail.ids, detail.all);
+      this._call('onRead', detail);
+      this._emit('read', detail);
+    }
+
+    _receiveResumed(frame) {
+      this._resuming = false;
+      const detail = {count: toCount(frame.count), complete: frame.complete !== false};
+      this._emit('resumed', detail);
+      if (!detail.complete) this.refetch(this._resumeFrom);
+    }
+
+    _receiveHeartbeatAck(frame) {
+      if (this._ackTimer !== null) clearTimeout(this._ackTimer);
+      this._ackTimer = null;
+      const serverLastId = toId(frame.last_id);
+      if (serverLastId === null || serverLastId <= this.lastId || this._resuming) return;
+      // A client that has seen nothing yet takes the server's id as its starting point.
+      if (this.lastId > 0) this._sendResume();
+      else this.lastId = serverLastId;
+    }
+
+    _receiveError(frame) {
+      const detail = {code: asText(frame.code), message: asText(frame.message)};
+      console.warn(`${LOG_PREFIX}server error ${detail.code}: ${detail.message}`);
+      this._call('onError', detail);
+      this._emit('error', detail);
+    }
+
+    /* -------------------------------------------------------- outgoing frames */
+
+    _send(frame) {
+      if (!this.connected || !this._socket) return false;
+      try {
+        this._socket.send(JSON.stringify(frame));
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+
+    _sendResume() {
+      this._resumeFrom = this.lastId;
+      this._resuming = true;
+      this._send({type: 'resume', last_id: this.lastId});
+    }
+
+    async _fetchMissed(after) {
+      const fetchFn = this._fetch;
+      if (!fetchFn) return 0;
+      const collected = [];
+      let unreadCount = null;
+      let url = withQuery(this.apiUrl, 'after', after);
+      try {
+        for (let page = 0; url && page < REFETCH_MAX_PAGES; page += 1) {
+          const response = await fetchFn(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}});
+          if (!response || !response.ok) throw new Error(`HTTP ${response && response.status}`);
+          const body = await response.json();
+          if (Array.isArray(body.results)) collected.push.apply(collected, body.results);
+          if (typeof body.unread_count === 'number') unreadCount = body.unread_count;
+          url = typeof body.next === 'string' && body.next ? body.next : null;
+        }
+      } catch (err) {
+        console.warn(`${LOG_PREFIX}could not fetch missed notifications (${err && err.message})`);
+      }
+      collected.sort(byId);
+      const added = collected.filter((notification) => this._receiveNotification(notification, 'fetch')).length;
+      if (unreadCount !== null) this._setUnreadCount(unreadCount);
+      return added;
+    }
+
+    /* ---------------------------------------------------------------- misc */
+
+    _toastHandlers(toast, notification) {
+      return {
+        baseHref: this._baseHref(),
+        open: (href) => this._open(notification, href),
+        dismiss: () => this.dismissToast(toast),
+        markRead: () => this._markReadIfUnread(notification),
+        runAction: (action, method, href, button) => this._runAction(notification, action, method, href, button, toast),
+      };
+    }
+
+    _holdToast(toast) {
+      if (this._toastTimers.has(toast)) clearTimeout(this._toastTimers.get(toast));
+      this._toastTimers.delete(toast);
+    }
+
+    _scheduleToastRemoval(toast) {
+      this._holdToast(toast);
+      if (this.options.toastTimeout > 0) {
+        this._toastTimers.set(toast, setTimeout(() => this.dismissToast(toast), this.options.toastTimeout));
+      }
+    }
+
+    _open(notification, href) {
+      this._markReadIfUnread(notification);
+      const location = this._window && this._window.location;
+      if (location && typeof location.assign === 'function') location.assign(href);
+    }
+
+    _markReadIfUnread(notification) {
+      const id = toId(notification.id);
+      if (id !== null && !notification.is_read) this.markAsRead(id);
+    }
+
+    async _runAction(notification, action, method, href, button, toast) {
+      const fetchFn = this._fetch;
+      if (!fetchFn) return false;
+      const headers = {Accept: 'application/json'};
+      const token = this._csrfToken();
+      // Never hand the CSRF token to another origin.
+      if (token && isSameOrigin(href, this._baseHref())) headers['X-CSRFToken'] = token;
+      button.setAttribute('disabled', '');
+      let ok = false;
+      try {
+        const response = await fetchFn(href, {method, credentials: 'same-origin', headers});
+        ok = Boolean(response && response.ok);
+        if (!ok) console.warn(`${LOG_PREFIX}action "${asText(action.label)}" failed: HTTP ${response && response.status}`);
+      } catch (err) {
+        console.warn(`${LOG_PREFIX}action "${asText(action.label)}" failed (${err && err.message})`);
+      }
+      this._emit('action', {notification, action, ok});
+      if (ok) {
+        this._markReadIfUnread(notification);
+        this.dismissToast(toast);
+      } else {
+        button.removeAttribute('disabled');
+      }
+      return ok;
+    }
+
+    _csrfToken() {
+      const cookie = this._document ? readCookie(this._document.cookie, this.options.csrfCookieName) : null;
+      return cookie || this.options.csrfToken || null;
+    }
+
+    _baseHref() {
+      const location = this._window && this._window.location;
+      return (location && location.href) || undefined;
+    }
+
+    _setStatus(status, detail) {
+      this.status = status;
+      const full = Object.assign({status, stoppedReason: this.stoppedReason}, detail);
+      this._call('onStatus', full);
+      this._emit('status', full);
+    }
+
+    /** Call a user callback; an exception there must not break the client. */
+    _call(name, ...args) {
+      try {
+        this[name].apply(this, args);
+      } catch (err) {
+        console.error(`${LOG_PREFIX}${name} threw`, err);
+      }
+    }
+
+    /** Dispatch a "live-notify:<name>" CustomEvent on the document. */
+    _emit(name, detail) {
+      const doc = this._document;
+      const EventClass = (this._window && this._window.CustomEvent) || (root && root.CustomEvent);
+      if (!doc || typeof doc.dispatchEvent !== 'function' || typeof EventClass !== 'function') return;
+      doc.dispatchEvent(new EventClass(`live-notify:${name}`, {detail}));
+    }
+  }
+
+  function defaultFetch(win) {
+    const owner = win && typeof win.fetch === 'function' ? win : root;
+    return owner && typeof owner.fetch === 'function' ? owner.fetch.bind(owner) : null;
+  }
+
+  /* -------------------------------------------------------------- auto-init */
+
+  /** Turn the #live-notify-config JSON into constructor options. */
+  function optionsFromConfig(config) {
+    const options = {toasts: true};
+    CONFIG_KEYS.forEach((key) => {
+      if (Object.prototype.hasOwnProperty.call(config, key)) options[key] = config[key];
+    });
+    return options;
+  }
+
+  function readConfig(doc) {
+    const element = doc.getElementById(CONFIG_ID);
+    if (!element) return null;
+    try {
+      const config = JSON.parse(element.textContent);
+      return config && typeof config === 'object' ? config : null;
+    } catch (err) {
+      console.warn(`${LOG_PREFIX}#${CONFIG_ID} does not hold valid JSON`);
+      return null;
+    }
+  }
+
+  /**
+   * Create and connect window.notificationWS from #live-notify-config.
+   *
+   * Without that element (an anonymous visitor) nothing happens at all.
+   */
+  function autoInit(win) {
+    const doc = win && win.document;
+    if (!doc) return;
+    const start = () => {
+      if (win.notificationWS) return;
+      const config = readConfig(doc);
+      if (!config) return;
+      const options = Object.assign(optionsFromConfig(config), {window: win, document: doc});
+      win.notificationWS = new NotificationWebSocket(options);
+      win.notificationWS.connect();
+    };
+    if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', start, {once: true});
+    else start();
+  }
+
+  return {
+    NotificationWebSocket,
+    DEFAULTS,
+    CONFIG_KEYS,
+    autoInit,
+    optionsFromConfig,
+    backoffDelay,
+    resolveSocketUrl,
+    safeUrl,
+    readCookie,
+    toId,
+    ensureContainer,
+    fillToast,
+    updateBadges,
+  };
+}));

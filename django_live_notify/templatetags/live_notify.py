@@ -1,0 +1,131 @@
+"""Template tags that put the live client on a page: ``{% load live_notify %}``."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import template
+from django.core.exceptions import ImproperlyConfigured
+from django.middleware.csrf import get_token
+from django.template.context import Context
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from .. import services
+from ..conf import live_settings
+from ..models import display_name
+
+register = template.Library()
+
+POSITIONS = ("top-right", "top-left", "bottom-right", "bottom-left")
+SAFE_SCHEMES = ("", "http", "https")
+URL_STRIPPED = "".join(chr(code) for code in range(33))
+
+
+@register.simple_tag(takes_context=True)
+def live_notifications(
+    context: Context,
+    ws_url: str | None = None,
+    position: str = "top-right",
+    sound: bool = False,
+    badge: bool = True,
+) -> str:
+    """Render the client's config, the badge, the toast container and the script for the signed-in user.
+
+    Anonymous users get nothing, so their pages never open a socket.
+    """
+    if position not in POSITIONS:
+        raise template.TemplateSyntaxError(
+            f"live_notifications: position must be one of {', '.join(POSITIONS)}; got {position!r}."
+        )
+    for name, value in (("sound", sound), ("badge", badge)):
+        if not isinstance(value, bool):
+            raise template.TemplateSyntaxError(f"live_notifications: {name} must be True or False; got {value!r}.")
+    request = _request(context, "live_notifications")
+    user = _user(request)
+    if user is None:
+        return ""
+    unread_count = services.unread_count(user)
+    history_url = reverse("live_notify:list")
+    config = {
+        "url": ws_url if ws_url is not None else "/" + str(live_settings.WEBSOCKET_PATH).lstrip("/"),
+        "apiUrl": reverse("live_notify:api_list"),
+        "historyUrl": history_url,
+        "heartbeatInterval": int(float(live_settings.HEARTBEAT_INTERVAL) * 1000),
+        "position": position,
+        "sound": sound,
+        "unreadCount": unread_count,
+        "lastId": services.latest_id(user),
+        "csrfToken": get_token(request),
+    }
+    values = {
+        "config": config,
+        "position": position,
+        "badge": badge,
+        "unread_count": unread_count,
+        "history_url": history_url,
+    }
+    return _render(context, "django_live_notify/live_notifications.html", values)
+
+
+@register.simple_tag(takes_context=True)
+def live_notify_unread_count(context: Context) -> int:
+    """Return the signed-in user's unread count, 0 for anonymous users."""
+    user = _user(_request(context, "live_notify_unread_count"))
+    return 0 if user is None else services.unread_count(user)
+
+
+@register.simple_tag(takes_context=True)
+def live_notify_badge(context: Context) -> str:
+    """Render only the bell and badge (for layouts that place them apart from the client)."""
+    user = _user(_request(context, "live_notify_badge"))
+    if user is None:
+        return ""
+    values = {"unread_count": services.unread_count(user), "history_url": reverse("live_notify:list")}
+    return _render(context, "django_live_notify/badge.html", values)
+
+
+@register.filter
+def live_notify_safe_url(url: Any) -> str:
+    """Return ``url`` when a link to it is safe (http, https or relative), else ""."""
+    # Browsers strip control characters and spaces around a URL and drop tabs and newlines
+    # inside it: " java\tscript:" is "javascript:".
+    text = str(url or "").strip(URL_STRIPPED)
+    cleaned = "".join(character for character in text if character not in "\t\r\n")
+    try:
+        scheme = urlsplit(cleaned).scheme.lower()
+    except ValueError:
+        return ""
+    return cleaned if cleaned and scheme in SAFE_SCHEMES else ""
+
+
+@register.filter
+def live_notify_display_name(user: Any) -> str:
+    """Return the name shown for a user: the full name, else the username."""
+    return display_name(user) if user is not None else ""
+
+
+def _request(context: Context, tag: str) -> Any:
+    request = context.get("request") or getattr(context, "request", None)
+    if request is None:
+        raise ImproperlyConfigured(
+            f"{{% {tag} %}} needs the request: render the template with a request (render(request, ...)) "
+            "or add 'django.template.context_processors.request' to the context processors in TEMPLATES."
+        )
+    return request
+
+
+def _user(request: Any) -> Any:
+    """Return the request's authenticated user, or None."""
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def _render(context: Context, template_name: str, values: dict[str, Any]) -> SafeString:
+    """Render a template of this app with the engine, autoescaping and CSRF token of the calling template."""
+    new_context = context.new(values)
+    csrf_token = context.get("csrf_token")
+    if csrf_token is not None:
+        new_context["csrf_token"] = csrf_token
+    return context.template.engine.get_template(template_name).render(new_context)

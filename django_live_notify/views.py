@@ -1,0 +1,239 @@
+"""The history page and the JSON API: read and mark the signed-in user's notifications over HTTP.
+
+Every query starts from ``Notification.objects.for_user(request.user)``, so a
+notification of another user is "not found", exactly like a missing one. Read
+state only changes through ``services``, which pushes ``read`` and
+``unread_count`` frames to the user's open sockets after commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import EmptyPage, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST, require_safe
+
+from . import services
+from .conf import live_settings
+from .models import Notification
+
+# Largest value a 64-bit id column holds; bigger ``after`` or ``page`` values are invalid input.
+MAX_NUMBER = 2**63 - 1
+DIGITS = re.compile(r"[0-9]+")
+TRUE_VALUES = frozenset({"1", "true"})
+FALSE_VALUES = frozenset({"", "0", "false"})
+
+
+class InvalidParameter(ValueError):
+    """A query-string value the JSON API cannot use; its message is shown to the client."""
+
+
+# --------------------------------------------------------------------------- the history page
+
+
+@require_safe
+@login_required
+@never_cache
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """Show the user's notifications, newest first, a page at a time."""
+    notifications = Notification.objects.for_user(request.user)
+    # The page is forgiving: a value it cannot use shows everything rather than an error.
+    unread_only = request.GET.get("unread", "").lower() in TRUE_VALUES
+    notification_type = request.GET.get("type", "")
+    shown = _filter(notifications, unread_only, notification_type)
+    paginator = Paginator(shown.select_related("sender").order_by("-id"), live_settings.PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    filter_query = request.GET.copy()
+    filter_query.pop("page", None)
+    context = {
+        "page_obj": page,
+        "notifications": page.object_list,
+        "unread_only": unread_only,
+        "notification_type": notification_type,
+        "type_choices": _type_choices(notifications),
+        "unread_count": services.unread_count(request.user),
+        "filter_query": filter_query.urlencode(),
+        "next_url": request.get_full_path(),
+    }
+    return render(request, "django_live_notify/notification_list.html", context)
+
+
+@require_POST
+@csrf_protect
+@login_required
+def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification read, then go back to ``next`` or the list."""
+    if not services.mark_read(request.user, pk):
+        raise Http404("No such notification.")
+    return _redirect_back(request)
+
+
+@require_POST
+@csrf_protect
+@login_required
+def mark_all_read(request: HttpRequest) -> HttpResponse:
+    """Mark every notification read, then go back to ``next`` or the list."""
+    services.mark_all_read(request.user)
+    return _redirect_back(request)
+
+
+# --------------------------------------------------------------------------- the JSON API
+
+
+def api_view(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Answer other methods with JSON 405 and anonymous users with JSON 403 (never a login redirect)."""
+    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in allowed:
+                response = _error(f"Method {request.method} not allowed.", 405)
+                response["Allow"] = ", ".join(sorted(allowed))
+                return response
+            if not request.user.is_authenticated:
+                return _error("Authentication required.", 403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@api_view("GET")
+@never_cache
+def api_list(request: HttpRequest) -> HttpResponse:
+    """Return a page of the user's notifications: newest first, or oldest first after an id."""
+    try:
+        unread_only = _flag(request.GET, "unread")
+        notification_type = _notification_type(request.GET)
+        after = _number(request.GET, "after", minimum=0)
+        page_number = _number(request.GET, "page", minimum=1) or 1
+    except InvalidParameter as error:
+        return _error(str(error), 400)
+    notifications = _filter(Notification.objects.for_user(request.user), unread_only, notification_type)
+    if after is None:
+        notifications = notifications.order_by("-id")
+    else:
+        notifications = notifications.filter(pk__gt=after).order_by("id")
+    paginator = Paginator(notifications.select_related("sender", "target_content_type"), live_settings.PAGE_SIZE)
+    try:
+        page = paginator.page(page_number)
+    except EmptyPage:
+        return _error(f"Page {page_number} does not exist; there are {paginator.num_pages}.", 404)
+    return JsonResponse(
+        {
+            "results": [notification.to_payload() for notification in page],
+            "count": paginator.count,
+            "next": _page_url(request, page.next_page_number()) if page.has_next() else None,
+            "previous": _page_url(request, page.previous_page_number()) if page.has_previous() else None,
+            "unread_count": services.unread_count(request.user),
+        }
+    )
+
+
+@api_view("GET")
+@never_cache
+def api_unread_count(request: HttpRequest) -> HttpResponse:
+    """Return the user's unread count."""
+    return JsonResponse({"count": services.unread_count(request.user)})
+
+
+@api_view("POST")
+@csrf_protect
+def api_mark_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification read and return the new unread count."""
+    if not services.mark_read(request.user, pk):
+        return _error("Not found.", 404)
+    return JsonResponse({"id": pk, "is_read": True, "unread_count": services.unread_count(request.user)})
+
+
+@api_view("POST")
+@csrf_protect
+def api_mark_all_read(request: HttpRequest) -> HttpResponse:
+    """Mark every notification read and return how many changed."""
+    marked = services.mark_all_read(request.user)
+    return JsonResponse({"marked": marked, "unread_count": services.unread_count(request.user)})
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _filter(notifications: QuerySet[Notification], unread_only: bool, notification_type: str) -> QuerySet:
+    if unread_only:
+        notifications = notifications.unread()
+    if notification_type:
+        notifications = notifications.filter(notification_type=notification_type)
+    return notifications
+
+
+def _type_choices(notifications: QuerySet[Notification]) -> list[tuple[str, str]]:
+    """Return the configured types, else the types the user has, as (value, label) pairs."""
+    configured = live_settings.NOTIFICATION_TYPES
+    if configured is not None:
+        return [(str(value), str(label)) for value, label in configured]
+    present = notifications.order_by("notification_type").values_list("notification_type", flat=True).distinct()
+    return [(value, value) for value in present]
+
+
+def _flag(query: QueryDict, name: str) -> bool:
+    value = query.get(name, "").lower()
+    if value in TRUE_VALUES:
+        return True
+    if value in FALSE_VALUES:
+        return False
+    raise InvalidParameter(f"{name} must be 1 or 0 (or true or false).")
+
+
+def _notification_type(query: QueryDict) -> str:
+    notification_type = query.get("type", "")
+    configured = live_settings.NOTIFICATION_TYPES
+    if notification_type and configured is not None:
+        allowed = [str(value) for value, _label in configured]
+        if notification_type not in allowed:
+            raise InvalidParameter("type must be one of: " + ", ".join(allowed) + ".")
+    return notification_type
+
+
+def _number(query: QueryDict, name: str, minimum: int) -> int | None:
+    """Return the integer parameter ``name`` (None when absent or empty); raise for anything else."""
+    value = query.get(name, "")
+    if not value:
+        return None
+    kind = "a non-negative" if minimum == 0 else "a positive"
+    if not DIGITS.fullmatch(value) or len(value) > len(str(MAX_NUMBER)) or not minimum <= int(value) <= MAX_NUMBER:
+        raise InvalidParameter(f"{name} must be {kind} integer, not {value[:20]!r}.")
+    return int(value)
+
+
+def _page_url(request: HttpRequest, number: int) -> str:
+    """Return this request's path and query with ``page`` set (relative, so it keeps the page's scheme)."""
+    query = request.GET.copy()
+    query["page"] = str(number)
+    return f"{request.path}?{query.urlencode()}"
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _redirect_back(request: HttpRequest) -> HttpResponse:
+    """Redirect to ``next`` when it is a URL of this site, else to the list."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return HttpResponseRedirect(target)
+    namespace = request.resolver_match.namespace if request.resolver_match else None
+    return HttpResponseRedirect(reverse("live_notify:list", current_app=namespace))

@@ -1,0 +1,1 @@
+"""The example project: a home-services demo of django-live-notify."""

@@ -1,0 +1,25 @@
+"""The ASGI application of the example project: Django for HTTP, django-live-notify for WebSockets.
+
+Serve it with ``manage.py runserver`` (daphne is first in INSTALLED_APPS), or
+``daphne example_project.asgi:application`` from the repository root.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+
+from channels.routing import ProtocolTypeRouter
+from django.core.asgi import get_asgi_application
+
+# Set Django up before importing anything that touches models.
+django_asgi_app = get_asgi_application()
+
+from django_live_notify.routing import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...))) around ws/notifications/.
+        "websocket": websocket_application(),
+    }
+)

@@ -1,0 +1,1 @@
+"""Service requests, orders and chats of the home-services demo."""

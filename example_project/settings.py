@@ -1,0 +1,111 @@
+"""Settings of the example project: a home-services demo of django-live-notify.
+
+Not for production: the secret key is public and DEBUG is on unless DJANGO_DEBUG=0.
+Environment variables:
+
+* ``REDIS_URL``: use Redis as the channel layer (several server processes).
+* ``DATABASE_PATH``: the SQLite file (default: example_project/db.sqlite3).
+* ``DJANGO_DEBUG``: ``0`` turns DEBUG off.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") != "0"
+# WebSocket handshakes are checked against these too (AllowedHostsOriginValidator).
+ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+
+INSTALLED_APPS = [
+    # First, so that "manage.py runserver" is daphne's: it serves HTTP and WebSockets.
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_live_notify",
+    "example_project.services",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # example_project/templates overrides templates of installed apps (django_live_notify/base.html).
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "example_project.asgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("DATABASE_PATH") or BASE_DIR / "db.sqlite3",
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# One server process: the in-memory channel layer is enough.
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# This is how a deployment switches to Redis, which it needs as soon as it runs
+# more than one server process, or sends notifications from workers or
+# management commands: REDIS_URL=redis://127.0.0.1:6379/0 (pip install django-live-notify[redis]).
+if os.environ.get("REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+        }
+    }
+
+LIVE_NOTIFY = {
+    "NOTIFICATION_TYPES": [
+        ("system", "System"),
+        ("service_request", "Service request"),
+        ("order", "Order"),
+        ("message", "Message"),
+    ],
+}
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "services:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_live_notify": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -1,0 +1,33 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from django_live_notify.models import Notification
+
+
+def test_send_to_usernames(user_factory, capsys):
+    user_factory("ana"), user_factory("bob"), user_factory("cid")
+    call_command("live_notify_send", "ana", "bob", title="Hi", message="there", url="/x/")
+    assert sorted(Notification.objects.values_list("recipient__username", flat=True)) == ["ana", "bob"]
+    assert "Notified 2 user(s)." in capsys.readouterr().out
+
+
+def test_send_to_all(user_factory):
+    user_factory("ana"), user_factory("bob"), user_factory("off", is_active=False)
+    call_command("live_notify_send", "--all", title="Maintenance", verbosity=0)
+    assert Notification.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nobody", "--title", "x"], "No such user(s): nobody"),
+        (["--title", "x"], "either usernames or --all"),
+        (["ana", "--all", "--title", "x"], "either usernames or --all"),
+        (["ana", "--title", " "], "title must not be empty"),
+    ],
+)
+def test_bad_arguments_change_nothing(user_factory, args, message):
+    user_factory("ana")
+    with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        call_command("live_notify_send", *args)
+    assert not Notification.objects.exists()

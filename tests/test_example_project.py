@@ -1,0 +1,93 @@
+"""The example project, run as ``tox -e demo`` runs it: in subprocesses, on its own settings."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MANAGE = REPO_ROOT / "example_project" / "manage.py"
+GUIDE = "log in as ana / demo12345 in one window and bruno / demo12345 in another (private window)"
+
+# Exercises the three post_save receivers of example_project/services/signals.py.
+RECEIVERS_SCRIPT = """
+from django.contrib.auth.models import User
+from django_live_notify.models import Notification
+from example_project.services.models import Chat, Message, Order, ServiceRequest
+
+ana, bruno = User.objects.get(username="ana"), User.objects.get(username="bruno")
+before = Notification.objects.order_by("-id").values_list("id", flat=True).first()
+request = ServiceRequest.objects.create(customer=ana, provider=bruno, title="Fix the sink")
+order = Order.objects.create(service_request=request, customer=ana)
+order.status = Order.Status.SCHEDULED
+order.save()
+order.save()
+Message.objects.create(chat=Chat.objects.get(customer=ana, professional=bruno), sender=ana, content="y" * 80)
+for notification in Notification.objects.filter(id__gt=before).order_by("id"):
+    print("ROW", notification.recipient, notification.notification_type, notification.url, notification.message)
+"""
+
+
+def manage(*args, database_path):
+    """Run example_project/manage.py with ``args``; return the completed process."""
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env["DATABASE_PATH"] = str(database_path)
+    return subprocess.run(
+        [sys.executable, str(MANAGE), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def database_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("example_project") / "db.sqlite3"
+    result = manage("migrate", "--noinput", database_path=path)
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def test_check_passes(database_path):
+    result = manage("check", "--fail-level", "WARNING", database_path=database_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_migrations_are_up_to_date(database_path):
+    result = manage("makemigrations", "--check", "--dry-run", "services", database_path=database_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_demo_data_is_idempotent_and_prints_the_guide(database_path):
+    first = manage("demo_data", database_path=database_path)
+    second = manage("demo_data", database_path=database_path)
+
+    for result in (first, second):
+        assert result.returncode == 0, result.stderr
+        assert GUIDE in result.stdout.lower()
+        for username in ("ana", "bruno", "carla", "admin"):
+            assert username in result.stdout
+    assert first.stdout == second.stdout
+
+
+def test_receivers_notify_provider_customer_and_chat_partner(database_path):
+    assert manage("demo_data", database_path=database_path).returncode == 0
+
+    result = manage("shell", "--no-imports", "-c", RECEIVERS_SCRIPT, database_path=database_path)
+
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" ", 4)[1:] for line in result.stdout.splitlines() if line.startswith("ROW ")]
+    request_url = rows[0][2]
+    assert rows == [
+        ["bruno", "service_request", request_url, "ana asked for: Fix the sink"],
+        ["ana", "order", request_url + "#order", "bruno accepted “Fix the sink”: your order is placed."],
+        ["ana", "order", request_url + "#order", "Your order “Fix the sink” is now scheduled."],
+        ["bruno", "message", rows[3][2], "ana: " + "y" * 50 + "…"],
+    ]

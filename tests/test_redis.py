@@ -1,0 +1,80 @@
+"""The hub on a real Redis: both channels-redis layers, in one process."""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import override_settings
+
+from django_live_notify import abroadcast, anotify
+from django_live_notify.hub import FANOUT_GROUP_THRESHOLD, get_hub
+from tests.conftest import make_user, open_socket
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
+
+LAYERS = ["channels_redis.core.RedisChannelLayer", "channels_redis.pubsub.RedisPubSubChannelLayer"]
+
+
+@pytest.fixture(params=LAYERS, ids=["core", "pubsub"])
+def redis_layer(request, redis_url):
+    with override_settings(
+        CHANNEL_LAYERS={"default": {"BACKEND": request.param, "CONFIG": {"hosts": [redis_url], "prefix": "t"}}}
+    ):
+        yield request.param
+
+
+async def receive(communicator, timeout=3):
+    return json.loads(await communicator.receive_from(timeout))
+
+
+async def test_targeted_notification_over_redis(redis_layer):
+    ana, bob = [await sync_to_async(make_user)(name) for name in ("ana", "bob")]
+    ana_socket, bob_socket = await open_socket(ana), await open_socket(bob)
+    hub = await get_hub()
+    assert hub.layer is not None and "live_notify.hub" in hub.channel_name
+    notification = await anotify(ana, title="over redis")
+    frame = await receive(ana_socket)
+    assert frame["notification"]["id"] == notification.pk
+    assert await receive(ana_socket) == {"type": "unread_count", "count": 1}
+    assert await bob_socket.receive_nothing(0.3)
+    await ana_socket.disconnect()
+    await bob_socket.disconnect()
+
+
+async def test_many_recipients_and_broadcast_over_redis(redis_layer):
+    users = [await sync_to_async(make_user)(f"u{i}") for i in range(FANOUT_GROUP_THRESHOLD + 2)]
+    sockets = [await open_socket(user) for user in users[:3]]
+    # More recipients than the threshold: one message to the "everyone" group.
+    rows = await anotify(users, title="many")
+    for socket, row in zip(sockets, rows, strict=False):
+        assert (await receive(socket))["notification"]["id"] == row.pk
+        await receive(socket)
+    assert await abroadcast(title="all") == len(users)
+    for socket in sockets:
+        assert (await receive(socket))["notification"]["title"] == "all"
+        assert await receive(socket) == {"type": "unread_count", "count": 2}
+        await socket.disconnect()
+
+
+async def test_mark_read_reaches_other_tab_over_redis(redis_layer):
+    (ana,) = [await sync_to_async(make_user)("ana")]
+    tab_one, tab_two = await open_socket(ana), await open_socket(ana)
+    notification = await anotify(ana, title="x")
+    for tab in (tab_one, tab_two):
+        await receive(tab)
+        await receive(tab)
+    await tab_one.send_json_to({"type": "mark_read", "id": notification.pk})
+    for tab in (tab_one, tab_two):
+        assert await receive(tab) == {"type": "read", "ids": [notification.pk]}
+        assert await receive(tab) == {"type": "unread_count", "count": 0}
+        await tab.disconnect()
+
+
+async def test_last_socket_leaving_leaves_the_user_group(redis_layer):
+    (ana,) = [await sync_to_async(make_user)("ana")]
+    socket = await open_socket(ana)
+    hub = await get_hub()
+    await socket.disconnect()
+    assert hub.connections == {}
+    # A notification for a user with no socket here is stored and not delivered.
+    await anotify(ana, title="offline")
