@@ -146,9 +146,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if not _is_id(last_id, allow_zero=True):
             await self.send_error("invalid_field", "'last_id' must be a non-negative integer.")
             return
-        frames = await database_sync_to_async(services.resume_frames)(self.user, last_id)
+        frames, highest_id = await database_sync_to_async(services.resume_frames)(self.user, last_id)
         for text in frames:
             await self.send_frame(text)
+        if self.hub is not None:
+            self.hub.note_delivered(self.user_key, highest_id)
 
     handlers = {
         "heartbeat": handle_heartbeat,

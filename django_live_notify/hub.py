@@ -76,6 +76,10 @@ class Hub:
         self.channel_name: str | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.started = asyncio.Event()
+        # Highest notification id each local user's sockets have been sent, and the
+        # highest id the recovery sweep has looked at (see recover()).
+        self.delivered: dict[str, int] = {}
+        self.watermark: int | None = None
 
     async def start(self) -> None:
         """Subscribe this process once and start the delivery and sweep tasks."""
@@ -106,6 +110,9 @@ class Hub:
         connections = self.connections.setdefault(connection.user_key, set())
         first = not connections
         connections.add(connection)
+        if first:
+            # The socket resumes on connect, so anything up to the last sweep is its own business.
+            self.delivered[connection.user_key] = self.watermark or 0
         if first and self.layer is not None:
             await self.layer.group_add(user_group(connection.user_key), self.channel_name)
 
@@ -117,6 +124,7 @@ class Hub:
         connections.discard(connection)
         if not connections:
             del self.connections[connection.user_key]
+            self.delivered.pop(connection.user_key, None)
             if self.layer is not None:
                 try:
                     await self.layer.group_discard(user_group(connection.user_key), self.channel_name)
@@ -157,6 +165,41 @@ class Hub:
         while True:
             await asyncio.sleep(sweep_interval())
             await self.sweep()
+            try:
+                await self.recover()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Recovery sweep failed; retrying at the next sweep", exc_info=True)
+
+    async def recover(self) -> int:
+        """Send local users the stored notifications whose live send never reached this hub.
+
+        One query per sweep looks at rows stored since the previous sweep, for
+        users connected here; only users with a gap cost more. Return how many
+        notifications were sent.
+        """
+        from channels.db import database_sync_to_async
+
+        from .services import missed_frames
+
+        grace = sweep_interval()
+        self.watermark, frames_by_user, delivered = await database_sync_to_async(missed_frames)(
+            self.watermark, dict(self.delivered), grace
+        )
+        sent = 0
+        for key, frames in frames_by_user.items():
+            for connection in list(self.connections.get(key, ())):
+                for frame in frames:
+                    await connection.send_frame(frame)
+            self.note_delivered(key, delivered[key])
+            sent += len(frames) - 1
+        return sent
+
+    def note_delivered(self, key: str, notification_id: int) -> None:
+        """Record that the sockets of user ``key`` were sent notification ``notification_id``."""
+        if key in self.delivered and notification_id > self.delivered[key]:
+            self.delivered[key] = notification_id
 
     async def sweep(self) -> int:
         """Close every connection silent for longer than the idle timeout; return how many."""
@@ -183,6 +226,7 @@ class Hub:
                 continue
             if tail is not None:
                 # [key, notification id, unread count]: a notification shared by many rows.
+                self.note_delivered(key, frames)
                 frames = [head + str(frames) + tail, protocol.unread_count_frame(target[2])]
             for connection in list(connections):
                 for frame in frames:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from . import hub, protocol
@@ -79,8 +80,9 @@ def _push_after_commit(user: Any, read_frame: str | None) -> None:
     transaction.on_commit(push)
 
 
-def resume_frames(user: Any, last_id: int) -> list[str]:
-    """Return the frames answering ``resume``: missed notifications, ``resumed``, ``unread_count``."""
+def resume_frames(user: Any, last_id: int) -> tuple[list[str], int]:
+    """Return the frames answering ``resume`` (missed notifications, ``resumed``, ``unread_count``)
+    and the highest notification id among them (``last_id`` when none)."""
     limit = int(live_settings.REPLAY_LIMIT)
     missed = list(
         Notification.objects.for_user(user)
@@ -94,4 +96,51 @@ def resume_frames(user: Any, last_id: int) -> list[str]:
     frames = [protocol.notification_frame(notification.to_payload()) for notification in missed]
     frames.append(protocol.resumed_frame(len(missed), complete))
     frames.append(protocol.unread_count_frame(unread_count(user)))
-    return frames
+    return frames, (missed[-1].pk if missed else last_id)
+
+
+def missed_frames(
+    watermark: int | None, delivered: dict[str, int], grace: float
+) -> tuple[int, dict[str, list[str]], dict[str, int]]:
+    """Find notifications stored since ``watermark`` that sockets were never sent.
+
+    ``delivered`` maps each local user's key to the highest id its sockets were
+    sent. Rows younger than ``grace`` seconds are left for the next sweep: their
+    live send may still be on its way. Return the new watermark, the frames to
+    send per user (the missed notifications, then the unread count), and the
+    highest id in those frames per user.
+    """
+    settled = Notification.objects.filter(created__lte=timezone.now() - timedelta(seconds=grace))
+    if watermark is None:
+        return settled.aggregate(top=Max("id"))["top"] or 0, {}, {}
+    recipient_ids = list(delivered)
+    if not recipient_ids:
+        return watermark, {}, {}
+    newest = dict(
+        settled.filter(id__gt=watermark, recipient_id__in=recipient_ids)
+        .order_by()
+        .values("recipient_id")
+        .annotate(top=Max("id"))
+        .values_list("recipient_id", "top")
+    )
+    new_watermark = max([watermark, *newest.values()])
+    frames_by_user: dict[str, list[str]] = {}
+    highest: dict[str, int] = {}
+    limit = int(live_settings.REPLAY_LIMIT)
+    for recipient_id, top in newest.items():
+        key = hub.user_key(recipient_id)
+        if top <= delivered.get(key, top):
+            continue
+        missed = list(
+            settled.filter(recipient_id=recipient_id, id__gt=delivered[key])
+            .select_related("sender")
+            .order_by("id")[:limit]
+        )
+        frames_by_user[key] = [protocol.notification_frame(row.to_payload()) for row in missed]
+        frames_by_user[key].append(protocol.unread_count_frame(unread_count_for_id(recipient_id)))
+        highest[key] = missed[-1].pk
+    return new_watermark, frames_by_user, highest
+
+
+def unread_count_for_id(recipient_id: Any) -> int:
+    return Notification.objects.filter(recipient_id=recipient_id, read_at__isnull=True).count()

@@ -293,3 +293,49 @@ async def test_disconnect_leaves_the_hub():
     assert hub.connection_count == 1
     await socket.disconnect()
     assert hub.connection_count == 0
+
+
+@override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.2, "IDLE_TIMEOUT": 30})
+async def test_row_stored_without_a_live_send_still_reaches_open_sockets():
+    """A process that dies between commit and send leaves a row nobody pushed: the sweep sends it."""
+    ana, bob = await users("ana", "bob")
+    socket = await open_socket(ana)
+    bob_socket = await open_socket(bob)
+    await asyncio.sleep(0.3)  # let the first sweep set its watermark
+    # Stored straight through the ORM: no notify(), so no live send at all.
+    row = await sync_to_async(Notification.objects.create)(recipient=ana, title="lost send")
+    frame = await receive(socket, timeout=2)
+    assert frame["notification"]["id"] == row.pk
+    assert await receive(socket) == {"type": "unread_count", "count": 1}
+    await socket.send_json_to({"type": "heartbeat"})
+    assert await receive(socket) == {"type": "heartbeat_ack"}
+    # Sent once: later sweeps do not repeat it, and nobody else gets it.
+    await asyncio.sleep(0.5)
+    await socket.send_json_to({"type": "heartbeat"})
+    assert await receive(socket) == {"type": "heartbeat_ack"}
+    for _ in range(3):
+        await bob_socket.send_json_to({"type": "heartbeat"})
+        assert await receive(bob_socket) == {"type": "heartbeat_ack"}
+        await asyncio.sleep(0.15)
+    await socket.disconnect()
+    await bob_socket.disconnect()
+
+
+@override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.2, "IDLE_TIMEOUT": 30})
+async def test_recovery_sweep_does_not_repeat_live_or_resumed_notifications():
+    (ana,) = await users("ana")
+    socket = await open_socket(ana)
+    await asyncio.sleep(0.3)
+    await anotify(ana, title="live")
+    assert (await receive(socket))["notification"]["title"] == "live"
+    assert (await receive(socket))["type"] == "unread_count"
+    await sync_to_async(Notification.objects.create)(recipient=ana, title="resumed")
+    await socket.send_json_to({"type": "resume", "last_id": 0})
+    assert [(await receive(socket))["type"] for _ in range(4)] == [
+        "notification", "notification", "resumed", "unread_count",
+    ]  # fmt: skip
+    for _ in range(4):
+        await asyncio.sleep(0.15)
+        await socket.send_json_to({"type": "heartbeat"})
+        assert await receive(socket) == {"type": "heartbeat_ack"}
+    await socket.disconnect()
