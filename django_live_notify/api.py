@@ -51,6 +51,8 @@ def notify(
     """
     template = _build(title, message, notification_type, sender, target, url, data)
     single = isinstance(recipient, models.Model)
+    if single and recipient.pk is None:
+        raise TypeError("recipient must be a saved user")
     recipient_ids = [recipient.pk] if single else _distinct_ids(recipient)
     rows = [_copy(template, recipient_id) for recipient_id in recipient_ids]
     with transaction.atomic():
@@ -117,7 +119,7 @@ def create_and_send_notification(
     related_object_id: Any = None,
     related_object_type: str | None = None,
 ) -> int:
-    """Store and send one notification the way the seed document did; return its id."""
+    """Store and send one notification; return its id. Kept for code written against the original helpers."""
     data = {}
     if related_object_id is not None:
         data["related_object_id"] = related_object_id
@@ -252,13 +254,14 @@ def _bulk_insert(rows: list[Notification]) -> None:
 
 def _send_stored(tail: str, pairs: list[tuple[Any, int]], everyone: bool = False) -> None:
     """Send stored rows of one notification to their recipients' sockets, with their unread counts."""
+    counts: dict[str, int] | None
     try:
         counts = unread_counts(recipient_id for recipient_id, _ in pairs)
     except Exception:
-        hub.logger.exception("Could not count unread notifications; sending without fresh counts")
-        counts = {}
+        hub.logger.exception("Could not count unread notifications; sending them without counts")
+        counts = None
     targets = []
     for recipient_id, notification_id in pairs:
         key = hub.user_key(recipient_id)
-        targets.append((key, notification_id, counts.get(key, 1)))
+        targets.append((key, notification_id, None if counts is None else counts.get(key, 0)))
     hub.publish(hub.notification_message(tail, targets), everyone=everyone)

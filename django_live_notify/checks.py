@@ -50,6 +50,16 @@ def check_setup(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="django_live_notify.W001",
             )
         )
+    allowed = live_settings.NOTIFICATION_TYPES
+    default_type = live_settings.DEFAULT_NOTIFICATION_TYPE
+    if allowed is not None and default_type not in {value for value, _label in allowed}:
+        messages.append(
+            Error(
+                f"LIVE_NOTIFY['DEFAULT_NOTIFICATION_TYPE'] ({default_type!r}) is not in NOTIFICATION_TYPES.",
+                hint="Add it to NOTIFICATION_TYPES, or set DEFAULT_NOTIFICATION_TYPE to one of them.",
+                id="django_live_notify.E004",
+            )
+        )
     unknown = sorted(set(getattr(settings, "LIVE_NOTIFY", None) or {}) - set(DEFAULTS))
     if unknown:
         messages.append(

@@ -162,15 +162,34 @@ class Hub:
                 self.put(message)
 
     async def _sweep_forever(self) -> None:
+        last_refresh = self.loop.time()
         while True:
             await asyncio.sleep(sweep_interval())
             await self.sweep()
+            if self.layer is not None and self.loop.time() - last_refresh >= self.group_refresh_interval:
+                last_refresh = self.loop.time()
+                await self.refresh_groups()
             try:
                 await self.recover()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.warning("Recovery sweep failed; retrying at the next sweep", exc_info=True)
+
+    @property
+    def group_refresh_interval(self) -> float:
+        """Seconds between re-joins: channels-redis forgets a group member after ``group_expiry``."""
+        return max(0.5, float(getattr(self.layer, "group_expiry", 86400)) / 4)
+
+    async def refresh_groups(self) -> None:
+        """Join the "everyone" group and each local user's group again, before the layer expires them."""
+        assert self.layer is not None
+        try:
+            await self.layer.group_add(everyone_group(), self.channel_name)
+            for key in list(self.connections):
+                await self.layer.group_add(user_group(key), self.channel_name)
+        except Exception:
+            logger.warning("Could not refresh channel-layer group memberships", exc_info=True)
 
     async def recover(self) -> int:
         """Send local users the stored notifications whose live send never reached this hub.
@@ -225,9 +244,11 @@ class Hub:
             if not connections:
                 continue
             if tail is not None:
-                # [key, notification id, unread count]: a notification shared by many rows.
+                # [key, notification id, unread count or None]: a notification shared by many rows.
                 self.note_delivered(key, frames)
-                frames = [head + str(frames) + tail, protocol.unread_count_frame(target[2])]
+                frames = [head + str(frames) + tail]
+                if target[2] is not None:
+                    frames.append(protocol.unread_count_frame(target[2]))
             for connection in list(connections):
                 for frame in frames:
                     await connection.send_frame(frame)

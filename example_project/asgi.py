@@ -9,10 +9,16 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
 
 from channels.routing import ProtocolTypeRouter
+from django.conf import settings
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 # Set Django up before importing anything that touches models.
 django_asgi_app = get_asgi_application()
+if settings.DEBUG:
+    # runserver serves the static files (the client's live-notify.js among them) itself;
+    # uvicorn and plain daphne do not, so do it here while DEBUG is on, as runserver does.
+    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
 from django_live_notify.routing import websocket_application  # noqa: E402
 

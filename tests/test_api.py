@@ -91,9 +91,13 @@ def test_bad_arguments_raise_and_store_nothing(user_factory, kwargs, error):
     assert not Notification.objects.exists()
 
 
-@pytest.mark.parametrize("recipient", ["ana", 5, [5], [None], ["x"]])
+@pytest.mark.parametrize("recipient", ["ana", 5, [5], [None], ["x"], "unsaved-user"])
 def test_bad_recipient_raises(user_factory, recipient):
+    from django.contrib.auth import get_user_model
+
     user_factory("ana")
+    if recipient == "unsaved-user":
+        recipient = get_user_model()(username="unsaved")
     with pytest.raises(TypeError):
         notify(recipient, title="t")
     assert not Notification.objects.exists()

@@ -52,3 +52,17 @@ def test_checks_run_through_the_framework(settings):
 
     settings.CHANNEL_LAYERS = {}
     assert "django_live_notify.E002" in [message.id for message in checks.run_checks(tags=[checks.Tags.compatibility])]
+
+
+@override_settings(LIVE_NOTIFY={"NOTIFICATION_TYPES": [("message", "Message")]}, DEBUG=True)
+def test_default_type_outside_the_allowed_types_is_e004():
+    messages = check_setup()
+    assert [message.id for message in messages] == ["django_live_notify.E004"]
+    assert "'system'" in messages[0].msg
+
+
+@override_settings(
+    LIVE_NOTIFY={"NOTIFICATION_TYPES": [("message", "Message")], "DEFAULT_NOTIFICATION_TYPE": "message"}, DEBUG=True
+)
+def test_default_type_among_the_allowed_types_is_fine():
+    assert ids() == []

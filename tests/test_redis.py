@@ -1,12 +1,13 @@
 """The hub on a real Redis: both channels-redis layers, in one process."""
 
+import asyncio
 import json
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import override_settings
 
-from django_live_notify import abroadcast, anotify
+from django_live_notify import abroadcast, anotify, hub, protocol, send_notification_to_user
 from django_live_notify.hub import FANOUT_GROUP_THRESHOLD, get_hub
 from tests.conftest import make_user, open_socket
 
@@ -78,3 +79,24 @@ async def test_last_socket_leaving_leaves_the_user_group(redis_layer):
     assert hub.connections == {}
     # A notification for a user with no socket here is stored and not delivered.
     await anotify(ana, title="offline")
+
+
+async def test_memberships_are_renewed_before_group_expiry(redis_url):
+    """channels-redis forgets group members after group_expiry; the hub joins again in time."""
+    layer = {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [redis_url], "prefix": "expiry", "group_expiry": 2},
+    }
+    with override_settings(
+        CHANNEL_LAYERS={"default": layer}, LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.4, "IDLE_TIMEOUT": 30}
+    ):
+        (ana,) = [await sync_to_async(make_user)("ana")]
+        socket = await open_socket(ana)
+        await asyncio.sleep(3.5)
+        # Push-only sends: no stored row, so only the live path can deliver them.
+        await sync_to_async(send_notification_to_user)(ana.pk, {"title": "to the user group"})
+        assert (await receive(socket))["notification"] == {"title": "to the user group"}
+        frame = protocol.notification_frame({"title": "to everyone"})
+        await hub.apublish(hub.frames_message([(str(ana.pk), [frame])]), everyone=True)
+        assert (await receive(socket))["notification"] == {"title": "to everyone"}
+        await socket.disconnect()

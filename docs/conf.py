@@ -1,0 +1,43 @@
+"""Sphinx configuration of the django-live-notify documentation."""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import django
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Import the package from this checkout, with the test project's settings, so autodoc works.
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+django.setup()
+
+project = "django-live-notify"
+author = "django-live-notify contributors"
+copyright = "django-live-notify contributors"
+# Read by parsing the text, not by importing, so the version never depends on import side effects.
+release = re.search(
+    r'^__version__ = "([^"]+)"', (ROOT / "django_live_notify" / "__init__.py").read_text(encoding="utf-8"), re.M
+).group(1)
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.viewcode",
+]
+
+exclude_patterns = ["_build"]
+templates_path = []
+html_static_path = ["_static"] if (Path(__file__).parent / "_static").is_dir() else []
+
+html_theme = "furo"
+html_title = f"django-live-notify {release}"
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_default_options = {"undoc-members": False}
+
+# Django's lazy objects and the model's managers make noisy signatures; keep them short.
+python_use_unqualified_type_names = True
