@@ -22,6 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 20,
     # Largest client frame in bytes; bigger frames close the socket (1009, or 4009 under daphne).
     "MAX_MESSAGE_SIZE": 64 * 1024,
+    # Frames one socket may send in one second; more are answered with a "rate_limited" error. 0 = no limit.
+    "MAX_MESSAGES_PER_SECOND": 20,
+    # Sockets of one user in one server process; past it the oldest is closed (4005). 0 = no limit.
+    "MAX_CONNECTIONS_PER_USER": 20,
     # Close code for oversized frames; None sends 1009, or 4009 where the server refuses 1009 (daphne).
     "TOO_BIG_CLOSE_CODE": None,
     # Alias in CHANNEL_LAYERS used to reach other server processes.

@@ -10,6 +10,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth import HASH_SESSION_KEY
 
 from . import protocol, services
 from .conf import live_settings
@@ -23,6 +24,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     hub: Hub | None = None
     user_key = ""
+    session_key: str | None = None
+    auth_hash: str | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # No per-socket channel-layer channel: the hub subscribes once per process.
@@ -53,7 +56,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.user_key = user_key(user)
-        self.last_seen = asyncio.get_running_loop().time()
+        session = self.scope.get("session")
+        if session is not None:
+            self.session_key = session.session_key
+            self.auth_hash = session.get(HASH_SESSION_KEY)
+        self.last_seen = self.window_start = asyncio.get_running_loop().time()
+        self.window_count = 0
         hub = await get_hub()
         await hub.add(self)
         self.hub = hub
@@ -90,15 +98,21 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if self.hub is None:
             return
         self.last_seen = asyncio.get_running_loop().time()
+        if self.over_rate_limit():
+            self.hub.stats["rate_limited"] += 1
+            await self.send_error("rate_limited", "Too many messages; slow down.")
+            return
         text = message.get("text")
         if text is None:
             data = message.get("bytes") or b""
             if len(data) > live_settings.MAX_MESSAGE_SIZE:
+                self.hub.stats["closed_too_big"] += 1
                 await self.close_with(self.too_big_code())
                 return
             await self.send_error("binary_frame", "Only text frames are accepted.")
             return
         if len(text) > live_settings.MAX_MESSAGE_SIZE or len(text.encode()) > live_settings.MAX_MESSAGE_SIZE:
+            self.hub.stats["closed_too_big"] += 1
             await self.close_with(self.too_big_code())
             return
         try:
@@ -113,6 +127,16 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self.send_error("unknown_type", "Unknown message type; see protocol v1.")
             return
         await handler(self, frame)
+
+    def over_rate_limit(self) -> bool:
+        """Count this frame in its one-second window; tell whether the socket sent too many in it."""
+        limit = live_settings.MAX_MESSAGES_PER_SECOND
+        if not limit:
+            return False
+        if self.last_seen - self.window_start >= 1.0:
+            self.window_start, self.window_count = self.last_seen, 0
+        self.window_count += 1
+        return self.window_count > limit
 
     def too_big_code(self) -> int:
         if live_settings.TOO_BIG_CLOSE_CODE is not None:

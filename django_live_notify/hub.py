@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -33,6 +34,8 @@ MESSAGE_TYPE = "live_notify.message"
 class Connection(Protocol):
     user_key: str
     last_seen: float
+    session_key: str | None
+    auth_hash: str | None
 
     async def send_frame(self, frame: str) -> None: ...
 
@@ -70,7 +73,9 @@ class Hub:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.connections: dict[str, set[Connection]] = {}
+        # user key -> that user's connections here, oldest first.
+        self.connections: dict[str, dict[Connection, None]] = {}
+        self.stats: Counter[str] = Counter()
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.layer = layer()
         self.channel_name: str | None = None
@@ -106,10 +111,21 @@ class Hub:
         return sum(len(connections) for connections in self.connections.values())
 
     async def add(self, connection: Connection) -> None:
-        """Register a connection; join its user's group when it is the user's first here."""
-        connections = self.connections.setdefault(connection.user_key, set())
+        """Register a connection; join its user's group when it is the user's first here.
+
+        Past ``MAX_CONNECTIONS_PER_USER`` sockets of one user in this process,
+        the oldest is closed with 4005.
+        """
+        connections = self.connections.setdefault(connection.user_key, {})
         first = not connections
-        connections.add(connection)
+        connections[connection] = None
+        self.stats["connections_opened"] += 1
+        limit = live_settings.MAX_CONNECTIONS_PER_USER
+        while limit and len(connections) > limit:
+            oldest = next(iter(connections))
+            self.stats["closed_too_many_connections"] += 1
+            await self.remove(oldest)
+            await oldest.close_with(protocol.CLOSE_TOO_MANY_CONNECTIONS)
         if first:
             # The socket resumes on connect, so anything up to the last sweep is its own business.
             self.delivered[connection.user_key] = self.watermark or 0
@@ -121,7 +137,7 @@ class Hub:
         connections = self.connections.get(connection.user_key)
         if connections is None or connection not in connections:
             return
-        connections.discard(connection)
+        del connections[connection]
         if not connections:
             del self.connections[connection.user_key]
             self.delivered.pop(connection.user_key, None)
@@ -232,10 +248,13 @@ class Hub:
         for connection in idle:
             await self.remove(connection)
             await connection.close_with(protocol.CLOSE_IDLE)
+        self.stats["closed_idle"] += len(idle)
         return len(idle)
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """Write the frames of one message to the local connections of its recipients."""
+        for key, session_key, auth_hash, code in message.get("close", ()):
+            await self.close_sessions(key, session_key, auth_hash, code)
         head = message.get("head")
         tail = message.get("tail")
         for target in message["targets"]:
@@ -252,6 +271,17 @@ class Hub:
             for connection in list(connections):
                 for frame in frames:
                     await connection.send_frame(frame)
+
+    async def close_sessions(self, key: str, session_key: str | None, auth_hash: str | None, code: int) -> None:
+        """Close the user's sockets of ``session_key`` (all when None) whose auth hash is not ``auth_hash``."""
+        for connection in list(self.connections.get(key, ())):
+            if session_key is not None and connection.session_key != session_key:
+                continue
+            if auth_hash is not None and connection.auth_hash == auth_hash:
+                continue
+            self.stats["closed_signed_out"] += 1
+            await self.remove(connection)
+            await connection.close_with(code)
 
 
 def sweep_interval() -> float:
@@ -293,6 +323,11 @@ def local_hubs() -> list[Hub]:
 def frames_message(targets: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
     """Build a message that writes given frames to given users: ``[(user_key, [frame, ...]), ...]``."""
     return {"type": MESSAGE_TYPE, "targets": [[key, frames] for key, frames in targets]}
+
+
+def close_message(key: str, session_key: str | None, auth_hash: str | None, code: int) -> dict[str, Any]:
+    """Build a message that closes a user's sockets: of one session, or all, or those with a stale auth hash."""
+    return {"type": MESSAGE_TYPE, "targets": [], "close": [[key, session_key, auth_hash, code]]}
 
 
 def notification_message(tail: str, targets: Iterable[tuple[str, int, int]]) -> dict[str, Any]:

@@ -262,3 +262,26 @@ test('a path url becomes wss:// on an https page', (t) => {
   env.client.connect();
   assert.equal(env.socket().url, 'wss://example.com/ws/notifications/');
 });
+
+test('close code 4003 (credentials changed) reconnects within a second to authenticate again', (t) => {
+  t.mock.method(Math, 'random', () => 0.999);
+  const env = setup(t, {reconnectDelay: 3000});
+  connectOpen(env).serverClose(4003);
+  env.tick(998);
+  assert.equal(env.sockets().length, 1);
+  env.tick(1);
+  assert.equal(env.sockets().length, 2);
+  assert.equal(env.client.stoppedReason, null);
+});
+
+test('close code 4005 (too many tabs) waits until the tab is shown again', (t) => {
+  const env = setup(t);
+  connectOpen(env).serverClose(4005);
+  env.tick(60 * 60 * 1000);
+  assert.equal(env.sockets().length, 1);
+  assert.equal(env.client.stoppedReason, 'replaced');
+  env.doc.setHidden(true);
+  env.doc.setHidden(false);
+  assert.equal(env.sockets().length, 2);
+  assert.equal(env.client.stoppedReason, null);
+});

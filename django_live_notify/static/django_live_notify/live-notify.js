@@ -32,6 +32,8 @@
   const CLOSE_SERVICE_RESTART = 1012;
   const CLOSE_HEARTBEAT_TIMEOUT = 4000;
   const CLOSE_UNAUTHENTICATED = 4001;
+  const CLOSE_CREDENTIALS_CHANGED = 4003;
+  const CLOSE_TOO_MANY_CONNECTIONS = 4005;
 
   // Stop reasons that only an explicit connect() may undo.
   const FINAL_STOP_REASONS = ['closed', 'unauthenticated'];
@@ -602,6 +604,10 @@
       if (code === CLOSE_UNAUTHENTICATED) {
         this.stoppedReason = 'unauthenticated';
         console.warn(`${LOG_PREFIX}not authenticated (4001); not reconnecting`);
+      } else if (code === CLOSE_TOO_MANY_CONNECTIONS) {
+        // The user has too many tabs open; this, the oldest, yields until it is used again.
+        this.stoppedReason = 'replaced';
+        console.warn(`${LOG_PREFIX}closed for a newer tab (4005); reconnecting when this tab is shown again`);
       }
       const delay = this.stoppedReason ? null : this._scheduleReconnect(code);
       const info = {
@@ -629,7 +635,7 @@
         console.warn(`${LOG_PREFIX}gave up after ${this.reconnectAttempts} reconnect attempts`);
         return null;
       }
-      const delay = code === CLOSE_SERVICE_RESTART
+      const delay = code === CLOSE_SERVICE_RESTART || code === CLOSE_CREDENTIALS_CHANGED
         ? Math.random() * 1000
         : backoffDelay(this.reconnectAttempts, opts.reconnectDelay, opts.maxReconnectDelay);
       this.reconnectAttempts += 1;
