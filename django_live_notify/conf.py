@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_MESSAGES_PER_SECOND": 20,
     # Sockets of one user in one server process; past it the oldest is closed (4005). 0 = no limit.
     "MAX_CONNECTIONS_PER_USER": 20,
+    # Seconds a socket token (POST notifications/api/token/) stays valid for connecting.
+    "TOKEN_MAX_AGE": 60,
     # Close code for oversized frames; None sends 1009, or 4009 where the server refuses 1009 (daphne).
     "TOO_BIG_CLOSE_CODE": None,
     # Alias in CHANNEL_LAYERS used to reach other server processes.

@@ -15,6 +15,7 @@ from django.contrib.auth import HASH_SESSION_KEY
 from . import protocol, services
 from .conf import live_settings
 from .hub import Hub, get_hub, user_key
+from .tokens import SUBPROTOCOL
 
 logger = logging.getLogger("django_live_notify")
 
@@ -50,7 +51,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         user = self.scope.get("user")
-        await self.accept()
+        # A client that offers subprotocols (token sockets do) must get one of them back.
+        offered = self.scope.get("subprotocols") or ()
+        await self.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
         if user is None or not user.is_authenticated:
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
@@ -117,7 +120,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         try:
             frame = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: JSON nested thousands deep, which fits well under the size limit.
             frame = None
         if not isinstance(frame, dict):
             await self.send_error("invalid_json", "Frames must be JSON objects.")

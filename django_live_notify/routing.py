@@ -1,4 +1,4 @@
-"""The WebSocket route, and a helper that wraps it in the usual security stack."""
+"""The WebSocket route, and a helper that wraps it in the security stack."""
 
 from __future__ import annotations
 
@@ -15,13 +15,17 @@ websocket_urlpatterns = [
 
 
 def websocket_application(urlpatterns: list[Any] | None = None) -> Any:
-    """Return ``AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...)))`` for the socket route.
+    """Return the socket route behind origin checks, session authentication and token authentication.
 
-    Pass ``urlpatterns`` to serve more WebSocket routes of your own beside it.
+    Cookie sockets must come from an origin in ``ALLOWED_HOSTS``
+    (``AllowedHostsOriginValidator``); sockets that present a token (see
+    ``django_live_notify.tokens``) may come from anywhere. Pass
+    ``urlpatterns`` to serve more WebSocket routes of your own beside it.
     """
     from channels.auth import AuthMiddlewareStack
     from channels.routing import URLRouter
-    from channels.security.websocket import AllowedHostsOriginValidator
+
+    from .tokens import TokenAuthMiddleware, TokenOrOriginValidator
 
     routes = list(websocket_urlpatterns) + list(urlpatterns or [])
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(routes)))
+    return TokenOrOriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(routes))))

@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/unread-count/", views.api_unread_count, name="api_unread_count"),
     path("api/<int:pk>/read/", views.api_mark_read, name="api_mark_read"),
     path("api/read-all/", views.api_mark_all_read, name="api_mark_all_read"),
+    path("api/token/", views.api_token, name="api_token"),
 ]

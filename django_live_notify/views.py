@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
-from . import services
+from . import services, tokens
 from .conf import live_settings
 from .models import Notification
 
@@ -165,6 +165,20 @@ def api_mark_all_read(request: HttpRequest) -> HttpResponse:
     """Mark every notification read and return how many changed."""
     marked = services.mark_all_read(request.user)
     return JsonResponse({"marked": marked, "unread_count": services.unread_count(request.user)})
+
+
+@api_view("POST")
+@csrf_protect
+@never_cache
+def api_token(request: HttpRequest) -> HttpResponse:
+    """Return a short-lived token that authenticates a socket without cookies."""
+    return JsonResponse(
+        {
+            "token": tokens.make_token(request.user),
+            "expires_in": live_settings.TOKEN_MAX_AGE,
+            "subprotocols": [tokens.SUBPROTOCOL, tokens.TOKEN_SUBPROTOCOL_PREFIX + "<token>"],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- helpers

@@ -1,0 +1,108 @@
+"""Short-lived signed tokens for sockets without cookies (mobile apps, other origins).
+
+A token names a user and expires after ``LIVE_NOTIFY["TOKEN_MAX_AGE"]``
+seconds. It is checked in-process from its signature: no database round trip
+when a socket connects. Get one from ``POST notifications/api/token/`` and
+pass it as the subprotocol ``live-notify.token.<token>`` (preferred: servers
+do not log it) or as ``?token=<token>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.middleware import BaseMiddleware
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.core import signing
+
+from .conf import live_settings
+
+SALT = "django_live_notify.socket-token"
+SUBPROTOCOL = "live-notify.v1"
+TOKEN_SUBPROTOCOL_PREFIX = "live-notify.token."
+
+
+def _signer() -> signing.TimestampSigner:
+    # "." keeps the token within the characters a WebSocket subprotocol may hold.
+    return signing.TimestampSigner(salt=SALT, sep=".")
+
+
+def make_token(user: Any) -> str:
+    """Return a token that authenticates ``user``'s sockets until it expires."""
+    return _signer().sign_object({"u": str(user.pk)})
+
+
+def user_from_token(token: str) -> TokenUser | None:
+    """Return the user a valid, unexpired token names, or None. Never logs the token."""
+    try:
+        payload = _signer().unsign_object(token, max_age=live_settings.TOKEN_MAX_AGE)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("u"), str):
+        return None
+    return TokenUser(payload["u"])
+
+
+class TokenUser:
+    """A user known by primary key only; the full row loads on first use of any other attribute.
+
+    The consumer needs only ``pk`` and ``is_authenticated``, so a token socket
+    connects without a query. Signal receivers that get this object from sync
+    code may use any attribute of the real user.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, pk: str) -> None:
+        self.pk = self.id = get_user_model()._meta.pk.to_python(pk)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        user = self.__dict__.get("_user")
+        if user is None:
+            user = self.__dict__["_user"] = get_user_model()._default_manager.get(pk=self.pk)
+        return getattr(user, name)
+
+
+def token_from_scope(scope: dict[str, Any]) -> str | None:
+    """Return the token a socket offered as a subprotocol or in its query string, if any."""
+    for subprotocol in scope.get("subprotocols") or ():
+        if subprotocol.startswith(TOKEN_SUBPROTOCOL_PREFIX):
+            return subprotocol[len(TOKEN_SUBPROTOCOL_PREFIX) :]
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"), keep_blank_values=True)
+    tokens = query.get("token")
+    return tokens[0] if tokens else None
+
+
+class TokenAuthMiddleware(BaseMiddleware):
+    """Authenticate a socket from its token, when it offers one; a bad token means anonymous (4001)."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        token = token_from_scope(scope)
+        if token is not None:
+            scope = dict(scope, user=user_from_token(token) or AnonymousUser())
+        return await super().__call__(scope, receive, send)
+
+
+class TokenOrOriginValidator:
+    """Let token sockets in from any origin; check cookie sockets against ALLOWED_HOSTS.
+
+    A page of another site can make a browser send the user's cookies, so a
+    cookie socket must come from an allowed origin. It cannot read a token,
+    which only a CSRF-protected POST hands out, so a token socket needs no
+    origin check.
+    """
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+        self.origin_checked = AllowedHostsOriginValidator(application)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if token_from_scope(scope) is not None:
+            return await self.application(scope, receive, send)
+        return await self.origin_checked(scope, receive, send)
