@@ -11,8 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MANAGE = REPO_ROOT / "example_project" / "manage.py"
 GUIDE = "log in as ana / demo12345 in one window and bruno / demo12345 in another (private window)"
 
-# Exercises the three post_save receivers of example_project/services/signals.py.
-RECEIVERS_SCRIPT = """
+# Exercises the three notification rules of example_project/services/rules.py.
+RULES_SCRIPT = """
 from django.contrib.auth.models import User
 from django_live_notify.models import Notification
 from example_project.services.models import Chat, Message, Order, ServiceRequest
@@ -77,10 +77,10 @@ def test_demo_data_is_idempotent_and_prints_the_guide(database_path):
     assert first.stdout == second.stdout
 
 
-def test_receivers_notify_provider_customer_and_chat_partner(database_path):
+def test_rules_notify_provider_customer_and_chat_partner(database_path):
     assert manage("demo_data", database_path=database_path).returncode == 0
 
-    result = manage("shell", "--no-imports", "-c", RECEIVERS_SCRIPT, database_path=database_path)
+    result = manage("shell", "--no-imports", "-c", RULES_SCRIPT, database_path=database_path)
 
     assert result.returncode == 0, result.stderr
     rows = [line.split(" ", 4)[1:] for line in result.stdout.splitlines() if line.startswith("ROW ")]

@@ -59,7 +59,7 @@ class Order(models.Model):
     status = models.CharField(max_length=20, choices=Status, default=Status.PLACED)
     updated = models.DateTimeField(auto_now=True)
 
-    # Remembers the status as loaded, so that a post_save receiver can tell a change.
+    # Remembers the status as loaded, so that the OrderStatusChanged rule (rules.py) can tell a change.
     tracker = FieldTracker(fields=["status"])
 
     class Meta:

@@ -1,4 +1,4 @@
-"""Pages of the demo. Every change is a POST; the notifications come from the post_save receivers."""
+"""Pages of the demo. Every change is a POST; the notifications come from the rules in rules.py."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -64,7 +64,7 @@ def dashboard(request):
 @login_required
 @require_POST
 def request_create(request):
-    """Create a service request; its receiver notifies the chosen provider."""
+    """Create a service request; a rule notifies the chosen provider."""
     if is_provider(request.user):
         raise PermissionDenied("Providers take requests; they do not make them in this demo.")
     form = ServiceRequestForm(request.POST, customer=request.user)
@@ -116,7 +116,7 @@ def request_accept(request, pk):
 @login_required
 @require_POST
 def order_update_status(request, pk):
-    """Move an order to another status; its receiver notifies the customer."""
+    """Move an order to another status; a rule notifies the customer."""
     order = get_object_or_404(
         Order.objects.select_related("service_request"), pk=pk, service_request__provider=request.user
     )

@@ -54,7 +54,7 @@ class Command(BaseCommand):
         return users
 
     def create_chat(self, customer, professional):
-        """Open the ana-bruno chat with one message; its post_save receiver notifies ana."""
+        """Open the ana-bruno chat with one message; a rule notifies ana."""
         chat, _created = Chat.objects.get_or_create(customer=customer, professional=professional)
         if not chat.messages.exists():
             Message.objects.create(
