@@ -29,6 +29,8 @@ logger = logging.getLogger("django_live_notify")
 # instead of once to each recipient's group.
 FANOUT_GROUP_THRESHOLD = 20
 MESSAGE_TYPE = "live_notify.message"
+# A failed channel-layer read that blocked at least this long was idle, not broken.
+IDLE_READ_SECONDS = 0.25
 
 
 class Connection(Protocol):
@@ -160,20 +162,34 @@ class Hub:
                 logger.exception("Could not deliver a live notification message")
 
     async def _read_layer(self) -> None:
-        """Move messages from this process's channel into the queue, surviving layer errors."""
+        """Move messages from this process's channel into the queue, surviving layer errors.
+
+        A receive that fails after blocking for a while is an idle read timing
+        out (redis-py's socket timeout equals channels-redis' blocking read):
+        read again at once. A receive that fails at once means the layer is
+        down: warn once, then retry with backoff until it answers again.
+        """
         assert self.layer is not None and self.channel_name is not None
-        delay = 0.1
+        delay = 0.0
         while True:
+            started = self.loop.time()
             try:
                 message = await self.layer.receive(self.channel_name)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("Channel layer receive failed; retrying in %.1f s", delay, exc_info=True)
+            except Exception as error:
+                if self.loop.time() - started >= IDLE_READ_SECONDS:
+                    logger.debug("Idle channel-layer read ended with %r; reading again", error)
+                    continue
+                if not delay:
+                    logger.warning("Channel layer receive failed; retrying with backoff", exc_info=True)
+                self.stats["layer_receive_errors"] += 1
+                delay = min(max(delay * 2, 0.1), 5.0)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
                 continue
-            delay = 0.1
+            if delay:
+                logger.info("Channel layer receive works again")
+                delay = 0.0
             if message.get("type") == MESSAGE_TYPE:
                 self.put(message)
 

@@ -100,3 +100,24 @@ async def test_memberships_are_renewed_before_group_expiry(redis_url):
         await hub.apublish(hub.frames_message([(str(ana.pk), [frame])]), everyone=True)
         assert (await receive(socket))["notification"] == {"title": "to everyone"}
         await socket.disconnect()
+
+
+async def test_idle_read_timeouts_do_not_delay_delivery(redis_url):
+    """redis-py times out idle blocking reads; the hub must read again at once, not back off."""
+    layer = {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 0.5}], "prefix": "idle"},
+    }
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
+        (ana,) = [await sync_to_async(make_user)("ana")]
+        socket = await open_socket(ana)
+        hub_ = await hub.get_hub()
+        await asyncio.sleep(8)  # sixteen idle read timeouts
+        # A hub that backed off would now read for 0.5 s between sleeps of seconds: one of these would wait.
+        for number in range(3):
+            await sync_to_async(send_notification_to_user)(ana.pk, {"title": f"after a quiet while {number}"})
+            frame = json.loads(await socket.receive_from(0.5))
+            assert frame["notification"] == {"title": f"after a quiet while {number}"}
+            await asyncio.sleep(0.6)
+        assert hub_.stats["layer_receive_errors"] == 0
+        await socket.disconnect()

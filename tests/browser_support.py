@@ -1,0 +1,168 @@
+"""Helpers of tests/test_browser.py: Chromium, the example project under a real ASGI server, logins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ROOT, free_port, skip_or_fail, start_asgi_server, stop_process
+
+MANAGE = ROOT / "example_project" / "manage.py"
+PASSWORD = "demo12345"  # every demo_data user's
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Runs in every page before its own scripts: records the client's CustomEvents with a wall-clock time.
+RECORD_EVENTS = """
+(() => {
+  const events = (window.__liveNotifyEvents = []);
+  for (const name of ['connect', 'disconnect', 'notification', 'unread-count', 'read', 'resumed', 'status']) {
+    document.addEventListener(`live-notify:${name}`, (event) => {
+      events.push({name, at: Date.now(), detail: JSON.parse(JSON.stringify(event.detail ?? null))});
+    });
+  }
+  // The moment a form is submitted, kept across the navigation that follows.
+  document.addEventListener('submit', () => sessionStorage.setItem('liveNotifySubmittedAt', String(Date.now())), true);
+})();
+"""
+
+# True once the client's socket is open and the server answered it (resume or get_unread_count).
+SOCKET_READY = """() => {
+  const ws = window.notificationWS;
+  if (!ws || !ws.connected) return false;
+  const events = window.__liveNotifyEvents;
+  const connects = events.filter((event) => event.name === 'connect');
+  const since = connects.length ? connects[connects.length - 1].at : Infinity;
+  return events.some((event) => event.name === 'unread-count' && event.at >= since);
+}"""
+
+
+def chromium_path() -> str:
+    """Return where Chromium should be: $CHROMIUM_PATH, else Debian's /usr/bin/chromium."""
+    return os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+
+
+def is_executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def skip_module_or_fail(reason: str) -> None:
+    """tests.servers.skip_or_fail() at module level, where pytest.skip() needs allow_module_level."""
+    try:
+        skip_or_fail(reason)
+    except pytest.skip.Exception:
+        pytest.skip(reason, allow_module_level=True)
+
+
+class ExampleSite:
+    """The example project on a temporary SQLite file and a real Redis, served by ASGI server processes."""
+
+    def __init__(self, tmp_dir: Path, redis_url: str) -> None:
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "example_project.settings",
+            "DATABASE_PATH": str(tmp_dir / "db.sqlite3"),
+            "REDIS_URL": redis_url,
+        }
+        self.servers: list[AsgiServer] = []
+
+    def manage(self, *args: str) -> str:
+        """Run example_project/manage.py ``args`` in a subprocess; return its stdout."""
+        result = subprocess.run(
+            [sys.executable, str(MANAGE), *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def server(self, kind: str) -> AsgiServer:
+        """Start a new ``kind`` (uvicorn or daphne) server; stop_all() stops it."""
+        server = AsgiServer(kind, self.env)
+        self.servers.append(server)
+        server.start()
+        return server
+
+    def stop_all(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+class AsgiServer:
+    """``example_project.asgi:application`` under uvicorn or daphne, on a port of its own that restarts keep."""
+
+    def __init__(self, kind: str, env: dict[str, str]) -> None:
+        self.kind = kind
+        self.env = env
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.process is None, "already running"
+        self.process = start_asgi_server(self.kind, self.port, self.env, module="example_project.asgi:application")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            stop_process(process)
+
+
+async def log_in(context, base_url: str, username: str):
+    """Log ``username`` in through the real /login/ form in a new page of ``context``; return the page."""
+    page = await context.new_page()
+    await page.goto(f"{base_url}/login/")
+    await page.fill("#id_username", username)
+    await page.fill("#id_password", PASSWORD)
+    async with page.expect_navigation(url=f"{base_url}/"):
+        await page.click("main form[action='/login/'] button[type=submit]")
+    return page
+
+
+async def wait_until_live(page, timeout: float = 10_000) -> None:
+    """Wait until the page's client is connected and the server has answered it once."""
+    await page.wait_for_function(SOCKET_READY, polling=50, timeout=timeout)
+
+
+async def badge_count(page) -> int:
+    return int(await page.get_attribute("[data-live-notify-badge]", "data-count"))
+
+
+async def wait_for_badge(page, count: int, timeout: float = 5_000) -> None:
+    """Wait until the page's badge shows ``count`` (and is hidden exactly when it is 0)."""
+    await page.wait_for_function(
+        """(count) => {
+          const badge = document.querySelector('[data-live-notify-badge]');
+          return badge.textContent === String(count) && badge.hidden === (count === 0);
+        }""",
+        arg=count,
+        polling=50,
+        timeout=timeout,
+    )
+
+
+async def events(page, name: str) -> list[dict]:
+    """Return the recorded ``live-notify:<name>`` events of the page, oldest first."""
+    return await page.evaluate("(name) => window.__liveNotifyEvents.filter((event) => event.name === name)", name)
+
+
+def report(request, name: str, value: float, unit: str) -> None:
+    """Keep a measurement in the test's user_properties and, under pytest -v, print it."""
+    request.node.user_properties.append((name, value))
+    if request.config.get_verbosity() > 0:
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(f" [{name} {value}{unit}]", end="")
