@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Notification
+from .models import Notification, NotificationPreference
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -22,9 +22,9 @@ class ReadFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "recipient", "notification_type", "created", "read_at"]
-    list_filter = [ReadFilter, "notification_type", "created"]
-    search_fields = ["title", "message", "recipient__username", "recipient__email"]
+    list_display = ["id", "title", "recipient", "notification_type", "group_count", "created", "read_at"]
+    list_filter = [ReadFilter, "notification_type", "silent", "created"]
+    search_fields = ["title", "message", "group_key", "recipient__username", "recipient__email"]
     raw_id_fields = ["recipient", "sender"]
     date_hierarchy = "created"
     list_select_related = ["recipient"]
@@ -35,3 +35,12 @@ class NotificationAdmin(admin.ModelAdmin):
     def mark_read(self, request, queryset):
         changed = queryset.filter(read_at__isnull=True).update(read_at=timezone.now())
         self.message_user(request, _("%d notification(s) marked read.") % changed)
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "notification_type", "delivery"]
+    list_filter = ["delivery", "notification_type"]
+    search_fields = ["user__username", "user__email", "notification_type"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user"]

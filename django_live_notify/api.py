@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.text import Truncator
 
-from . import hub, protocol
+from . import hub, preferences, protocol
+from .actions import clean_actions
 from .conf import live_settings
 from .models import Notification
 from .services import unread_counts
-from .signals import notification_created
+from .signals import notification_created, notification_updated
 
 __all__ = [
     "abroadcast",
@@ -42,30 +47,53 @@ def notify(
     target: models.Model | None = None,
     url: str = "",
     data: dict[str, Any] | None = None,
-) -> Notification | list[Notification]:
+    group_key: str | None = "",
+    group_title: str | Callable[[int], str] | None = None,
+    actions: list[dict[str, str]] | None = None,
+    expires_at: datetime | None = None,
+) -> Notification | list[Notification] | None:
     """Store a notification for one user or many, and send it live once the transaction commits.
 
-    ``recipient`` is a user, or an iterable or QuerySet of users. Return the
-    Notification for one user, or a list of them (one per distinct user, in
-    order) for many.
+    ``recipient`` is a user, or an iterable or QuerySet of users. Each
+    recipient's preference for the type applies: "off" stores nothing, "store"
+    stores the row without a live toast. With ``group_key``, a recipient's
+    unread notification of that key is updated instead of a new one stored.
+    Return the Notification for one user (None when they turned the type off),
+    or a list of them (one per distinct user who gets one, in order) for many.
     """
-    template = _build(title, message, notification_type, sender, target, url, data)
+    template = _build(title, message, notification_type, sender, target, url, data, group_key, actions, expires_at)
+    group_title = _check_group_title(group_title)
     single = isinstance(recipient, models.Model)
     if single and recipient.pk is None:
         raise TypeError("recipient must be a saved user")
     recipient_ids = [recipient.pk] if single else _distinct_ids(recipient)
-    rows = [_copy(template, recipient_id) for recipient_id in recipient_ids]
+    delivery = preferences.deliveries(recipient_ids, template.notification_type)
+    stored_ids = [recipient_id for recipient_id in recipient_ids if delivery[recipient_id] != preferences.OFF]
     with transaction.atomic():
-        if single:
+        updated = _update_groups(template, stored_ids, delivery, group_title) if template.group_key else {}
+        rows = [
+            _copy(template, recipient_id, silent=delivery[recipient_id] == preferences.STORE)
+            for recipient_id in stored_ids
+            if recipient_id not in updated
+        ]
+        if single and rows:
             rows[0].save(force_insert=True)
         elif rows:
             _bulk_insert(rows)
     if rows:
         notification_created.send(sender=Notification, notifications=rows)
+    if updated:
+        notification_updated.send(sender=Notification, notifications=list(updated.values()))
+    if rows or updated:
         tail = protocol.notification_tail(template.shared_payload())
-        pairs = [(row.recipient_id, row.pk) for row in rows]
-        transaction.on_commit(lambda: _send_stored(tail, pairs))
-    return rows[0] if single else rows
+        pairs = [(row.recipient_id, None if row.silent else row.pk) for row in rows]
+        updates = [row for row in updated.values() if not row.silent]
+        transaction.on_commit(lambda: _send_stored(tail, pairs, updates))
+    new_rows = {row.recipient_id: row for row in rows}
+    result = [updated.get(recipient_id) or new_rows[recipient_id] for recipient_id in stored_ids]
+    if single:
+        return result[0] if result else None
+    return result
 
 
 def broadcast(
@@ -74,12 +102,14 @@ def broadcast(
     message: str = "",
     notification_type: str | None = None,
     users: Any = None,
+    expires_at: datetime | None = None,
 ) -> int:
     """Store a notification for many users in batched inserts and send it with one fan-out message.
 
-    ``users=None`` means every active user. Return the number of users notified.
+    ``users=None`` means every active user. Users' preferences for the type
+    apply, read once per batch. Return the number of users it was stored for.
     """
-    template = _build(title, message, notification_type, None, None, "", None)
+    template = _build(title, message, notification_type, None, None, "", None, "", None, expires_at)
     if users is None:
         user_ids: Iterable[Any] = (
             get_user_model().objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True).iterator()
@@ -87,21 +117,29 @@ def broadcast(
     else:
         user_ids = _distinct_ids(users)
     batch_size = int(live_settings.BATCH_SIZE)
-    pairs: list[tuple[Any, int]] = []
+    stored: list[tuple[Any, int]] = []
+    pairs: list[tuple[Any, int | None]] = []
     with transaction.atomic():
         for batch in _batches(user_ids, batch_size):
-            rows = [_copy(template, recipient_id) for recipient_id in batch]
-            _bulk_insert(rows)
-            pairs.extend((row.recipient_id, row.pk) for row in rows)
-    if pairs:
+            delivery = preferences.deliveries(batch, template.notification_type)
+            rows = [
+                _copy(template, recipient_id, silent=delivery[recipient_id] == preferences.STORE)
+                for recipient_id in batch
+                if delivery[recipient_id] != preferences.OFF
+            ]
+            if rows:
+                _bulk_insert(rows)
+            stored.extend((row.recipient_id, row.pk) for row in rows)
+            pairs.extend((row.recipient_id, None if row.silent else row.pk) for row in rows)
+    if stored:
         notification_created.send(
             sender=Notification,
-            recipient_ids=[recipient_id for recipient_id, _ in pairs],
-            notification_ids=[notification_id for _, notification_id in pairs],
+            recipient_ids=[recipient_id for recipient_id, _ in stored],
+            notification_ids=[notification_id for _, notification_id in stored],
         )
         tail = protocol.notification_tail(template.shared_payload())
         transaction.on_commit(lambda: _send_stored(tail, pairs, everyone=users is None))
-    return len(pairs)
+    return len(stored)
 
 
 anotify = sync_to_async(notify, thread_sensitive=True)
@@ -118,7 +156,7 @@ def create_and_send_notification(
     sender: Any = None,
     related_object_id: Any = None,
     related_object_type: str | None = None,
-) -> int:
+) -> int | None:
     """Store and send one notification; return its id. Kept for code written against the original helpers."""
     data = {}
     if related_object_id is not None:
@@ -128,7 +166,8 @@ def create_and_send_notification(
     notification = notify(
         user, title=title, message=message, notification_type=notification_type, sender=sender, data=data
     )
-    return notification.pk  # type: ignore[union-attr]
+    # None: the user turned this type off.
+    return notification.pk if notification is not None else None  # type: ignore[union-attr,return-value]
 
 
 def send_notification_to_user(user_id: Any, notification_data: dict[str, Any]) -> None:
@@ -153,17 +192,28 @@ def _build(
     target: models.Model | None,
     url: Any,
     data: Any,
+    group_key: Any,
+    actions: Any,
+    expires_at: Any,
 ) -> Notification:
     """Validate the arguments once and return an unsaved template row."""
     notification_type = notification_type or live_settings.DEFAULT_NOTIFICATION_TYPE
-    strings = {"title": title, "message": message, "url": url, "notification_type": notification_type}
+    if group_key is None:
+        group_key = ""
+    strings = {
+        "title": title,
+        "message": message,
+        "url": url,
+        "notification_type": notification_type,
+        "group_key": group_key,
+    }
     for name, value in strings.items():
         if isinstance(value, Promise):
             # gettext_lazy() and reverse_lazy(): resolved now, in the active language.
             strings[name] = value = str(value)
         if not isinstance(value, str):
             raise TypeError(f"{name} must be a string, not {type(value).__name__}")
-    title, message, url, notification_type = strings.values()
+    title, message, url, notification_type, group_key = strings.values()
     if not title.strip():
         raise ValueError("title must not be empty")
     allowed = live_settings.NOTIFICATION_TYPES
@@ -179,6 +229,13 @@ def _build(
     # Round-trip through JSON so the live payload equals what the database returns later.
     data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     now = timezone.now()
+    if expires_at is not None:
+        if not isinstance(expires_at, datetime):
+            raise TypeError(f"expires_at must be a datetime, not {type(expires_at).__name__}")
+        if settings.USE_TZ and timezone.is_naive(expires_at):
+            raise ValueError("expires_at must be timezone-aware")
+        if expires_at <= now:
+            raise ValueError("expires_at must be in the future")
     template = Notification(
         sender=sender,
         notification_type=notification_type,
@@ -186,6 +243,9 @@ def _build(
         message=message,
         url=url,
         data=data,
+        group_key=group_key,
+        actions=clean_actions(actions),
+        expires_at=expires_at,
         created=now,
         modified=now,
     )
@@ -194,14 +254,104 @@ def _build(
             raise ValueError("target must be saved before it can be notified about")
         template.target_content_type = ContentType.objects.get_for_model(target)
         template.target_object_id = str(target.pk)
-    for field in ("title", "notification_type", "url"):
+    for field in ("title", "notification_type", "url", "group_key"):
         max_length = Notification._meta.get_field(field).max_length
         if len(getattr(template, field)) > max_length:
             raise ValueError(f"{field} is longer than {max_length} characters")
     return template
 
 
-def _copy(template: Notification, recipient_id: Any) -> Notification:
+def _check_group_title(group_title: Any) -> str | Callable[[int], str] | None:
+    """Return ``group_title`` checked: None, a format string over {count} and {others}, or a callable."""
+    if group_title is None or (callable(group_title) and not isinstance(group_title, Promise)):
+        return group_title
+    if isinstance(group_title, Promise):
+        group_title = str(group_title)
+    if not isinstance(group_title, str):
+        raise TypeError(f"group_title must be a string or a callable, not {type(group_title).__name__}")
+    try:
+        group_title.format(count=2, others=1)
+    except (KeyError, IndexError, ValueError, AttributeError) as error:
+        raise ValueError(
+            f"group_title {group_title!r} may use {{count}} and {{others}} only "
+            f"(write literal braces as {{{{ and }}}}): {error}"
+        ) from None
+    return group_title
+
+
+def _grouped_title(group_title: str | Callable[[int], str] | None, count: int, title: str) -> str:
+    if group_title is None:
+        return title
+    text = group_title(count) if callable(group_title) else group_title.format(count=count, others=count - 1)
+    text = str(text)
+    if not text.strip():
+        raise ValueError("group_title gave an empty title")
+    return Truncator(text).chars(Notification._meta.get_field("title").max_length)
+
+
+def _update_groups(
+    template: Notification,
+    recipient_ids: list[Any],
+    delivery: dict[Any, str],
+    group_title: str | Callable[[int], str] | None,
+) -> dict[Any, Notification]:
+    """Fold the template into each recipient's unread row of its group; return the updated rows by recipient.
+
+    One locking query and one or two UPDATEs per batch of recipients, however many rows change.
+    """
+    updated: dict[Any, Notification] = {}
+    for batch in _batches(recipient_ids, int(live_settings.BATCH_SIZE)):
+        existing: dict[Any, Notification] = {}
+        locked = (
+            Notification.objects.unexpired()
+            .filter(recipient_id__in=batch, group_key=template.group_key, read_at__isnull=True)
+            .select_for_update()
+            .order_by("id")
+        )
+        for row in locked:
+            existing[row.recipient_id] = row  # The newest, should a race have left two.
+        if not existing:
+            continue
+        for row in existing.values():
+            row.group_count += 1
+            row.silent = delivery[row.recipient_id] == preferences.STORE
+            row.title = _grouped_title(group_title, row.group_count, template.title)
+            for field in SHARED_FIELDS:
+                setattr(row, field, getattr(template, field))
+            row.sender = template.sender
+        rows = list(existing.values())
+        # Titles differ by count only with a group_title, "silent" by preference: most updates are one query.
+        shared = {field: getattr(template, field) for field in SHARED_FIELDS}
+        varying = []
+        for field in ("title", "silent"):
+            values = {getattr(row, field) for row in rows}
+            if len(values) == 1:
+                shared[field] = values.pop()
+            else:
+                varying.append(field)
+        Notification.objects.filter(pk__in=[row.pk for row in rows]).update(group_count=F("group_count") + 1, **shared)
+        if varying:
+            Notification.objects.bulk_update(rows, varying, batch_size=int(live_settings.BATCH_SIZE))
+        updated.update(existing)
+    return updated
+
+
+# What a grouped row takes from the notification folded into it (besides its title and count).
+SHARED_FIELDS = (
+    "message",
+    "url",
+    "data",
+    "actions",
+    "sender_id",
+    "target_content_type_id",
+    "target_object_id",
+    "notification_type",
+    "expires_at",
+    "modified",
+)
+
+
+def _copy(template: Notification, recipient_id: Any, silent: bool = False) -> Notification:
     row = Notification(
         recipient_id=recipient_id,
         sender=template.sender,
@@ -212,6 +362,10 @@ def _copy(template: Notification, recipient_id: Any) -> Notification:
         data=template.data,
         target_content_type_id=template.target_content_type_id,
         target_object_id=template.target_object_id,
+        group_key=template.group_key,
+        actions=template.actions,
+        expires_at=template.expires_at,
+        silent=silent,
         created=template.created,
         modified=template.modified,
     )
@@ -252,16 +406,37 @@ def _bulk_insert(rows: list[Notification]) -> None:
             row.pk = ids.get(row.recipient_id)
 
 
-def _send_stored(tail: str, pairs: list[tuple[Any, int]], everyone: bool = False) -> None:
-    """Send stored rows of one notification to their recipients' sockets, with their unread counts."""
+def _send_stored(
+    tail: str | list[str],
+    pairs: list[tuple[Any, int | None]],
+    updates: Iterable[Notification] = (),
+    everyone: bool = False,
+) -> None:
+    """Send stored rows of one notification to their recipients' sockets, with their unread counts.
+
+    ``pairs`` are (recipient id, row id), the row id None for a silent row:
+    that recipient gets only the count. ``updates`` are grouped rows, sent as
+    ``update`` frames of their own.
+    """
+    updates = list(updates)
     counts: dict[str, int] | None
     try:
-        counts = unread_counts(recipient_id for recipient_id, _ in pairs)
+        counts = unread_counts([recipient_id for recipient_id, _ in pairs] + [row.recipient_id for row in updates])
     except Exception:
         hub.logger.exception("Could not count unread notifications; sending them without counts")
         counts = None
-    targets = []
-    for recipient_id, notification_id in pairs:
-        key = hub.user_key(recipient_id)
-        targets.append((key, notification_id, None if counts is None else counts.get(key, 0)))
-    hub.publish(hub.notification_message(tail, targets), everyone=everyone)
+    if pairs:
+        targets = []
+        for recipient_id, notification_id in pairs:
+            key = hub.user_key(recipient_id)
+            targets.append((key, notification_id, None if counts is None else counts.get(key, 0)))
+        hub.publish(hub.notification_message(tail, targets), everyone=everyone)
+    if updates:
+        frames = []
+        for row in updates:
+            key = hub.user_key(row.recipient_id)
+            row_frames = [protocol.update_frame(row.to_payload())]
+            if counts is not None:
+                row_frames.append(protocol.unread_count_frame(counts.get(key, 0)))
+            frames.append((key, row_frames))
+        hub.publish(hub.frames_message(frames))

@@ -60,6 +60,8 @@ def check_setup(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="django_live_notify.E004",
             )
         )
+    messages += _check_preferences(allowed)
+    messages += _check_limits()
     unknown = sorted(set(getattr(settings, "LIVE_NOTIFY", None) or {}) - set(DEFAULTS))
     if unknown:
         messages.append(
@@ -70,3 +72,62 @@ def check_setup(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         )
     return messages
+
+
+def _check_preferences(allowed: Any) -> list[Any]:
+    """E005: PREFERENCE_DEFAULTS and MANDATORY_TYPES must name known types and deliveries."""
+    from .preferences import DELIVERIES, LIVE
+
+    problems = []
+    defaults = live_settings.PREFERENCE_DEFAULTS
+    mandatory = live_settings.MANDATORY_TYPES
+    known = None if allowed is None else {value for value, _label in allowed}
+    if not isinstance(defaults, dict):
+        problems.append(f"PREFERENCE_DEFAULTS must be a dict of type -> delivery, not {type(defaults).__name__}.")
+        defaults = {}
+    if not isinstance(mandatory, (list, tuple, set, frozenset)) or not all(isinstance(t, str) for t in mandatory):
+        problems.append("MANDATORY_TYPES must be a list of notification type strings.")
+        mandatory = []
+    for notification_type, delivery in defaults.items():
+        if delivery not in DELIVERIES:
+            problems.append(
+                f"PREFERENCE_DEFAULTS[{notification_type!r}] is {delivery!r}; use one of {', '.join(DELIVERIES)}."
+            )
+        elif notification_type in mandatory and delivery != LIVE:
+            problems.append(
+                f"{notification_type!r} is in MANDATORY_TYPES but PREFERENCE_DEFAULTS makes it {delivery!r}."
+            )
+    if known is not None:
+        for name, types in (("PREFERENCE_DEFAULTS", defaults), ("MANDATORY_TYPES", mandatory)):
+            problems += [
+                f"{name} names {value!r}, which is not in NOTIFICATION_TYPES." for value in types if value not in known
+            ]
+    return [
+        Error(
+            problem,
+            hint="PREFERENCE_DEFAULTS maps notification types to 'live', 'store' or 'off'; MANDATORY_TYPES lists "
+            "types that are always delivered live. Both name types of NOTIFICATION_TYPES when it is set.",
+            id="django_live_notify.E005",
+        )
+        for problem in problems
+    ]
+
+
+def _check_limits() -> list[Any]:
+    """E006: MAX_ACTIONS must be a non-negative integer, RETENTION_DAYS a positive integer or None."""
+    problems = []
+    max_actions = live_settings.MAX_ACTIONS
+    if type(max_actions) is not int or max_actions < 0:
+        problems.append(f"MAX_ACTIONS must be a non-negative integer, not {max_actions!r}.")
+    retention = live_settings.RETENTION_DAYS
+    if retention is not None and (type(retention) is not int or retention < 1):
+        problems.append(f"RETENTION_DAYS must be a positive number of days or None, not {retention!r}.")
+    return [
+        Error(
+            problem,
+            hint="See the settings reference: MAX_ACTIONS (default 3), RETENTION_DAYS (default 90; None keeps "
+            "read notifications for good).",
+            id="django_live_notify.E006",
+        )
+        for problem in problems
+    ]

@@ -38,6 +38,15 @@ DEFAULTS: dict[str, Any] = {
     "BATCH_SIZE": 1000,
     # Path of the WebSocket route.
     "WEBSOCKET_PATH": "ws/notifications/",
+    # Delivery of each notification type for users who chose nothing: "live", "store" or "off".
+    # A type not in it is "live".
+    "PREFERENCE_DEFAULTS": {},
+    # Types users cannot turn off or silence (security notices): always delivered live.
+    "MANDATORY_TYPES": [],
+    # Most actions (buttons) one notification may carry.
+    "MAX_ACTIONS": 3,
+    # Days a read notification is kept before live_notify_cleanup deletes it; None keeps them.
+    "RETENTION_DAYS": 90,
 }
 
 

@@ -14,7 +14,7 @@ from django.contrib.auth import HASH_SESSION_KEY
 
 from . import protocol, services
 from .conf import live_settings
-from .hub import Hub, get_hub, user_key
+from .hub import Hub, get_hub, token_revoked, user_key
 from .tokens import SUBPROTOCOL
 
 logger = logging.getLogger("django_live_notify")
@@ -66,6 +66,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self.last_seen = self.window_start = asyncio.get_running_loop().time()
         self.window_count = 0
         hub = await get_hub()
+        issued_at = getattr(user, "issued_at", None)
+        if issued_at is not None and token_revoked(self.user_key, issued_at):
+            # The user logged out, was deactivated or changed password after this token was issued.
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
         await hub.add(self)
         self.hub = hub
 
@@ -177,7 +182,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         frames, highest_id = await database_sync_to_async(services.resume_frames)(self.user, last_id)
         for text in frames:
             await self.send_frame(text)
-        if self.hub is not None:
+        if self.hub is not None and highest_id:
             self.hub.note_delivered(self.user_key, highest_id)
 
     handlers = {

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -31,6 +32,10 @@ FANOUT_GROUP_THRESHOLD = 20
 MESSAGE_TYPE = "live_notify.message"
 # A failed channel-layer read that blocked at least this long was idle, not broken.
 IDLE_READ_SECONDS = 0.25
+# Group joins and leaves in flight at once. channels-redis takes a pooled Redis
+# connection per call, and redis-py's pool (100 by default) raises
+# MaxConnectionsError instead of waiting, which killed sockets in connect storms.
+LAYER_CALLS_IN_FLIGHT = 20
 
 
 class Connection(Protocol):
@@ -87,6 +92,7 @@ class Hub:
         # highest id the recovery sweep has looked at (see recover()).
         self.delivered: dict[str, int] = {}
         self.watermark: int | None = None
+        self.layer_calls = asyncio.Semaphore(LAYER_CALLS_IN_FLIGHT)
 
     async def start(self) -> None:
         """Subscribe this process once and start the delivery and sweep tasks."""
@@ -132,7 +138,8 @@ class Hub:
             # The socket resumes on connect, so anything up to the last sweep is its own business.
             self.delivered[connection.user_key] = self.watermark or 0
         if first and self.layer is not None:
-            await self.layer.group_add(user_group(connection.user_key), self.channel_name)
+            async with self.layer_calls:
+                await self.layer.group_add(user_group(connection.user_key), self.channel_name)
 
     async def remove(self, connection: Connection) -> None:
         """Forget a connection; leave its user's group when it was the user's last here."""
@@ -145,7 +152,8 @@ class Hub:
             self.delivered.pop(connection.user_key, None)
             if self.layer is not None:
                 try:
-                    await self.layer.group_discard(user_group(connection.user_key), self.channel_name)
+                    async with self.layer_calls:
+                        await self.layer.group_discard(user_group(connection.user_key), self.channel_name)
                 except Exception:
                     logger.warning("Could not leave group of user %s", connection.user_key, exc_info=True)
 
@@ -254,6 +262,7 @@ class Hub:
 
     async def sweep(self) -> int:
         """Close every connection silent for longer than the idle timeout; return how many."""
+        forget_old_revocations()
         deadline = self.loop.time() - live_settings.idle_timeout
         idle = [
             connection
@@ -269,7 +278,8 @@ class Hub:
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """Write the frames of one message to the local connections of its recipients."""
-        for key, session_key, auth_hash, code in message.get("close", ()):
+        for key, session_key, auth_hash, code, revoked_at in message.get("close", ()):
+            record_revocation(key, revoked_at)
             await self.close_sessions(key, session_key, auth_hash, code)
         head = message.get("head")
         tail = message.get("tail")
@@ -279,11 +289,16 @@ class Hub:
             if not connections:
                 continue
             if tail is not None:
-                # [key, notification id, unread count or None]: a notification shared by many rows.
-                self.note_delivered(key, frames)
-                frames = [head + str(frames) + tail]
-                if target[2] is not None:
-                    frames.append(protocol.unread_count_frame(target[2]))
+                # [key, notification id or None, unread count or None]: a notification shared by many
+                # rows. No id: the row was stored silently (the user's preference), only the count goes.
+                notification_id, count = target[1], target[2]
+                frames = []
+                if notification_id is not None:
+                    self.note_delivered(key, notification_id)
+                    text_id = str(notification_id)
+                    frames.append(head + text_id + protocol.tail_for(tail, text_id))
+                if count is not None:
+                    frames.append(protocol.unread_count_frame(count))
             for connection in list(connections):
                 for frame in frames:
                     await connection.send_frame(frame)
@@ -302,6 +317,29 @@ class Hub:
 
 def sweep_interval() -> float:
     return max(0.05, min(float(live_settings.HEARTBEAT_INTERVAL), live_settings.idle_timeout) / 2)
+
+
+# When each user last lost access (logout, deactivation, password change, deletion), as
+# recorded in this process or announced by another one: tokens issued before may not connect.
+_revoked_at: dict[str, float] = {}
+
+
+def record_revocation(key: str, revoked_at: float) -> None:
+    with _hubs_lock:
+        _revoked_at[key] = max(revoked_at, _revoked_at.get(key, 0.0))
+
+
+def token_revoked(key: str, issued_at: float) -> bool:
+    """Tell whether a socket token of user ``key`` issued at ``issued_at`` was revoked since."""
+    return _revoked_at.get(key, 0.0) >= issued_at
+
+
+def forget_old_revocations() -> None:
+    """Drop revocations older than any token that could still connect."""
+    expired = time.time() - float(live_settings.TOKEN_MAX_AGE) - 1
+    with _hubs_lock:
+        for key in [key for key, revoked_at in _revoked_at.items() if revoked_at < expired]:
+            del _revoked_at[key]
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
@@ -342,12 +380,20 @@ def frames_message(targets: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
 
 
 def close_message(key: str, session_key: str | None, auth_hash: str | None, code: int) -> dict[str, Any]:
-    """Build a message that closes a user's sockets: of one session, or all, or those with a stale auth hash."""
-    return {"type": MESSAGE_TYPE, "targets": [], "close": [[key, session_key, auth_hash, code]]}
+    """Build a message that closes a user's sockets: of one session, or all, or those with a stale auth hash.
+
+    It also revokes the user's socket tokens issued until now, in every process.
+    """
+    return {"type": MESSAGE_TYPE, "targets": [], "close": [[key, session_key, auth_hash, code, time.time()]]}
 
 
-def notification_message(tail: str, targets: Iterable[tuple[str, int, int]]) -> dict[str, Any]:
-    """Build a message for one notification stored as many rows: ``[(user_key, id, unread_count), ...]``."""
+def notification_message(
+    tail: str | list[str], targets: Iterable[tuple[str, int | None, int | None]]
+) -> dict[str, Any]:
+    """Build a message for one notification stored as many rows: ``[(user_key, id, unread_count), ...]``.
+
+    A target without an id gets only its unread count.
+    """
     return {
         "type": MESSAGE_TYPE,
         "head": protocol.NOTIFICATION_HEAD,

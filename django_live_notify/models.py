@@ -10,13 +10,21 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from model_utils import Choices
 from model_utils.models import TimeStampedModel
 
 
 class NotificationQuerySet(models.QuerySet):
     def for_user(self, user: Any) -> NotificationQuerySet:
-        """Return the notifications of ``user`` only."""
-        return self.filter(recipient_id=user.pk)
+        """Return the notifications of ``user`` only, leaving out expired ones."""
+        return self.filter(recipient_id=user.pk).unexpired()
+
+    def unexpired(self) -> NotificationQuerySet:
+        """Leave out notifications past their ``expires_at``: to users, they are gone."""
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()))
+
+    def expired(self) -> NotificationQuerySet:
+        return self.filter(expires_at__lte=timezone.now())
 
     def unread(self) -> NotificationQuerySet:
         return self.filter(read_at__isnull=True)
@@ -32,9 +40,10 @@ class NotificationQuerySet(models.QuerySet):
 class Notification(TimeStampedModel):
     """One notification for one recipient, with its read state.
 
-    Rows are written once and then only change ``read_at``, so ids increase in
-    the order notifications happened: clients resume "after id N" and drop
-    duplicates by id.
+    Rows are written once, so ids increase in the order notifications
+    happened: clients resume "after id N" and drop duplicates by id. Afterwards
+    only ``read_at`` changes, and, while unread, the content of a grouped row
+    (``group_key``), which clients receive as an ``update`` of the same id.
     """
 
     recipient = models.ForeignKey(
@@ -69,6 +78,12 @@ class Notification(TimeStampedModel):
     target_object_id = models.CharField(_("target id"), max_length=64, blank=True, default="")
     target = GenericForeignKey("target_content_type", "target_object_id")
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    group_key = models.CharField(_("group key"), max_length=255, blank=True, default="")
+    group_count = models.PositiveIntegerField(_("group count"), default=1)
+    actions = models.JSONField(_("actions"), blank=True, default=list)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
+    # The recipient's preference was "store": kept for the list and the badge, never pushed as a toast.
+    silent = models.BooleanField(_("silent"), default=False)
 
     objects = NotificationQuerySet.as_manager()
 
@@ -86,6 +101,12 @@ class Notification(TimeStampedModel):
                 condition=models.Q(read_at__isnull=True),
             ),
             models.Index(fields=["target_content_type", "target_object_id"], name="live_notify_target"),
+            # "the unread row of this group for these users": only unread grouped rows are in it.
+            models.Index(
+                fields=["recipient", "group_key"],
+                name="live_notify_unread_group",
+                condition=models.Q(read_at__isnull=True) & ~models.Q(group_key=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,15 +116,29 @@ class Notification(TimeStampedModel):
     def is_read(self) -> bool:
         return self.read_at is not None
 
+    def action_payloads(self) -> list[dict[str, Any]]:
+        """Return the actions as clients receive them: label, url, method, style and name."""
+        from .actions import action_payloads
+
+        return action_payloads(self.actions, self.pk)
+
     def to_payload(self) -> dict[str, Any]:
         """Return the JSON-ready dict that protocol v1 sends for this notification."""
         payload = {"id": self.pk}
         payload.update(self.shared_payload())
         payload["is_read"] = self.is_read
+        payload["actions"] = self.action_payloads()
         return payload
 
     def shared_payload(self) -> dict[str, Any]:
-        """Return the payload fields that do not depend on the recipient's row."""
+        """Return the payload fields that do not depend on the recipient's row.
+
+        The URL of a POST action holds the row's id; here it is an
+        :class:`~django_live_notify.actions.IdUrl`, which
+        :func:`~django_live_notify.protocol.notification_tail` splices each id into.
+        """
+        from .actions import shared_action_payloads
+
         sender = None
         if self.sender_id is not None:
             sender = {"id": self.sender_id, "name": display_name(self.sender)}
@@ -121,7 +156,48 @@ class Notification(TimeStampedModel):
             "data": self.data,
             "sender": sender,
             "target": target,
+            "group_key": self.group_key,
+            "group_count": self.group_count,
+            "updated_at": self.modified.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at is not None else None,
+            "actions": shared_action_payloads(self.actions),
         }
+
+
+class NotificationPreference(models.Model):
+    """How one user wants one notification type delivered.
+
+    Only choices a user made are stored; every other type follows
+    ``LIVE_NOTIFY["PREFERENCE_DEFAULTS"]``, so a changed default reaches
+    everyone who never chose.
+    """
+
+    DELIVERY = Choices(
+        ("live", _("Live and stored")),
+        ("store", _("Stored only, no toast")),
+        ("off", _("Off")),
+    )
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="live_notify_preferences",
+        verbose_name=_("user"),
+        # Covered by the unique constraint, which leads with the user.
+        db_index=False,
+    )
+    notification_type = models.CharField(_("type"), max_length=64)
+    delivery = models.CharField(_("delivery"), max_length=8, choices=DELIVERY)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "notification_type"], name="live_notify_unique_preference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_type}: {self.delivery}"
 
 
 def display_name(user: Any) -> str:

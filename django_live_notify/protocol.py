@@ -18,6 +18,7 @@ CLOSE_SERVICE_RESTART = 1012
 HEARTBEAT_ACK = '{"type":"heartbeat_ack"}'
 READ_ALL = '{"type":"read","all":true}'
 NOTIFICATION_HEAD = '{"type":"notification","notification":{"id":'
+UPDATE_HEAD = '{"type":"update","notification":{"id":'
 
 
 def encode(frame: Any) -> str:
@@ -29,12 +30,42 @@ def notification_frame(payload: dict[str, Any]) -> str:
     return encode({"type": "notification", "notification": payload})
 
 
-def notification_tail(shared_payload: dict[str, Any]) -> str:
+def update_frame(payload: dict[str, Any]) -> str:
+    return encode({"type": "update", "notification": payload})
+
+
+def notification_tail(shared_payload: dict[str, Any]) -> str | list[str]:
     """Return what follows the id in a notification frame, encoded once for every recipient.
 
     ``NOTIFICATION_HEAD + str(id) + tail`` is the frame of one recipient's row.
+    When an action URL holds the id too (an :class:`~django_live_notify.actions.IdUrl`),
+    the tail is a list of parts and the frame is ``NOTIFICATION_HEAD + id + id.join(parts)``.
     """
-    return "," + encode(shared_payload)[1:] + "}"
+    from .actions import IdUrl
+
+    actions = shared_payload.get("actions") or []
+    if not any(isinstance(action.get("url"), IdUrl) for action in actions):
+        return "," + encode(shared_payload)[1:] + "}"
+    rest = {key: value for key, value in shared_payload.items() if key != "actions"}
+    parts = ["," + encode(rest)[1:-1] + ',"actions":[']
+    for index, action in enumerate(actions):
+        if index:
+            parts[-1] += ","
+        url = action["url"]
+        if not isinstance(url, IdUrl):
+            parts[-1] += encode(action)
+            continue
+        fields = {key: value for key, value in action.items() if key != "url"}
+        # '{"label":...,"url":"/notifications/' + id + '/actions/accept/"}'
+        parts[-1] += encode(fields)[:-1] + ',"url":' + encode(url.prefix)[:-1]
+        parts.append(encode(url.suffix)[1:] + "}")
+    parts[-1] += "]}}"
+    return parts
+
+
+def tail_for(tail: str | list[str], notification_id: str) -> str:
+    """Return the tail of one row: ``tail`` itself, or its parts joined with the row's id."""
+    return tail if isinstance(tail, str) else notification_id.join(tail)
 
 
 def unread_count_frame(count: int) -> str:

@@ -14,7 +14,14 @@ from . import hub, protocol
 
 def _close_after_commit(user_pk: Any, session_key: str | None, auth_hash: str | None, code: int) -> None:
     message = hub.close_message(hub.user_key(user_pk), session_key, auth_hash, code)
-    transaction.on_commit(lambda: hub.publish(message))
+    key, _session, _hash, _code, revoked_at = message["close"][0]
+
+    # To every process: those without the user's sockets must still refuse its older tokens.
+    def announce() -> None:
+        hub.record_revocation(key, revoked_at)
+        hub.publish(message, everyone=True)
+
+    transaction.on_commit(announce)
 
 
 def close_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

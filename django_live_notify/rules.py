@@ -49,6 +49,8 @@ EVENTS = (CREATED, UPDATED, DELETED)
 
 # Names a title, message or url format string may use.
 FORMAT_NAMES = frozenset({"instance", "event", "old", "new", "sender"})
+# And a group_title: how many notifications the group holds, and how many besides the newest.
+GROUP_FORMAT_NAMES = FORMAT_NAMES | {"count", "others"}
 
 # Where the pre_save query of untracked fields leaves the old values for post_save.
 _PREVIOUS = "_live_notify_previous"
@@ -146,6 +148,13 @@ class Rule:
     url: Any = None
     #: Extra JSON data: a dict, or a callable returning one.
     data: Any = None
+    #: Fold notifications into the recipient's unread one with this key: a format string, a callable, or None.
+    group_key: Any = None
+    #: The title of a grouped notification once it holds two or more: a format string that may also use
+    #: ``{count}`` and ``{others}``, or a callable returning one (or returning a callable of the count).
+    group_title: Any = None
+    #: Buttons: a list of action dicts (``label`` and ``url`` may be format strings), or a callable returning one.
+    actions: Any = None
     #: A condition: a callable; the rule fires only when it returns a true value.
     when: Any = None
     #: The rule's name in listings and error messages.
@@ -163,6 +172,9 @@ class Rule:
         "target",
         "url",
         "data",
+        "group_key",
+        "group_title",
+        "actions",
         "when",
         "name",
     )
@@ -206,6 +218,8 @@ class Rule:
             "title": _describe(self.title),
             "sender": _describe(self.sender, "none"),
             "target": target,
+            "group_key": _describe(self.group_key),
+            "actions": _describe_actions(self.actions),
             "when": _describe(self.when, "always"),
             "defined_at": self.defined_at,
         }
@@ -240,12 +254,13 @@ class Rule:
                 )
         if self.title is None or (isinstance(self.title, str) and not self.title.strip()):
             raise ImproperlyConfigured(f"{self._label()}: title is required.")
-        for option in ("title", "message", "url"):
+        for option in ("title", "message", "url", "group_key", "group_title"):
             value = getattr(self, option)
             if isinstance(value, (str, Promise)):
-                self._check_format(option, value)
+                self._check_format(option, value, GROUP_FORMAT_NAMES if option == "group_title" else FORMAT_NAMES)
             elif value is not None and not callable(value):
                 raise ImproperlyConfigured(f"{self._label()}: {option} must be a string or a callable, not {value!r}.")
+        self._check_actions()
         if self.data is not None and not isinstance(self.data, dict) and not callable(self.data):
             raise ImproperlyConfigured(f"{self._label()}: data must be a dict or a callable, not {self.data!r}.")
         if self.when is not None and not callable(self.when):
@@ -291,7 +306,20 @@ class Rule:
                 related = None
             current = related if isinstance(related, type) else None
 
-    def _check_format(self, option: str, text: str | Promise) -> None:
+    def _check_actions(self) -> None:
+        actions = self.actions
+        if actions is None or callable(actions):
+            return
+        if not isinstance(actions, (list, tuple)) or not all(isinstance(action, dict) for action in actions):
+            raise ImproperlyConfigured(
+                f"{self._label()}: actions must be a list of dicts or a callable, not {actions!r}."
+            )
+        for action in actions:
+            for key in ("label", "url"):
+                if isinstance(action.get(key), (str, Promise)):
+                    self._check_format(f"action {key}", action[key])
+
+    def _check_format(self, option: str, text: str | Promise, names: frozenset[str] = FORMAT_NAMES) -> None:
         if isinstance(text, Promise):
             # The source string, not a translation: catalogs are checked when the rule fires.
             with translation.override(None):
@@ -304,10 +332,10 @@ class Rule:
             ) from None
         for field in fields:
             head = re.split(r"[.\[]", field, maxsplit=1)[0]
-            if head not in FORMAT_NAMES:
+            if head not in names:
                 raise ImproperlyConfigured(
                     f"{self._label()}: {option} {text!r} uses {{{field}}}; format strings may use "
-                    + ", ".join(f"{{{name}}}" for name in sorted(FORMAT_NAMES))
+                    + ", ".join(f"{{{name}}}" for name in sorted(names))
                     + " (write literal braces as {{ and }})."
                 )
 
@@ -401,7 +429,36 @@ class Rule:
             target=target,
             url=url,
             data=self._value("data", instance, event),
+            group_key=self._text("group_key", instance, event, context),
+            group_title=self._group_title(instance, event, context),
+            actions=self._actions(instance, event, context),
         )
+
+    def _group_title(self, instance: models.Model, event: Event, context: dict[str, Any]) -> Any:
+        value = self.group_title
+        if callable(value):
+            value = value(instance, event)
+            return str(value) if isinstance(value, Promise) else value
+        if value is None:
+            return None
+        # Formatted once the count is known; a lazy string is translated now.
+        text = str(value)
+        return lambda count: text.format(**context, count=count, others=count - 1)
+
+    def _actions(self, instance: models.Model, event: Event, context: dict[str, Any]) -> Any:
+        value = self.actions
+        if callable(value):
+            return value(instance, event)
+        if value is None:
+            return None
+        actions = []
+        for action in value:
+            action = dict(action)
+            for key in ("label", "url"):
+                if isinstance(action.get(key), (str, Promise)):
+                    action[key] = str(action[key]).format(**context)
+            actions.append(action)
+        return actions
 
     def _value(self, option: str, instance: models.Model, event: Event) -> Any:
         value = getattr(self, option)
@@ -616,6 +673,12 @@ def _describe(value: Any, none: str = "") -> str:
     if name.endswith("<lambda>") and code is not None:
         return f"lambda at {func.__module__}:{code.co_firstlineno}"
     return f"{func.__module__}.{name}()"
+
+
+def _describe_actions(actions: Any) -> str:
+    if isinstance(actions, (list, tuple)):
+        return ", ".join(f"{action.get('label')} ({str(action.get('method', 'GET')).upper()})" for action in actions)
+    return _describe(actions)
 
 
 def _caller() -> str:

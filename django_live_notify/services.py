@@ -27,7 +27,8 @@ def unread_counts(recipient_ids: Iterable[Any]) -> dict[str, int]:
     batch_size = int(live_settings.BATCH_SIZE)
     for start in range(0, len(ids), batch_size):
         rows = (
-            Notification.objects.filter(recipient_id__in=ids[start : start + batch_size], read_at__isnull=True)
+            Notification.objects.unexpired()
+            .filter(recipient_id__in=ids[start : start + batch_size], read_at__isnull=True)
             .order_by()
             .values("recipient_id")
             .annotate(count=Count("id"))
@@ -82,11 +83,14 @@ def _push_after_commit(user: Any, read_frame: str | None) -> None:
 
 def resume_frames(user: Any, last_id: int) -> tuple[list[str], int]:
     """Return the frames answering ``resume`` (missed notifications, ``resumed``, ``unread_count``)
-    and the highest notification id among them (``last_id`` when none)."""
+    and the highest notification id among them (0 when none: a client's claim is not a delivery).
+
+    Silent rows (stored only, by the user's preference) are not replayed: they never toast.
+    """
     limit = int(live_settings.REPLAY_LIMIT)
     missed = list(
         Notification.objects.for_user(user)
-        .filter(pk__gt=last_id)
+        .filter(pk__gt=last_id, silent=False)
         .select_related("sender")
         .order_by("-id")[: limit + 1]
     )
@@ -96,7 +100,7 @@ def resume_frames(user: Any, last_id: int) -> tuple[list[str], int]:
     frames = [protocol.notification_frame(notification.to_payload()) for notification in missed]
     frames.append(protocol.resumed_frame(len(missed), complete))
     frames.append(protocol.unread_count_frame(unread_count(user)))
-    return frames, (missed[-1].pk if missed else last_id)
+    return frames, (missed[-1].pk if missed else 0)
 
 
 def missed_frames(
@@ -110,7 +114,9 @@ def missed_frames(
     send per user (the missed notifications, then the unread count), and the
     highest id in those frames per user.
     """
-    settled = Notification.objects.filter(created__lte=timezone.now() - timedelta(seconds=grace))
+    settled = Notification.objects.unexpired().filter(
+        created__lte=timezone.now() - timedelta(seconds=grace), silent=False
+    )
     if watermark is None:
         return settled.aggregate(top=Max("id"))["top"] or 0, {}, {}
     recipient_ids = list(delivered)
@@ -143,4 +149,4 @@ def missed_frames(
 
 
 def unread_count_for_id(recipient_id: Any) -> int:
-    return Notification.objects.filter(recipient_id=recipient_id, read_at__isnull=True).count()
+    return Notification.objects.unexpired().filter(recipient_id=recipient_id, read_at__isnull=True).count()

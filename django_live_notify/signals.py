@@ -7,6 +7,11 @@ from django.dispatch import Signal
 # or, for broadcasts, ``recipient_ids`` and ``notification_ids``.
 notification_created = Signal()
 
+# Sent once per notify() call that folded notifications into unread rows of
+# their group (``group_key``), after the rows are updated. Argument:
+# ``notifications`` (the updated Notification rows, same ids as before).
+notification_updated = Signal()
+
 # Sent when a user marks notifications read. Arguments: ``user``, ``ids``
 # (list of ids, or None for "all of them"), ``count`` (how many changed).
 notification_read = Signal()

@@ -9,6 +9,7 @@ do not log it) or as ``?token=<token>``.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -32,7 +33,7 @@ def _signer() -> signing.TimestampSigner:
 
 def make_token(user: Any) -> str:
     """Return a token that authenticates ``user``'s sockets until it expires."""
-    return _signer().sign_object({"u": str(user.pk)})
+    return _signer().sign_object({"u": str(user.pk), "t": time.time()})
 
 
 def user_from_token(token: str) -> TokenUser | None:
@@ -43,7 +44,9 @@ def user_from_token(token: str) -> TokenUser | None:
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("u"), str):
         return None
-    return TokenUser(payload["u"])
+    if not isinstance(payload.get("t"), (int, float)):
+        return None
+    return TokenUser(payload["u"], float(payload["t"]))
 
 
 class TokenUser:
@@ -57,8 +60,9 @@ class TokenUser:
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, pk: str) -> None:
+    def __init__(self, pk: str, issued_at: float) -> None:
         self.pk = self.id = get_user_model()._meta.pk.to_python(pk)
+        self.issued_at = issued_at
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

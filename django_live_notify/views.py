@@ -1,4 +1,4 @@
-"""The history page and the JSON API: read and mark the signed-in user's notifications over HTTP.
+"""The history page, the preferences page and the JSON API: the signed-in user's notifications over HTTP.
 
 Every query starts from ``Notification.objects.for_user(request.user)``, so a
 notification of another user is "not found", exactly like a missing one. Read
@@ -8,6 +8,7 @@ state only changes through ``services``, which pushes ``read`` and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -15,24 +16,28 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, Paginator
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import services, tokens
+from . import actions, preferences, services, tokens
 from .conf import live_settings
-from .models import Notification
+from .models import Notification, NotificationPreference
 
 # Largest value a 64-bit id column holds; bigger ``after`` or ``page`` values are invalid input.
 MAX_NUMBER = 2**63 - 1
 DIGITS = re.compile(r"[0-9]+")
 TRUE_VALUES = frozenset({"1", "true"})
 FALSE_VALUES = frozenset({"", "0", "false"})
+# Names of the preferences form's fields: "delivery:<notification type>".
+DELIVERY_FIELD_PREFIX = "delivery:"
 
 
 class InvalidParameter(ValueError):
@@ -86,6 +91,37 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
     """Mark every notification read, then go back to ``next`` or the list."""
     services.mark_all_read(request.user)
     return _redirect_back(request)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@csrf_protect
+@login_required
+@never_cache
+def preferences_page(request: HttpRequest) -> HttpResponse:
+    """Show the user's delivery choice per notification type, and save it (a choice of the default follows it)."""
+    error = ""
+    if request.method == "POST":
+        changes: dict[str, str | None] = {}
+        for key, value in request.POST.items():
+            if key.startswith(DELIVERY_FIELD_PREFIX):
+                notification_type = key[len(DELIVERY_FIELD_PREFIX) :]
+                # Choosing the default means following it, should it change later.
+                is_default = value == preferences.default_delivery(notification_type)
+                changes[notification_type] = None if is_default else value
+        try:
+            preferences.set_preferences(request.user, changes)
+        except preferences.PreferenceError as exception:
+            error = str(exception)
+        else:
+            return HttpResponseRedirect(f"{request.path}?saved=1")
+    context = {
+        "preferences": preferences.preferences_for(request.user),
+        "choices": list(NotificationPreference.DELIVERY),
+        "field_prefix": DELIVERY_FIELD_PREFIX,
+        "saved": request.GET.get("saved") == "1" and not error,
+        "error": error,
+    }
+    return render(request, "django_live_notify/preferences.html", context, status=400 if error else 200)
 
 
 # --------------------------------------------------------------------------- the JSON API
@@ -181,7 +217,82 @@ def api_token(request: HttpRequest) -> HttpResponse:
     )
 
 
+@api_view("GET", "POST")
+@csrf_protect
+@never_cache
+def api_preferences(request: HttpRequest) -> HttpResponse:
+    """Return the user's delivery per notification type; POST ``{type: delivery or null}`` changes some."""
+    if request.method == "POST":
+        try:
+            preferences.set_preferences(request.user, _preference_changes(request))
+        except (InvalidParameter, preferences.PreferenceError) as error:
+            return _error(str(error), 400)
+    return JsonResponse(
+        {
+            "preferences": {
+                row["notification_type"]: {key: row[key] for key in ("label", "delivery", "default", "mandatory")}
+                for row in preferences.preferences_for(request.user)
+            },
+            "deliveries": list(preferences.DELIVERIES),
+        }
+    )
+
+
+@api_view("POST")
+@csrf_protect
+def run_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """Run the handler of a POST action of one of the user's notifications, then mark the notification read.
+
+    A notification of another user, a missing one, and an action it does not
+    carry (or that has no handler) all answer the same 404. The handler runs
+    in a transaction with the mark read; an error response from it (status 400
+    or more) leaves the notification unread.
+    """
+    html = _prefers_html(request)
+    notification = Notification.objects.for_user(request.user).filter(pk=pk).first()
+    handler = actions.get_handler(name)
+    if notification is None or handler is None or actions.find_action(notification.actions, name) is None:
+        if html:
+            raise Http404("No such action.")
+        return _error("Not found.", 404)
+    with transaction.atomic():
+        result = handler(request, notification)
+        if not (isinstance(result, HttpResponseBase) and result.status_code >= 400):
+            services.mark_read(request.user, notification.pk)
+    if isinstance(result, HttpResponseBase):
+        return result
+    if html:
+        return _redirect_back(request)
+    return JsonResponse(
+        {
+            "id": notification.pk,
+            "action": name,
+            "is_read": True,
+            "unread_count": services.unread_count(request.user),
+            "result": result,
+        }
+    )
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+def _prefers_html(request: HttpRequest) -> bool:
+    """Tell a browser's form post (redirect it) from a script asking for JSON (answer JSON)."""
+    return request.get_preferred_type(["application/json", "text/html"]) == "text/html"
+
+
+def _preference_changes(request: HttpRequest) -> dict[str, Any]:
+    """Return ``{type: delivery or None}`` from a JSON object body or a form body."""
+    if request.content_type == "application/json":
+        try:
+            changes = json.loads(request.body or b"{}")
+        except (ValueError, RecursionError):
+            raise InvalidParameter("The body is not valid JSON.") from None
+        if not isinstance(changes, dict):
+            raise InvalidParameter('Send a JSON object: {"<type>": "live" | "store" | "off" | null}.')
+        return changes
+    return {key: value or None for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
 
 
 def _filter(notifications: QuerySet[Notification], unread_only: bool, notification_type: str) -> QuerySet:

@@ -90,6 +90,8 @@ LIVE_NOTIFY = {
         ("order", "Order"),
         ("message", "Message"),
     ],
+    # Staff broadcasts reach everyone: users cannot turn them off on the preferences page.
+    "MANDATORY_TYPES": ["system"],
 }
 
 LOGIN_URL = "login"

@@ -7,6 +7,9 @@ from pathlib import Path
 REQUIRED = [
     "django_live_notify/py.typed",
     "django_live_notify/migrations/0001_initial.py",
+    "django_live_notify/migrations/0002_preferences_grouping_actions_expiry.py",
+    "django_live_notify/management/commands/live_notify_cleanup.py",
+    "django_live_notify/templates/django_live_notify/preferences.html",
     "django_live_notify/static/django_live_notify/live-notify.js",
     "django_live_notify/static/django_live_notify/live-notify.css",
     "django_live_notify/templates/django_live_notify/",

@@ -1,3 +1,4 @@
+import pytest
 from django.test import override_settings
 
 from django_live_notify.checks import check_setup
@@ -65,4 +66,64 @@ def test_default_type_outside_the_allowed_types_is_e004():
     LIVE_NOTIFY={"NOTIFICATION_TYPES": [("message", "Message")], "DEFAULT_NOTIFICATION_TYPE": "message"}, DEBUG=True
 )
 def test_default_type_among_the_allowed_types_is_fine():
+    assert ids() == []
+
+
+@pytest.mark.parametrize(
+    ("live_notify", "problem"),
+    [
+        ({"PREFERENCE_DEFAULTS": {"digest": "loud"}}, "PREFERENCE_DEFAULTS['digest'] is 'loud'"),
+        ({"PREFERENCE_DEFAULTS": ["digest"]}, "PREFERENCE_DEFAULTS must be a dict"),
+        ({"MANDATORY_TYPES": "security"}, "MANDATORY_TYPES must be a list"),
+        (
+            {"MANDATORY_TYPES": ["security"], "PREFERENCE_DEFAULTS": {"security": "off"}},
+            "'security' is in MANDATORY_TYPES but PREFERENCE_DEFAULTS makes it 'off'",
+        ),
+        (
+            {"NOTIFICATION_TYPES": [("system", "System")], "MANDATORY_TYPES": ["security"]},
+            "MANDATORY_TYPES names 'security', which is not in NOTIFICATION_TYPES",
+        ),
+        (
+            {"NOTIFICATION_TYPES": [("system", "System")], "PREFERENCE_DEFAULTS": {"digest": "store"}},
+            "PREFERENCE_DEFAULTS names 'digest', which is not in NOTIFICATION_TYPES",
+        ),
+    ],
+)
+def test_bad_preference_settings_are_e005(live_notify, problem):
+    with override_settings(LIVE_NOTIFY=live_notify, DEBUG=True):
+        messages = check_setup()
+    assert [message.id for message in messages] == ["django_live_notify.E005"]
+    assert problem in messages[0].msg
+
+
+@override_settings(
+    LIVE_NOTIFY={
+        "NOTIFICATION_TYPES": [("system", "System"), ("security", "Security")],
+        "MANDATORY_TYPES": ["security"],
+        "PREFERENCE_DEFAULTS": {"system": "store", "security": "live"},
+    },
+    DEBUG=True,
+)
+def test_good_preference_settings_pass():
+    assert ids() == []
+
+
+@pytest.mark.parametrize(
+    ("live_notify", "problem"),
+    [
+        ({"MAX_ACTIONS": -1}, "MAX_ACTIONS must be a non-negative integer"),
+        ({"MAX_ACTIONS": "3"}, "MAX_ACTIONS must be a non-negative integer"),
+        ({"RETENTION_DAYS": 0}, "RETENTION_DAYS must be a positive number of days or None"),
+        ({"RETENTION_DAYS": 1.5}, "RETENTION_DAYS must be a positive number of days or None"),
+    ],
+)
+def test_bad_limits_are_e006(live_notify, problem):
+    with override_settings(LIVE_NOTIFY=live_notify, DEBUG=True):
+        messages = check_setup()
+    assert [message.id for message in messages] == ["django_live_notify.E006"]
+    assert problem in messages[0].msg
+
+
+@override_settings(LIVE_NOTIFY={"RETENTION_DAYS": None, "MAX_ACTIONS": 0}, DEBUG=True)
+def test_retention_none_and_no_actions_pass():
     assert ids() == []

@@ -29,3 +29,10 @@ def test_idle_timeout_can_be_set():
 def test_unknown_attribute_raises():
     with pytest.raises(AttributeError, match="Invalid LIVE_NOTIFY setting"):
         live_settings.NOPE  # noqa: B018
+
+
+def test_defaults_of_preferences_actions_and_retention():
+    assert live_settings.PREFERENCE_DEFAULTS == {}
+    assert live_settings.MANDATORY_TYPES == []
+    assert live_settings.MAX_ACTIONS == 3
+    assert live_settings.RETENTION_DAYS == 90

@@ -30,6 +30,33 @@ for notification in Notification.objects.filter(id__gt=before).order_by("id"):
 """
 
 
+# The provider accepts a request from the Accept button of its notification; the customer may not.
+ACTION_SCRIPT = """
+from django.contrib.auth.models import User
+from django.test import Client
+from django_live_notify.models import Notification
+from example_project.services.models import ServiceRequest
+
+ana, bruno = User.objects.get(username="ana"), User.objects.get(username="bruno")
+request = ServiceRequest.objects.create(customer=ana, provider=bruno, title="Paint the door")
+notification = Notification.objects.get(recipient=bruno, target_object_id=str(request.pk))
+[accept] = notification.to_payload()["actions"]
+print("ACTION", accept["label"], accept["method"], accept["style"])
+for user in (ana, bruno):
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    response = client.post(accept["url"], HTTP_ACCEPT="application/json")
+    print("ANSWER", user, response.status_code, response.json())
+request.refresh_from_db()
+notification.refresh_from_db()
+print("AFTER", request.status, hasattr(request, "order"), notification.is_read)
+client = Client(HTTP_HOST="localhost")
+client.force_login(ana)
+page = client.get("/notifications/preferences/").content.decode()
+print("PREFERENCES", 'name="delivery:system" value="live"' in page and "disabled" in page)
+"""
+
+
 def manage(*args, database_path):
     """Run example_project/manage.py with ``args``; return the completed process."""
     env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
@@ -91,3 +118,18 @@ def test_rules_notify_provider_customer_and_chat_partner(database_path):
         ["ana", "order", request_url + "#order", "Your order “Fix the sink” is now scheduled."],
         ["bruno", "message", rows[3][2], "ana: " + "y" * 50 + "…"],
     ]
+
+
+def test_the_accept_action_runs_for_the_provider_only(database_path):
+    assert manage("demo_data", database_path=database_path).returncode == 0
+
+    result = manage("shell", "--no-imports", "-c", ACTION_SCRIPT, database_path=database_path)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "ACTION Accept POST primary" in lines
+    assert "ANSWER ana 404 {'error': 'Not found.'}" in lines
+    [bruno] = [line for line in lines if line.startswith("ANSWER bruno")]
+    assert bruno.startswith("ANSWER bruno 200 {") and "'accepted': True" in bruno
+    assert "AFTER accepted True True" in lines
+    assert "PREFERENCES True" in lines

@@ -252,9 +252,12 @@ def test_a_queryset_callable_is_filtered_in_the_database(people):
     with CaptureQueriesContext(connection) as queries:
         ticket.save()
 
-    # The ticket's UPDATE, one SELECT of recipient ids (the sender excluded in SQL), one INSERT.
+    # The ticket's UPDATE, one SELECT of recipient ids (the sender excluded in SQL), one SELECT of their
+    # preferences for the type, one INSERT.
     statements = [query["sql"].split()[0] for query in queries if "SAVEPOINT" not in query["sql"]]
-    assert statements == ["UPDATE", "SELECT", "INSERT"]
+    assert statements == ["UPDATE", "SELECT", "SELECT", "INSERT"]
+    selects = [query["sql"] for query in queries if query["sql"].startswith("SELECT")]
+    assert "notificationpreference" in selects[1]
 
     assert [row.recipient for row in rows()] == [bob]
 

@@ -8,4 +8,4 @@ class ServicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import rules  # noqa: F401  (registers the demo's notification rules)
+        from . import actions, rules  # noqa: F401  (register the demo's action handler and notification rules)

@@ -44,6 +44,18 @@ class ServiceRequest(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("services:request_detail", args=[self.pk])
 
+    def accept(self) -> bool:
+        """Accept the pending request: it becomes an order. Return False when it was not pending.
+
+        Call it in a transaction, on a row locked with select_for_update().
+        """
+        if self.status != self.Status.PENDING:
+            return False
+        self.status = self.Status.ACCEPTED
+        self.save(update_fields=["status"])
+        Order.objects.create(service_request=self, customer=self.customer)
+        return True
+
 
 class Order(models.Model):
     """The job a provider took on by accepting a service request."""

@@ -14,6 +14,7 @@ from .models import Message, Order, ServiceRequest
 MESSAGE_PREVIEW_LENGTH = 50
 
 # A customer asked a provider for a job. A request without a provider notifies nobody.
+# The "Accept" button runs the accept_request handler of actions.py, right from the toast.
 register(
     ServiceRequest,
     on="created",
@@ -22,6 +23,7 @@ register(
     notification_type="service_request",
     title=_("New service request"),
     message=_("{sender} asked for: {instance.title}"),
+    actions=[{"label": _("Accept"), "method": "POST", "name": "accept_request", "style": "primary"}],
 )
 
 
@@ -70,6 +72,7 @@ def _preview(message, event):
 
 
 # A chat message notifies the other participant; the notification is about (and links to) the chat.
+# Messages of one chat fold into one unread notification: "3 new messages from Ana", updated in place.
 register(
     Message,
     on="created",
@@ -79,4 +82,6 @@ register(
     notification_type="message",
     title=_("New message"),
     message=_preview,
+    group_key="chat:{instance.chat_id}",
+    group_title=_("{count} new messages from {sender}"),
 )

@@ -101,12 +101,9 @@ def request_accept(request, pk):
     """Accept a pending request: it becomes an order the customer can follow."""
     with transaction.atomic():
         service_request = get_object_or_404(ServiceRequest.objects.select_for_update(), pk=pk, provider=request.user)
-        if service_request.status != ServiceRequest.Status.PENDING:
+        if not service_request.accept():
             messages.info(request, "This request was already accepted.")
         else:
-            service_request.status = ServiceRequest.Status.ACCEPTED
-            service_request.save(update_fields=["status"])
-            Order.objects.create(service_request=service_request, customer=service_request.customer)
             messages.success(
                 request, f"Accepted “{service_request.title}”. Move the order along to notify the customer."
             )

@@ -285,3 +285,27 @@ test('sound plays a short WebAudio beep, at most once a second, and never fails 
   env.tick(1000);
   assert.equal(env.client.playSound(), false);
 });
+
+test('a POST action as the server sends it posts to its action endpoint and asks for JSON', async (t) => {
+  const fetch = t.mock.fn(async () => okResponse());
+  const env = setup(t, {toasts: true, fetch, csrfToken: 'token'});
+  const socket = connectOpen(env);
+  // The shape of Notification.to_payload()["actions"]: every key present, style and name possibly empty.
+  socket.receive({type: 'notification', notification: notification(42, {
+    actions: [
+      {label: 'Accept', url: '/notifications/42/actions/accept/', method: 'POST', style: 'primary', name: 'accept'},
+      {label: 'View', url: '/requests/7/', method: 'GET', style: '', name: ''},
+    ],
+  })});
+  const [toast] = toasts(env);
+  assert.equal(toast.findAll('a')[0].getAttribute('class'), 'live-notify-action');
+  toast.findAll('button').find((each) => each.textContent === 'Accept').fire('click');
+  await flush();
+
+  const [url, init] = fetch.mock.calls[0].arguments;
+  assert.equal(url, 'https://example.com/notifications/42/actions/accept/');
+  assert.equal(init.method, 'POST');
+  assert.equal(init.headers.Accept, 'application/json');
+  assert.equal(init.headers['X-CSRFToken'], 'token');
+  assert.equal(toasts(env).length, 0);
+});

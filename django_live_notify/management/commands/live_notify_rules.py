@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 
 from django_live_notify.rules import registry
 
-# The lines printed under each rule's name, in this order.
+# The lines printed under each rule's name, in this order; optional ones only when set.
 FIELDS = [
     ("model", "model"),
     ("on", "on"),
@@ -17,9 +17,12 @@ FIELDS = [
     ("title", "title"),
     ("sender", "sender"),
     ("target", "target"),
+    ("group_key", "group key"),
+    ("actions", "actions"),
     ("when", "when"),
     ("defined_at", "defined at"),
 ]
+OPTIONAL = frozenset({"group_key", "actions"})
 
 
 class Command(BaseCommand):
@@ -35,7 +38,11 @@ class Command(BaseCommand):
         for rule in rules:
             description = rule.describe()
             lines = [self.style.MIGRATE_HEADING(description["name"])]
-            lines += [f"  {label + ':':<{width}}{description[key]}" for key, label in FIELDS]
+            lines += [
+                f"  {label + ':':<{width}}{description[key]}"
+                for key, label in FIELDS
+                if description[key] or key not in OPTIONAL
+            ]
             blocks.append("\n".join(lines))
         self.stdout.write("\n\n".join(blocks))
         self.stdout.write(f"\n{len(rules)} notification rule(s).")

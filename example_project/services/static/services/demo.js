@@ -2,7 +2,8 @@
  * Demo only: when a live notification of a given type arrives, refetch this
  * page and swap in the fresh copy of every element marked
  * data-refresh-on="<type> ...", so lists update without a reload.
- * It listens to the "live-notify:notification" events of the bundled client.
+ * It listens to the "live-notify:notification" and "live-notify:action" events
+ * of the bundled client.
  */
 (function () {
   'use strict';
@@ -26,8 +27,14 @@
       .finally(() => { pending = null; });
   }
 
-  document.addEventListener('live-notify:notification', (event) => {
+  function refreshFor(event) {
     const notification = event.detail && event.detail.notification;
     if (notification && notification.notification_type) refresh(notification.notification_type);
+  }
+
+  document.addEventListener('live-notify:notification', refreshFor);
+  // "Accept" in a toast changed the request: show its new status.
+  document.addEventListener('live-notify:action', (event) => {
+    if (event.detail && event.detail.ok) refreshFor(event);
   });
 }());

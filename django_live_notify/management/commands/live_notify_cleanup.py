@@ -1,0 +1,69 @@
+"""Delete read notifications past the retention period, and expired ones, in batches."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from django_live_notify.conf import live_settings
+from django_live_notify.models import Notification
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete read notifications older than LIVE_NOTIFY['RETENTION_DAYS'] (or --days) and every expired "
+        "notification, a batch at a time. Unread notifications that have not expired are kept."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=None,
+            help="Delete read notifications older than this many days (default: LIVE_NOTIFY['RETENTION_DAYS']).",
+        )
+        parser.add_argument("--batch-size", type=int, default=1000, help="Rows per DELETE (default: 1000).")
+        parser.add_argument("--quiet", action="store_true", help="Print nothing, not even the total.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        days = options["days"] if options["days"] is not None else live_settings.RETENTION_DAYS
+        batch_size = options["batch_size"]
+        if days is not None and days < 0:
+            raise CommandError("--days must not be negative.")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        self.quiet = options["quiet"] or not options["verbosity"]
+        now = timezone.now()
+        expired = self.delete_in_batches(Notification.objects.filter(expires_at__lte=now), batch_size, "expired")
+        old = 0
+        if days is None:
+            self.say("RETENTION_DAYS is None: read notifications are kept.")
+        else:
+            cutoff = now - timedelta(days=days)
+            read = Notification.objects.filter(read_at__isnull=False, created__lt=cutoff)
+            old = self.delete_in_batches(read, batch_size, f"read and older than {days} day(s)")
+        self.say(f"Deleted {expired + old} notification(s): {expired} expired, {old} read and old.")
+
+    def delete_in_batches(self, rows: QuerySet[Notification], batch_size: int, what: str) -> int:
+        """Delete ``rows`` a batch at a time in id order, so no DELETE holds locks for long; return how many.
+
+        Each batch starts after the last id of the one before: the whole run reads the table once.
+        """
+        deleted = 0
+        last_id = 0
+        while True:
+            ids = list(rows.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                return deleted
+            # Each batch commits on its own (autocommit); a rerun carries on where an interrupted one stopped.
+            deleted += Notification.objects.filter(pk__in=ids).delete()[0]
+            last_id = ids[-1]
+            self.say(f"  {deleted} {what} deleted so far")
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self.stdout.write(text)

@@ -1,0 +1,145 @@
+"""Delivery preferences: per user and notification type, "live", "store" or "off".
+
+``notify()`` and ``broadcast()`` read them for all their recipients at once,
+one query per ``BATCH_SIZE`` users; mandatory types skip the query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+
+from .conf import live_settings
+from .models import Notification, NotificationPreference
+
+__all__ = [
+    "DELIVERIES",
+    "LIVE",
+    "OFF",
+    "STORE",
+    "PreferenceError",
+    "default_delivery",
+    "deliveries",
+    "is_mandatory",
+    "preferences_for",
+    "set_preferences",
+]
+
+LIVE = NotificationPreference.DELIVERY.live
+STORE = NotificationPreference.DELIVERY.store
+OFF = NotificationPreference.DELIVERY.off
+DELIVERIES = (LIVE, STORE, OFF)
+
+
+class PreferenceError(ValueError):
+    """A preference change that cannot be made; its message is shown to the user."""
+
+
+def is_mandatory(notification_type: str) -> bool:
+    """Return whether ``notification_type`` is in ``MANDATORY_TYPES``: always live, whatever users chose."""
+    return notification_type in (live_settings.MANDATORY_TYPES or ())
+
+
+def default_delivery(notification_type: str) -> str:
+    """Return the delivery of ``notification_type`` for users who chose nothing."""
+    if is_mandatory(notification_type):
+        return LIVE
+    return (live_settings.PREFERENCE_DEFAULTS or {}).get(notification_type, LIVE)
+
+
+def deliveries(recipient_ids: Iterable[Any], notification_type: str) -> dict[Any, str]:
+    """Return the delivery of ``notification_type`` for each of ``recipient_ids``.
+
+    One query per ``BATCH_SIZE`` recipients; none for a mandatory type.
+    """
+    ids = list(recipient_ids)
+    result = dict.fromkeys(ids, default_delivery(notification_type))
+    if not ids or is_mandatory(notification_type):
+        return result
+    batch_size = int(live_settings.BATCH_SIZE)
+    for start in range(0, len(ids), batch_size):
+        result.update(
+            NotificationPreference.objects.filter(
+                notification_type=notification_type, user_id__in=ids[start : start + batch_size]
+            ).values_list("user_id", "delivery")
+        )
+    return result
+
+
+def type_choices(user: Any) -> list[tuple[str, str]]:
+    """Return the types a user can set, as (value, label) pairs.
+
+    ``NOTIFICATION_TYPES`` when set; otherwise every type the settings name,
+    the user has received or has a preference for.
+    """
+    configured = live_settings.NOTIFICATION_TYPES
+    if configured is not None:
+        return [(str(value), str(label)) for value, label in configured]
+    values = set(live_settings.PREFERENCE_DEFAULTS or {}) | set(live_settings.MANDATORY_TYPES or ())
+    values.update(
+        Notification.objects.filter(recipient_id=user.pk)
+        .order_by()
+        .values_list("notification_type", flat=True)
+        .distinct()
+    )
+    values.update(user.live_notify_preferences.values_list("notification_type", flat=True))
+    return [(value, value) for value in sorted(values)]
+
+
+def preferences_for(user: Any) -> list[dict[str, Any]]:
+    """Return the user's delivery of every type they can set, with its default and whether it is mandatory."""
+    chosen = dict(user.live_notify_preferences.values_list("notification_type", "delivery"))
+    rows = []
+    for value, label in type_choices(user):
+        mandatory = is_mandatory(value)
+        default = default_delivery(value)
+        rows.append(
+            {
+                "notification_type": value,
+                "label": label,
+                "delivery": default if mandatory else chosen.get(value, default),
+                "default": default,
+                "mandatory": mandatory,
+            }
+        )
+    return rows
+
+
+def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
+    """Save ``{type: "live" | "store" | "off" | None}`` for the user; None goes back to the default.
+
+    Every change is checked first; on a PreferenceError nothing is saved.
+    """
+    configured = live_settings.NOTIFICATION_TYPES
+    allowed = None if configured is None else {str(value) for value, _label in configured}
+    max_length = NotificationPreference._meta.get_field("notification_type").max_length
+    for notification_type, delivery in changes.items():
+        if not isinstance(notification_type, str) or not notification_type or len(notification_type) > max_length:
+            raise PreferenceError(f"Notification types are strings of 1 to {max_length} characters.")
+        if allowed is not None and notification_type not in allowed:
+            raise PreferenceError(
+                f"Unknown notification type {notification_type!r}; known types: {', '.join(sorted(allowed))}."
+            )
+        if delivery is not None and delivery not in DELIVERIES:
+            raise PreferenceError(
+                f"Delivery of {notification_type!r} must be one of {', '.join(DELIVERIES)}, not {delivery!r}."
+            )
+        if is_mandatory(notification_type) and delivery not in (None, LIVE):
+            raise PreferenceError(f"{notification_type!r} notifications are mandatory: they cannot be {delivery!r}.")
+    chosen = {key: value for key, value in changes.items() if value is not None and not is_mandatory(key)}
+    reset = [key for key, value in changes.items() if value is None]
+    with transaction.atomic():
+        if reset:
+            user.live_notify_preferences.filter(notification_type__in=reset).delete()
+        if chosen:
+            NotificationPreference.objects.bulk_create(
+                [
+                    NotificationPreference(user=user, notification_type=key, delivery=value)
+                    for key, value in chosen.items()
+                ],
+                update_conflicts=True,
+                unique_fields=["user", "notification_type"],
+                update_fields=["delivery"],
+            )

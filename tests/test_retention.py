@@ -1,0 +1,160 @@
+"""Expiry and retention: expired notifications are gone for users; live_notify_cleanup deletes old ones."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from django_live_notify import broadcast, notify
+from django_live_notify.models import Notification
+from django_live_notify.services import resume_frames, unread_count, unread_counts
+
+
+def age(notifications, days, read=True):
+    """Make ``notifications`` created ``days`` ago, and read then when ``read``."""
+    moment = timezone.now() - timedelta(days=days)
+    Notification.objects.filter(pk__in=[row.pk for row in notifications]).update(
+        created=moment, read_at=moment if read else None
+    )
+
+
+def expire(notifications):
+    Notification.objects.filter(pk__in=[row.pk for row in notifications]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def titles():
+    return sorted(Notification.objects.values_list("title", flat=True))
+
+
+@pytest.fixture
+def ana(user_factory):
+    return user_factory("ana")
+
+
+# --------------------------------------------------------------------------- expiry
+
+
+def test_expires_at_is_stored_and_sent(ana):
+    when = timezone.now() + timedelta(hours=2)
+    notification = notify(ana, title="Flash sale", expires_at=when)
+    notification.refresh_from_db()
+    assert notification.expires_at == when
+    assert notification.to_payload()["expires_at"] == when.isoformat()
+    assert broadcast(title="Maintenance", expires_at=when) == 1
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "error", "message"),
+    [
+        ("tomorrow", TypeError, "must be a datetime"),
+        (timezone.now().replace(tzinfo=None) + timedelta(days=1), ValueError, "timezone-aware"),
+        (timezone.now() - timedelta(seconds=1), ValueError, "in the future"),
+    ],
+)
+def test_bad_expiry_raises(ana, expires_at, error, message):
+    with pytest.raises(error, match=message):
+        notify(ana, title="t", expires_at=expires_at)
+    assert not Notification.objects.exists()
+
+
+def test_expired_notifications_are_gone_for_the_user(ana):
+    kept = notify(ana, title="kept")
+    gone = notify(ana, title="gone", expires_at=timezone.now() + timedelta(minutes=5))
+    expire([gone])
+    client = Client()
+    client.force_login(ana)
+
+    assert unread_count(ana) == 1
+    assert unread_counts([ana.pk]) == {str(ana.pk): 1}
+    assert [result["id"] for result in client.get(reverse("live_notify:api_list")).json()["results"]] == [kept.pk]
+    assert "gone" not in client.get(reverse("live_notify:list")).content.decode()
+    frames, _highest = resume_frames(ana, 0)
+    assert len(frames) == 3  # kept, resumed, unread_count
+    assert client.post(reverse("live_notify:api_mark_read", args=[gone.pk])).status_code == 404
+
+
+# --------------------------------------------------------------------------- the cleanup command
+
+
+def test_cleanup_deletes_old_read_and_expired_notifications_and_keeps_unread(ana, capsys):
+    old_read = notify(ana, title="old read")
+    old_unread = notify(ana, title="old unread")
+    recent_read = notify(ana, title="recent read")
+    expired_unread = notify(ana, title="expired unread", expires_at=timezone.now() + timedelta(days=1))
+    notify(ana, title="new")
+    age([old_read], days=91)
+    age([old_unread], days=200, read=False)
+    age([recent_read], days=89)
+    expire([expired_unread])
+
+    call_command("live_notify_cleanup")
+
+    assert titles() == ["new", "old unread", "recent read"]
+    assert "Deleted 2 notification(s): 1 expired, 1 read and old." in capsys.readouterr().out
+
+
+def test_days_overrides_the_setting(ana):
+    notifications = [notify(ana, title=f"n{days}") for days in (3, 10)]
+    age(notifications[:1], days=3)
+    age(notifications[1:], days=10)
+
+    call_command("live_notify_cleanup", "--days", "5", "--quiet")
+
+    assert titles() == ["n3"]
+
+
+@override_settings(LIVE_NOTIFY={"RETENTION_DAYS": 7})
+def test_the_setting_is_the_default(ana):
+    notifications = [notify(ana, title=f"n{days}") for days in (3, 10)]
+    age(notifications[:1], days=3)
+    age(notifications[1:], days=10)
+    call_command("live_notify_cleanup", verbosity=0)
+    assert titles() == ["n3"]
+
+
+@override_settings(LIVE_NOTIFY={"RETENTION_DAYS": None})
+def test_retention_none_keeps_read_notifications_but_deletes_expired_ones(ana, capsys):
+    old = notify(ana, title="old")
+    expired = notify(ana, title="expired", expires_at=timezone.now() + timedelta(days=1))
+    age([old], days=1000)
+    expire([expired])
+    call_command("live_notify_cleanup")
+    assert titles() == ["old"]
+    assert "read notifications are kept" in capsys.readouterr().out
+
+
+def test_deletes_in_batches_and_reports_progress(user_factory, capsys):
+    users = [user_factory(f"u{index}") for index in range(7)]
+    rows = notify(users, title="old")
+    age(rows, days=365)
+
+    with CaptureQueriesContext(connection) as queries:
+        call_command("live_notify_cleanup", "--batch-size", "3")
+
+    assert not Notification.objects.exists()
+    deletes = [query for query in queries if query["sql"].startswith("DELETE")]
+    assert len(deletes) == 3  # 3 + 3 + 1
+    out = capsys.readouterr().out
+    assert "3 read and older than 90 day(s) deleted so far" in out
+    assert "6 read and older than 90 day(s) deleted so far" in out
+    assert "Deleted 7 notification(s): 0 expired, 7 read and old." in out
+
+
+def test_quiet_prints_nothing(ana, capsys):
+    age([notify(ana, title="old")], days=365)
+    call_command("live_notify_cleanup", "--quiet")
+    assert capsys.readouterr().out == ""
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [(["--days", "-1"], "--days"), (["--batch-size", "0"], "--batch-size")])
+def test_bad_arguments(ana, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("live_notify_cleanup", *args)
