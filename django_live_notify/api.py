@@ -167,7 +167,7 @@ def create_and_send_notification(
         user, title=title, message=message, notification_type=notification_type, sender=sender, data=data
     )
     # None: the user turned this type off.
-    return notification.pk if notification is not None else None  # type: ignore[union-attr,return-value]
+    return notification.pk if notification is not None else None  # type: ignore[union-attr]
 
 
 def send_notification_to_user(user_id: Any, notification_data: dict[str, Any]) -> None:
@@ -255,7 +255,8 @@ def _build(
         template.target_content_type = ContentType.objects.get_for_model(target)
         template.target_object_id = str(target.pk)
     for field in ("title", "notification_type", "url", "group_key"):
-        max_length = Notification._meta.get_field(field).max_length
+        # CharFields: their max_length is set.
+        max_length: int = Notification._meta.get_field(field).max_length  # type: ignore[union-attr,assignment]
         if len(getattr(template, field)) > max_length:
             raise ValueError(f"{field} is longer than {max_length} characters")
     return template
@@ -286,7 +287,8 @@ def _grouped_title(group_title: str | Callable[[int], str] | None, count: int, t
     text = str(text)
     if not text.strip():
         raise ValueError("group_title gave an empty title")
-    return Truncator(text).chars(Notification._meta.get_field("title").max_length)
+    max_length: int = Notification._meta.get_field("title").max_length  # type: ignore[assignment]  # A CharField
+    return Truncator(text).chars(max_length)
 
 
 def _update_groups(

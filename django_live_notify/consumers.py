@@ -131,7 +131,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if not isinstance(frame, dict):
             await self.send_error("invalid_json", "Frames must be JSON objects.")
             return
-        handler = self.handlers.get(frame.get("type")) if isinstance(frame.get("type"), str) else None
+        frame_type = frame.get("type")
+        handler = self.handlers.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
             await self.send_error("unknown_type", "Unknown message type; see protocol v1.")
             return

@@ -281,7 +281,7 @@ class Hub:
         for key, session_key, auth_hash, code, revoked_at in message.get("close", ()):
             record_revocation(key, revoked_at)
             await self.close_sessions(key, session_key, auth_hash, code)
-        head = message.get("head")
+        head: Any = message.get("head")
         tail = message.get("tail")
         for target in message["targets"]:
             key, frames = target[0], target[1]

@@ -124,7 +124,7 @@ class Notification(TimeStampedModel):
 
     def to_payload(self) -> dict[str, Any]:
         """Return the JSON-ready dict that protocol v1 sends for this notification."""
-        payload = {"id": self.pk}
+        payload: dict[str, Any] = {"id": self.pk}
         payload.update(self.shared_payload())
         payload["is_read"] = self.is_read
         payload["actions"] = self.action_payloads()

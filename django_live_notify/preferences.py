@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from .conf import live_settings
 from .models import Notification, NotificationPreference
@@ -114,20 +115,29 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
     """
     configured = live_settings.NOTIFICATION_TYPES
     allowed = None if configured is None else {str(value) for value, _label in configured}
-    max_length = NotificationPreference._meta.get_field("notification_type").max_length
+    # A CharField: its max_length is set.
+    max_length: int = NotificationPreference._meta.get_field("notification_type").max_length  # type: ignore[assignment]
     for notification_type, delivery in changes.items():
         if not isinstance(notification_type, str) or not notification_type or len(notification_type) > max_length:
-            raise PreferenceError(f"Notification types are strings of 1 to {max_length} characters.")
+            raise PreferenceError(
+                gettext("Notification types are strings of 1 to %(max_length)s characters.")
+                % {"max_length": max_length}
+            )
         if allowed is not None and notification_type not in allowed:
             raise PreferenceError(
-                f"Unknown notification type {notification_type!r}; known types: {', '.join(sorted(allowed))}."
+                gettext("Unknown notification type %(type)r; known types: %(known)s.")
+                % {"type": notification_type, "known": ", ".join(sorted(allowed))}
             )
         if delivery is not None and delivery not in DELIVERIES:
             raise PreferenceError(
-                f"Delivery of {notification_type!r} must be one of {', '.join(DELIVERIES)}, not {delivery!r}."
+                gettext("Delivery of %(type)r must be one of %(choices)s, not %(delivery)r.")
+                % {"type": notification_type, "choices": ", ".join(DELIVERIES), "delivery": delivery}
             )
         if is_mandatory(notification_type) and delivery not in (None, LIVE):
-            raise PreferenceError(f"{notification_type!r} notifications are mandatory: they cannot be {delivery!r}.")
+            raise PreferenceError(
+                gettext("%(type)r notifications are mandatory: they cannot be %(delivery)r.")
+                % {"type": notification_type, "delivery": delivery}
+            )
     chosen = {key: value for key, value in changes.items() if value is not None and not is_mandatory(key)}
     reset = [key for key, value in changes.items() if value is None]
     with transaction.atomic():

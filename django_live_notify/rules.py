@@ -191,7 +191,7 @@ class Rule:
         self._tracker: tuple[str, str] | None = None
         self._check()
         if not self.name:
-            self.name = type(self).__name__ if type(self) is not Rule else f"{self.model._meta.label} {self.on}"
+            self.name = type(self).__name__ if type(self) is not Rule else f"{self.model._meta.label} {self.on}"  # type: ignore[union-attr]  # _check() ensured a model
 
     def target(self, instance: models.Model, event: Event) -> models.Model | None:
         """Return what the notification is about: the instance, or None once its row is deleted."""
@@ -373,7 +373,7 @@ class Rule:
             return Event(UPDATED, instance, update_fields=update_fields)
         if not isinstance(on, Changed):
             return None
-        field = instance._meta.get_field(on.field)
+        field: models.Field[Any, Any] = instance._meta.get_field(on.field)  # type: ignore[assignment]  # _check() ensured a concrete field
         if update_fields is not None and field.name not in update_fields and field.attname not in update_fields:
             return None
         if self._tracker is not None:
@@ -594,7 +594,7 @@ class RuleRegistry:
             attname = rule._untracked_attname()
             if attname is None or attname in attnames:
                 continue
-            field = sender._meta.get_field(rule.on.field)
+            field = sender._meta.get_field(rule.on.field)  # type: ignore[union-attr]  # an untracked attname means a Changed rule
             if update_fields is None or field.name in update_fields or attname in update_fields:
                 attnames.append(attname)
         if attnames:

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from . import actions, preferences, services, tokens
 from .conf import live_settings
-from .models import Notification, NotificationPreference
+from .models import Notification, NotificationPreference, NotificationQuerySet
 
 # Largest value a 64-bit id column holds; bigger ``after`` or ``page`` values are invalid input.
 MAX_NUMBER = 2**63 - 1
@@ -101,7 +101,7 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
     """Show the user's delivery choice per notification type, and save it (a choice of the default follows it)."""
     error = ""
     if request.method == "POST":
-        changes: dict[str, str | None] = {}
+        changes: dict[str, Any] = {}
         for key, value in request.POST.items():
             if key.startswith(DELIVERY_FIELD_PREFIX):
                 notification_type = key[len(DELIVERY_FIELD_PREFIX) :]
@@ -127,13 +127,13 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------- the JSON API
 
 
-def api_view(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def api_view(*methods: str) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Answer other methods with JSON 405 and anonymous users with JSON 403 (never a login redirect)."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method not in allowed:
                 response = _error(f"Method {request.method} not allowed.", 405)
                 response["Allow"] = ", ".join(sorted(allowed))
@@ -240,7 +240,7 @@ def api_preferences(request: HttpRequest) -> HttpResponse:
 
 @api_view("POST")
 @csrf_protect
-def run_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+def run_action(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
     """Run the handler of a POST action of one of the user's notifications, then mark the notification read.
 
     A notification of another user, a missing one, and an action it does not
@@ -295,7 +295,7 @@ def _preference_changes(request: HttpRequest) -> dict[str, Any]:
     return {key: value or None for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
 
 
-def _filter(notifications: QuerySet[Notification], unread_only: bool, notification_type: str) -> QuerySet:
+def _filter(notifications: NotificationQuerySet, unread_only: bool, notification_type: str) -> QuerySet:
     if unread_only:
         notifications = notifications.unread()
     if notification_type:

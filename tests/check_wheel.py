@@ -13,6 +13,8 @@ REQUIRED = [
     "django_live_notify/static/django_live_notify/live-notify.js",
     "django_live_notify/static/django_live_notify/live-notify.css",
     "django_live_notify/templates/django_live_notify/",
+    "django_live_notify/locale/pt_BR/LC_MESSAGES/django.po",
+    "django_live_notify/locale/pt_BR/LC_MESSAGES/django.mo",
 ]
 FORBIDDEN_PREFIXES = ["tests/", "example_project/", "benchmarks/", "docs/"]
 
@@ -30,7 +32,7 @@ def main(dist: str) -> int:
     for name in stray:
         print(f"must not be in {wheels[0].name}: {name}")
     if not missing and not stray:
-        print(f"{wheels[0].name}: {len(names)} files, templates, static files and migrations present")
+        print(f"{wheels[0].name}: {len(names)} files, templates, static files, migrations and translations present")
     return 1 if missing or stray else 0
 
 

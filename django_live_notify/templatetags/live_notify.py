@@ -128,4 +128,5 @@ def _render(context: Context, template_name: str, values: dict[str, Any]) -> Saf
     csrf_token = context.get("csrf_token")
     if csrf_token is not None:
         new_context["csrf_token"] = csrf_token
-    return context.template.engine.get_template(template_name).render(new_context)
+    # Called from a template tag: context.template is the calling template.
+    return context.template.engine.get_template(template_name).render(new_context)  # type: ignore[union-attr]
