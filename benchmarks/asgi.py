@@ -1,0 +1,33 @@
+"""The benchmark's ASGI application: bench HTTP endpoints, the app's socket and the baseline's socket."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.core.asgi import get_asgi_application
+from django.urls import path
+
+django_asgi_app = get_asgi_application()
+
+from benchmarks.baseline import BaselineConsumer  # noqa: E402
+from django_live_notify.routing import websocket_application  # noqa: E402
+
+# ws/notifications/: django-live-notify exactly as a project serves it.
+live_sockets = websocket_application()
+# ws/baseline/: the seed document's stack around the seed-style consumer.
+baseline_sockets = AllowedHostsOriginValidator(
+    AuthMiddlewareStack(URLRouter([path("ws/baseline/", BaselineConsumer.as_asgi())]))
+)
+
+
+async def websockets(scope, receive, send):
+    """Hand a socket to the baseline's stack or to django-live-notify's, by path."""
+    if scope["path"].startswith("/ws/baseline/"):
+        return await baseline_sockets(scope, receive, send)
+    return await live_sockets(scope, receive, send)
+
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websockets})

@@ -1,0 +1,86 @@
+"""Settings of the scale benchmark: the smallest project that serves django-live-notify and the baseline.
+
+Environment variables (benchmarks/run.py sets them for every server process it starts):
+
+* ``BENCH_DB``: path of the SQLite file (required); opened in WAL mode.
+* ``BENCH_LAYER``: ``memory`` (default) or ``redis``.
+* ``BENCH_REDIS_URL``: the Redis of ``BENCH_LAYER=redis``.
+"""
+
+import os
+
+SECRET_KEY = "benchmarks-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1"]
+USE_TZ = True
+ROOT_URLCONF = "benchmarks.urls"
+ASGI_APPLICATION = "benchmarks.asgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "channels",
+    "django_live_notify",
+]
+# The bench endpoints need no middleware; WebSockets get theirs from AuthMiddlewareStack.
+MIDDLEWARE: list[str] = []
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ["BENCH_DB"],
+        # Keep the connection of the database thread between calls, as a deployment with
+        # CONN_MAX_AGE (or a pool) does, instead of reopening SQLite for every socket.
+        "CONN_MAX_AGE": 600,
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            # WAL with synchronous=NORMAL (SQLite's advice for WAL): commits do not wait for
+            # fsync, so the figures measure the application, not this machine's disk.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        },
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Users are created in bulk with one hash; nothing logs in with a password.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Messages to one channel beyond ``capacity`` are dropped silently by both layers
+# (channels-redis: "group_send silently drops messages for members over capacity").
+# The default of 100 is sized for one channel per socket. The hub has ONE channel per
+# process that carries every message for every socket of that process, so a burst of
+# notify() calls can queue far more than 100 messages on it: raise it well above any burst
+# the benchmark makes. The baseline's per-socket channels get the same capacity.
+CHANNEL_CAPACITY = 100_000
+if os.environ.get("BENCH_LAYER", "memory") == "redis":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["BENCH_REDIS_URL"]], "capacity": CHANNEL_CAPACITY},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": CHANNEL_CAPACITY}}
+    }
+
+LIVE_NOTIFY = {
+    # The default heartbeat (30 s; sockets silent for 75 s are closed): the clients send heartbeats.
+    "HEARTBEAT_INTERVAL": 30,
+    # run.py --auth token mints every socket token before the connect phase, which may take
+    # longer than the default 60 s.
+    "TOKEN_MAX_AGE": 600,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django_live_notify": {"handlers": ["console"], "level": "WARNING"},
+        "benchmarks": {"handlers": ["console"], "level": "WARNING"},
+        "django.request": {"handlers": ["console"], "level": "ERROR"},
+    },
+}

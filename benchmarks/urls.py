@@ -1,0 +1,65 @@
+"""Bench-only HTTP endpoints that call notify() and broadcast() inside the server process.
+
+With the in-memory layer only the server process can reach its sockets, so the
+benchmark triggers notifications over HTTP, exactly as a view of a real project
+would. Each endpoint answers with ``time.time()`` taken just before the call,
+which the clients' receipt times are measured against. Never route these in a
+real project: they are unauthenticated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from benchmarks import baseline
+from django_live_notify import broadcast, notify
+from django_live_notify.hub import local_hubs
+
+MESSAGE = "Ana asked for: fix the kitchen sink, tomorrow morning if possible."
+
+
+@csrf_exempt
+def bench_notify(request: HttpRequest) -> JsonResponse:
+    """Notify one user (``{"user_id", "title", "kind": "live"|"baseline"}``); answer the call's start time."""
+    body = json.loads(request.body)
+    user = get_user_model().objects.get(pk=body["user_id"])
+    started = time.time()
+    if body.get("kind") == "baseline":
+        notification_id = baseline.create_and_send_notification(user, "service_request", body["title"], MESSAGE)
+    else:
+        notification_id = notify(
+            user, title=body["title"], message=MESSAGE, notification_type="service_request", url="/requests/1/"
+        ).pk
+    return JsonResponse({"started": started, "finished": time.time(), "id": notification_id})
+
+
+@csrf_exempt
+def bench_broadcast(request: HttpRequest) -> JsonResponse:
+    """Notify every active user (``{"title", "kind"}``); answer the call's start time."""
+    body = json.loads(request.body)
+    started = time.time()
+    if body.get("kind") == "baseline":
+        count = baseline.broadcast_system_notification(body["title"], MESSAGE)
+    else:
+        count = broadcast(title=body["title"], message=MESSAGE)
+    return JsonResponse({"started": started, "finished": time.time(), "count": count})
+
+
+async def bench_stats(request: HttpRequest) -> JsonResponse:
+    """Answer this process's pid and how many sockets each consumer holds (runs on the event loop)."""
+    live = sum(hub.connection_count for hub in local_hubs())
+    return JsonResponse({"pid": os.getpid(), "live": live, "baseline": baseline.open_sockets})
+
+
+urlpatterns = [
+    path("bench/notify/", bench_notify),
+    path("bench/broadcast/", bench_broadcast),
+    path("bench/stats/", bench_stats),
+]
