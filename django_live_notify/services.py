@@ -130,23 +130,32 @@ def missed_frames(
         .values_list("recipient_id", "top")
     )
     new_watermark = max([watermark, *newest.values()])
+    # Users whose newest settled row is past what their sockets were sent: fetched in one query.
+    lagging = {
+        recipient_id: delivered[hub.user_key(recipient_id)]
+        for recipient_id, top in newest.items()
+        if top > delivered.get(hub.user_key(recipient_id), top)
+    }
+    if not lagging:
+        return new_watermark, {}, {}
+    limit = int(live_settings.REPLAY_LIMIT)
+    missed: dict[Any, list[Notification]] = {recipient_id: [] for recipient_id in lagging}
+    rows = (
+        settled.filter(recipient_id__in=list(lagging), id__gt=min(lagging.values()))
+        .select_related("sender")
+        .order_by("id")
+    )
+    for row in rows:
+        if row.pk > lagging[row.recipient_id] and len(missed[row.recipient_id]) < limit:
+            missed[row.recipient_id].append(row)
+    counts = unread_counts(lagging)
     frames_by_user: dict[str, list[str]] = {}
     highest: dict[str, int] = {}
-    limit = int(live_settings.REPLAY_LIMIT)
-    for recipient_id, top in newest.items():
-        key = hub.user_key(recipient_id)
-        if top <= delivered.get(key, top):
+    for recipient_id, user_rows in missed.items():
+        if not user_rows:
             continue
-        missed = list(
-            settled.filter(recipient_id=recipient_id, id__gt=delivered[key])
-            .select_related("sender")
-            .order_by("id")[:limit]
-        )
-        frames_by_user[key] = [protocol.notification_frame(row.to_payload()) for row in missed]
-        frames_by_user[key].append(protocol.unread_count_frame(unread_count_for_id(recipient_id)))
-        highest[key] = missed[-1].pk
+        key = hub.user_key(recipient_id)
+        frames_by_user[key] = [protocol.notification_frame(row.to_payload()) for row in user_rows]
+        frames_by_user[key].append(protocol.unread_count_frame(counts.get(key, 0)))
+        highest[key] = user_rows[-1].pk
     return new_watermark, frames_by_user, highest
-
-
-def unread_count_for_id(recipient_id: Any) -> int:
-    return Notification.objects.unexpired().filter(recipient_id=recipient_id, read_at__isnull=True).count()
