@@ -65,7 +65,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             self.auth_hash = session.get(HASH_SESSION_KEY)
         self.last_seen = self.window_start = asyncio.get_running_loop().time()
         self.window_count = 0
-        hub = await get_hub()
+        try:
+            hub = await get_hub()
+        except Exception:
+            logger.exception("Could not start the notification hub (channel layer down?); the client will retry")
+            await self.close_with(protocol.CLOSE_TRY_AGAIN_LATER)
+            return
         issued_at = getattr(user, "issued_at", None)
         if issued_at is not None and token_revoked(self.user_key, issued_at):
             # The user logged out, was deactivated or changed password after this token was issued.
@@ -96,11 +101,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         try:
             await self.close(code=code)
         except Exception:
-            if code != protocol.CLOSE_TOO_BIG:
-                logger.debug("Socket of user %s was already closed", self.user_key, exc_info=True)
+            fallback = protocol.DAPHNE_CLOSE_CODES.get(code)
+            if fallback is None:
+                logger.debug("Socket of user %s was already closed", getattr(self, "user_key", "?"), exc_info=True)
                 return
             # daphne lets an application close only with 1000 or 3000-4999.
-            await self.close_with(protocol.CLOSE_TOO_BIG_DAPHNE)
+            await self.close_with(fallback)
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         if self.hub is None:

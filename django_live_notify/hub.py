@@ -87,7 +87,7 @@ class Hub:
         self.layer = layer()
         self.channel_name: str | None = None
         self.tasks: list[asyncio.Task[None]] = []
-        self.started = asyncio.Event()
+        self.starting: asyncio.Task[None] | None = None
         # Highest notification id each local user's sockets have been sent, and the
         # highest id the recovery sweep has looked at (see recover()).
         self.delivered: dict[str, int] = {}
@@ -102,7 +102,6 @@ class Hub:
             self.tasks.append(self.loop.create_task(self._read_layer()))
         self.tasks.append(self.loop.create_task(self._deliver_forever()))
         self.tasks.append(self.loop.create_task(self._sweep_forever()))
-        self.started.set()
 
     async def stop(self) -> None:
         """Cancel the hub's tasks and forget its connections."""
@@ -347,16 +346,27 @@ _hubs_lock = threading.Lock()
 
 
 async def get_hub() -> Hub:
-    """Return the running loop's hub, starting it on first use."""
+    """Return the running loop's hub, starting it on first use.
+
+    A hub that cannot start (the channel layer is down) is dropped and the error
+    raised to every socket waiting on it, so the next socket tries again.
+    """
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
         hub = Hub(loop)
         with _hubs_lock:
             _hubs[loop] = hub
-        await hub.start()
-    else:
-        await hub.started.wait()
+        hub.starting = loop.create_task(hub.start())
+    assert hub.starting is not None
+    try:
+        # Shielded: one socket going away must not cancel the start the others wait on.
+        await asyncio.shield(hub.starting)
+    except Exception:
+        with _hubs_lock:
+            if _hubs.get(loop) is hub:
+                del _hubs[loop]
+        raise
     return hub
 
 

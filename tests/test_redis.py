@@ -5,6 +5,7 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
 from django.test import override_settings
 
 from django_live_notify import abroadcast, anotify, hub, protocol, send_notification_to_user
@@ -121,3 +122,23 @@ async def test_idle_read_timeouts_do_not_delay_delivery(redis_url):
             await asyncio.sleep(0.6)
         assert hub_.stats["layer_receive_errors"] == 0
         await socket.disconnect()
+
+
+async def test_a_hub_that_cannot_start_is_dropped_and_the_next_socket_retries(redis_url, caplog):
+    from tests.servers import free_port
+
+    ana = await sync_to_async(make_user)("ana")
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": LAYERS[0], "CONFIG": {"hosts": [dead]}}}):
+        first = await open_socket(ana)
+        closed = await first.receive_output(5)
+        assert closed == {"type": "websocket.close", "code": protocol.CLOSE_TRY_AGAIN_LATER}
+        assert "Could not start the notification hub" in caplog.text
+        assert hub.local_hubs() == []
+    channel_layers.backends.clear()
+    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": LAYERS[0], "CONFIG": {"hosts": [redis_url]}}}):
+        second = await open_socket(ana)
+        assert (await get_hub()).layer is not None
+        notification = await anotify(ana, title="after the layer came back")
+        assert (await receive(second))["notification"]["id"] == notification.pk
+        await second.disconnect()
