@@ -19,13 +19,16 @@ def websocket_application(urlpatterns: list[Any] | None = None) -> Any:
 
     Cookie sockets must come from an origin in ``ALLOWED_HOSTS``
     (``AllowedHostsOriginValidator``); sockets that present a token (see
-    ``django_live_notify.tokens``) may come from anywhere. Pass
-    ``urlpatterns`` to serve more WebSocket routes of your own beside it.
+    ``django_live_notify.tokens``) may come from anywhere. Authentication is
+    ``django_live_notify.auth.SocketAuthMiddleware``: what channels'
+    ``AuthMiddlewareStack`` puts in the scope, with the sessions of concurrent
+    handshakes looked up in batches. Pass ``urlpatterns`` to serve more
+    WebSocket routes of your own beside it.
     """
-    from channels.auth import AuthMiddlewareStack
     from channels.routing import URLRouter
 
-    from .tokens import TokenAuthMiddleware, TokenOrOriginValidator
+    from .auth import SocketAuthMiddleware
+    from .tokens import TokenOrOriginValidator
 
     routes = list(websocket_urlpatterns) + list(urlpatterns or [])
-    return TokenOrOriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(routes))))
+    return TokenOrOriginValidator(SocketAuthMiddleware(URLRouter(routes)))
