@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import islice
@@ -13,8 +14,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
-from django.db.models import F
+from django.db import connections, models, router, transaction
+from django.db.models import BooleanField, Case, CharField, F, Max, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import Truncator
@@ -22,7 +24,7 @@ from django.utils.text import Truncator
 from . import hub, preferences, protocol
 from .actions import clean_actions
 from .conf import live_settings
-from .models import Notification
+from .models import Notification, NotificationPreference
 from .services import unread_counts
 from .signals import notification_created, notification_updated
 
@@ -104,18 +106,22 @@ def broadcast(
     users: Any = None,
     expires_at: datetime | None = None,
 ) -> int:
-    """Store a notification for many users in batched inserts and send it with one fan-out message.
+    """Store a notification for many users and send it with one fan-out message.
 
     ``users=None`` means every active user. Users' preferences for the type
-    apply, read once per batch. Return the number of users it was stored for.
+    apply. Return the number of users it was stored for.
+
+    For every active user or a QuerySet of users, the rows are written by one
+    ``INSERT ... SELECT`` in the database (preferences applied in the same
+    statement), and the live message only names the broadcast: each server
+    process looks up the rows of the users connected to it. Its cost does not
+    grow with the number of recipients anywhere but in the database. A list
+    of users is stored in batched inserts.
     """
     template = _build(title, message, notification_type, None, None, "", None, "", None, expires_at)
-    if users is None:
-        user_ids: Iterable[Any] = (
-            get_user_model().objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True).iterator()
-        )
-    else:
-        user_ids = _distinct_ids(users)
+    if users is None or isinstance(users, models.QuerySet):
+        return _broadcast_in_database(template, users)
+    user_ids = _distinct_ids(users)
     batch_size = int(live_settings.BATCH_SIZE)
     stored: list[tuple[Any, int]] = []
     pairs: list[tuple[Any, int | None]] = []
@@ -138,8 +144,89 @@ def broadcast(
             notification_ids=[notification_id for _, notification_id in stored],
         )
         tail = protocol.notification_tail(template.shared_payload())
-        transaction.on_commit(lambda: _send_stored(tail, pairs, everyone=users is None))
+        transaction.on_commit(lambda: _send_stored(tail, pairs))
     return len(stored)
+
+
+def _broadcast_in_database(template: Notification, users: models.QuerySet[Any] | None) -> int:
+    """Store a copy of ``template`` for each of ``users`` (None: every active user) in one statement."""
+    db = router.db_for_write(Notification)
+    user_model = get_user_model()
+    if users is None:
+        recipients = user_model._default_manager.using(db).filter(is_active=True)
+    else:
+        recipients = user_model._default_manager.using(db).filter(pk__in=users.values("pk"))
+    template.broadcast_id = uuid.uuid4()
+    with transaction.atomic(using=db):
+        before = Notification.objects.using(db).aggregate(top=Max("id"))["top"] or 0
+        count = _insert_select(template, recipients, db)
+        if not count:
+            return 0
+        if notification_created.has_listeners(Notification):
+            stored = list(
+                Notification.objects.using(db)
+                .filter(id__gt=before, broadcast_id=template.broadcast_id)
+                .order_by("id")
+                .values_list("recipient_id", "id")
+            )
+            notification_created.send(
+                sender=Notification,
+                recipient_ids=[recipient_id for recipient_id, _ in stored],
+                notification_ids=[notification_id for _, notification_id in stored],
+            )
+        tail = protocol.notification_tail(template.shared_payload())
+        message = hub.broadcast_message(tail, str(template.broadcast_id), before)
+        transaction.on_commit(lambda: hub.publish(message, everyone=True), using=db)
+    return count
+
+
+def _insert_select(template: Notification, recipients: models.QuerySet[Any], db: str) -> int:
+    """``INSERT INTO notification (...) SELECT ...``: one copy of ``template`` per recipient that wants it.
+
+    The recipients' preferences for the type are read in the same statement:
+    "off" users get no row, "store" users a silent one. Return the row count.
+    """
+    notification_type = template.notification_type
+    silent: Any = Value(False)
+    if not preferences.is_mandatory(notification_type):
+        chosen = NotificationPreference.objects.filter(
+            user=OuterRef("pk"), notification_type=notification_type
+        ).values("delivery")[:1]
+        recipients = recipients.annotate(
+            live_notify_delivery=Coalesce(
+                Subquery(chosen), Value(preferences.default_delivery(notification_type)), output_field=CharField()
+            )
+        ).exclude(live_notify_delivery=preferences.OFF)
+        silent = Case(
+            When(live_notify_delivery=preferences.STORE, then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    connection = connections[db]
+    columns: list[str] = []
+    selected: list[str] = []
+    constants: dict[str, Any] = {}
+    for field in Notification._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(str(field.column)))
+        if field.attname == "recipient_id":
+            selected.append("pk")
+            continue
+        alias = f"live_notify_{field.attname}"
+        selected.append(alias)
+        if field.attname == "silent":
+            constants[alias] = silent
+            continue
+        value = field.pre_save(template, add=True)
+        output = field.target_field if isinstance(field, models.ForeignKey) else field
+        constants[alias] = Value(value, output_field=output)
+    query = recipients.order_by("pk").annotate(**constants).values_list(*selected).query
+    select_sql, params = query.get_compiler(using=db).as_sql()
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) {select_sql}", params)
+        return cursor.rowcount
 
 
 anotify = sync_to_async(notify, thread_sensitive=True)
@@ -412,7 +499,6 @@ def _send_stored(
     tail: str | list[str],
     pairs: list[tuple[Any, int | None]],
     updates: Iterable[Notification] = (),
-    everyone: bool = False,
 ) -> None:
     """Send stored rows of one notification to their recipients' sockets, with their unread counts.
 
@@ -432,7 +518,7 @@ def _send_stored(
         for recipient_id, notification_id in pairs:
             key = hub.user_key(recipient_id)
             targets.append((key, notification_id, None if counts is None else counts.get(key, 0)))
-        hub.publish(hub.notification_message(tail, targets), everyone=everyone)
+        hub.publish(hub.notification_message(tail, targets))
     if updates:
         frames = []
         for row in updates:

@@ -282,7 +282,10 @@ class Hub:
             await self.close_sessions(key, session_key, auth_hash, code)
         head: Any = message.get("head")
         tail = message.get("tail")
-        for target in message["targets"]:
+        targets = message["targets"]
+        if "broadcast" in message:
+            targets = await self.broadcast_targets(message["broadcast"])
+        for target in targets:
             key, frames = target[0], target[1]
             connections = self.connections.get(key)
             if not connections:
@@ -301,6 +304,18 @@ class Hub:
             for connection in list(connections):
                 for frame in frames:
                     await connection.send_frame(frame)
+
+    async def broadcast_targets(self, broadcast: dict[str, Any]) -> list[list[Any]]:
+        """Look up the rows one broadcast stored for the users connected here: ``[key, id, count]`` each."""
+        if not self.connections:
+            return []
+        from channels.db import database_sync_to_async
+
+        from .services import broadcast_targets
+
+        return await database_sync_to_async(broadcast_targets)(
+            broadcast["id"], broadcast["after"], list(self.connections)
+        )
 
     async def close_sessions(self, key: str, session_key: str | None, auth_hash: str | None, code: int) -> None:
         """Close the user's sockets of ``session_key`` (all when None) whose auth hash is not ``auth_hash``."""
@@ -409,6 +424,21 @@ def notification_message(
         "head": protocol.NOTIFICATION_HEAD,
         "tail": tail,
         "targets": [list(target) for target in targets],
+    }
+
+
+def broadcast_message(tail: str | list[str], broadcast_id: str, after_id: int) -> dict[str, Any]:
+    """Build the message of one broadcast: every process looks its own recipients' rows up.
+
+    It names the broadcast and the highest id stored before it, nothing per
+    recipient, so its size does not grow with the number of users.
+    """
+    return {
+        "type": MESSAGE_TYPE,
+        "head": protocol.NOTIFICATION_HEAD,
+        "tail": tail,
+        "targets": [],
+        "broadcast": {"id": broadcast_id, "after": after_id},
     }
 
 

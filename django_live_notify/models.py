@@ -84,6 +84,9 @@ class Notification(TimeStampedModel):
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
     # The recipient's preference was "store": kept for the list and the badge, never pushed as a toast.
     silent = models.BooleanField(_("silent"), default=False)
+    # The rows one broadcast() stored share it: each server process finds its users' rows by it, and
+    # it tells how many recipients of one broadcast read it.
+    broadcast_id = models.UUIDField(_("broadcast"), null=True, blank=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
@@ -159,3 +160,28 @@ def missed_frames(
         frames_by_user[key].append(protocol.unread_count_frame(counts.get(key, 0)))
         highest[key] = user_rows[-1].pk
     return new_watermark, frames_by_user, highest
+
+
+def broadcast_targets(broadcast_id: str, after_id: int, user_keys: list[str]) -> list[list[Any]]:
+    """Return ``[user key, row id or None when silent, unread count]`` for each of ``user_keys`` the broadcast reached.
+
+    One query per ``BATCH_SIZE`` users for the rows, the same for the counts.
+    """
+    to_python = get_user_model()._meta.pk.to_python
+    batch_size = int(live_settings.BATCH_SIZE)
+    recipient_ids = [to_python(key) for key in user_keys]
+    rows: list[tuple[Any, int, bool]] = []
+    for start in range(0, len(recipient_ids), batch_size):
+        rows.extend(
+            Notification.objects.filter(
+                recipient_id__in=recipient_ids[start : start + batch_size], id__gt=after_id, broadcast_id=broadcast_id
+            )
+            .order_by()
+            .values_list("recipient_id", "id", "silent")
+        )
+    counts = unread_counts(recipient_id for recipient_id, _, _ in rows)
+    targets = []
+    for recipient_id, notification_id, silent in rows:
+        key = hub.user_key(recipient_id)
+        targets.append([key, None if silent else notification_id, counts.get(key, 0)])
+    return targets

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -101,12 +102,12 @@ def test_mandatory_types_ignore_preferences_without_a_query(users):
     assert not any(row.silent for row in rows)
 
 
-def test_broadcast_respects_preferences_once_per_batch(users):
-    _ana, bob, cid = users
+def test_broadcast_to_a_list_respects_preferences_once_per_batch(users):
+    ana, bob, cid = users
     prefer(bob, "system", "off")
     prefer(cid, "system", "store")
     with override_settings(LIVE_NOTIFY={"BATCH_SIZE": 2}), CaptureQueriesContext(connection) as queries:
-        assert broadcast(title="Maintenance") == 2
+        assert broadcast(title="Maintenance", users=[ana, bob, cid]) == 2
 
     assert sorted(Notification.objects.values_list("recipient__username", "silent")) == [
         ("ana", False),
@@ -114,6 +115,39 @@ def test_broadcast_respects_preferences_once_per_batch(users):
     ]
     # Two batches of users, one preference query each.
     assert len([query for query in queries if "notificationpreference" in query["sql"]]) == 2
+
+
+@pytest.mark.parametrize("default", ["live", "store", "off"])
+@pytest.mark.parametrize("to", ["everyone", "queryset"])
+def test_broadcast_in_the_database_reads_preferences_in_the_same_statement(users, default, to):
+    ana, bob, cid = users
+    prefer(ana, "system", "live")
+    prefer(bob, "system", "off")
+    prefer(cid, "system", "store")
+    dan = get_user_model().objects.create_user("dan")  # chose nothing: the type's default
+    audience = None if to == "everyone" else get_user_model().objects.all()
+    with (
+        override_settings(LIVE_NOTIFY={"PREFERENCE_DEFAULTS": {"system": default}}),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        stored = broadcast(title="Maintenance", users=audience)
+
+    expected = [("ana", False), ("cid", True)]
+    if default != "off":
+        expected.append(("dan", default == "store"))
+    assert sorted(Notification.objects.values_list("recipient__username", "silent")) == expected
+    assert stored == len(expected)
+    inserts = [query["sql"] for query in queries if query["sql"].startswith("INSERT")]
+    assert len(inserts) == 1 and "notificationpreference" in inserts[0]
+    assert dan.live_notifications.count() == (default != "off")
+
+
+def test_broadcast_in_the_database_ignores_preferences_of_mandatory_types(users):
+    _ana, bob, _cid = users
+    prefer(bob, "security", "off")
+    with override_settings(LIVE_NOTIFY={"MANDATORY_TYPES": ["security"]}):
+        assert broadcast(title="Password policy", notification_type="security") == 3
+    assert not Notification.objects.filter(silent=True).exists()
 
 
 def test_rules_respect_preferences(users):

@@ -1,0 +1,78 @@
+"""broadcast() to everyone: one INSERT ... SELECT, and a live message that names the broadcast only."""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+
+from django_live_notify import abroadcast, anotify, hub
+from django_live_notify.models import Notification
+from django_live_notify.services import broadcast_targets
+from tests.conftest import make_user, open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def receive(communicator, timeout=3):
+    return json.loads(await communicator.receive_from(timeout))
+
+
+def published_messages(monkeypatch):
+    messages = []
+    original = hub._publish_local
+
+    def recording(message):
+        messages.append(message)
+        original(message)
+
+    monkeypatch.setattr(hub, "_publish_local", recording)
+    return messages
+
+
+@pytest.mark.parametrize("users", [3, 300])
+async def test_the_live_message_is_the_same_size_for_any_number_of_users(users, monkeypatch):
+    await sync_to_async(get_user_model().objects.bulk_create)(
+        [get_user_model()(username=f"u{i}") for i in range(users)]
+    )
+    messages = published_messages(monkeypatch)
+    assert await abroadcast(title="Maintenance tonight") == users
+    [message] = messages
+    assert message["targets"] == [] and set(message["broadcast"]) == {"id", "after"}
+    assert len(json.dumps(message)) < 600
+
+
+async def test_each_socket_gets_its_own_row_id_and_count():
+    ana, bob, _cid = [await sync_to_async(make_user)(name) for name in ("ana", "bob", "cid")]
+    await anotify(ana, title="earlier")
+    sockets = {user.username: await open_socket(user) for user in (ana, bob)}
+    assert await abroadcast(title="Everyone") == 3
+    rows = {
+        row.recipient.username: row
+        async for row in Notification.objects.filter(title="Everyone").select_related("recipient")
+    }
+    for name, count in (("ana", 2), ("bob", 1)):
+        frame = await receive(sockets[name])
+        assert frame["type"] == "notification"
+        assert frame["notification"]["id"] == rows[name].pk
+        assert frame["notification"]["title"] == "Everyone"
+        assert await receive(sockets[name]) == {"type": "unread_count", "count": count}
+    assert rows["cid"].broadcast_id == rows["ana"].broadcast_id is not None
+    for socket in sockets.values():
+        assert await socket.receive_nothing(0.2)
+        await socket.disconnect()
+
+
+def test_a_process_finds_only_its_users_rows_of_that_broadcast(user_factory):
+    from django_live_notify import broadcast, notify
+
+    ana, bob, cid = (user_factory(name) for name in ("ana", "bob", "cid"))
+    before = Notification.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    broadcast(title="first")
+    notify(ana, title="targeted, stored between the two broadcasts")
+    broadcast(title="second")
+    second = Notification.objects.filter(title="second").first().broadcast_id
+    targets = broadcast_targets(str(second), before, [hub.user_key(ana), hub.user_key(bob)])
+    ids = {row.recipient_id: row.pk for row in Notification.objects.filter(title="second")}
+    assert sorted(targets) == sorted([[hub.user_key(ana), ids[ana.pk], 3], [hub.user_key(bob), ids[bob.pk], 2]])
+    assert cid.pk in ids
