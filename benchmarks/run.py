@@ -1,6 +1,6 @@
 """Scale benchmark of django-live-notify against a seed-style Channels consumer, in one run.
 
-    python benchmarks/run.py [--clients 10000] [--layers memory,redis] [--quick]
+    python benchmarks/run.py [--clients 10000] [--layers memory,redis] [--quick] [--quiet]
 
 For each layer it runs two scenarios, each on its own copy of one prepared database:
 ``live`` (django-live-notify's socket, /ws/notifications/) and ``baseline`` (a plain
@@ -10,7 +10,8 @@ every client from separate client processes (benchmarks/client.py), and measures
 to connect all, failures, server RSS per connection, targeted delivery from the notify()
 call to receipt, and broadcast delivery from the broadcast() call to receipt. It prints
 each figure with its ratio to the baseline, and exits with 1 if a message of
-django-live-notify was lost or one of its targets was missed. See benchmarks/README.rst.
+django-live-notify was lost or one of its targets was missed. Results go to stdout; progress
+lines of the long phases go to stderr, unless --quiet. See benchmarks/README.rst.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tests.servers import free_port, wait_for_port  # noqa: E402  (ROOT is on sys.path from here on)
 
 WS_IMPLEMENTATION = "websockets-sansio"
 BROADCAST_CAP = 60.0
@@ -53,10 +55,18 @@ TARGETS = {
     "redis": {"connect_s": 30.0, "rss_kb": 25.0, "targeted_p99_ms": 50.0, "broadcast_max_ms": 1500.0},
 }
 PATHS = {"live": "/ws/notifications/", "baseline": "/ws/baseline/"}
+# Seconds between progress lines while the clients connect.
+PROGRESS_EVERY = 5.0
 
 
 def log(message: str) -> None:
     print(message, flush=True)
+
+
+def progress(args: argparse.Namespace, message: str) -> None:
+    """Print a progress line of a long phase to stderr, unless --quiet (results go to stdout, with log())."""
+    if not args.quiet:
+        print(message, file=sys.stderr, flush=True)
 
 
 # Processes -------------------------------------------------------------------------------
@@ -106,25 +116,6 @@ class Processes:
         for process in reversed(list(self.running)):
             with contextlib.suppress(Exception):
                 self.stop(process)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process {process.args[:3]} exited with {process.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -350,6 +341,35 @@ async def connect_clients(
     return max(answer["finished"] for answer in answers) - min(answer["started"] for answer in answers), answers
 
 
+def open_sockets(servers: list[Server], kind: str) -> int:
+    """Return how many ``kind`` sockets the servers hold, asked on connections of its own (not ``Server.http``)."""
+    count = 0
+    for server in servers:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+            connection.request("GET", "/bench/stats/")
+            count += json.loads(connection.getresponse().read())[kind]
+        finally:
+            connection.close()
+    return count
+
+
+async def report_connects(
+    result: Scenario, servers: list[Server], began: float, done: asyncio.Event, args: argparse.Namespace
+) -> None:
+    """Print how many clients are connected every PROGRESS_EVERY seconds, until ``done`` is set."""
+    while not done.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), PROGRESS_EVERY)
+            return
+        try:
+            connected = await asyncio.to_thread(open_sockets, servers, result.kind)
+        except (OSError, ValueError, KeyError):
+            continue  # A busy server may not answer in time; the next report will tell.
+        elapsed = time.monotonic() - began
+        progress(args, f"[{result.name}] connected {connected:,}/{result.clients:,} clients in {elapsed:.1f} s")
+
+
 async def measure_targeted(
     result: Scenario,
     servers: list[Server],
@@ -496,12 +516,23 @@ async def run_scenario(
             f"from {len(clients)} process(es)"
         )
         cpu_before = sum(cpu_seconds(server.pid) for server in servers)
+        began = time.monotonic()
         warm_up = max(1, round(len(users) * WARM_UP_SHARE / len(clients)))
         warm_up_s, _ = await connect_clients(result, clients, warm_up, args.concurrency)
         warm_opened = result.opened
         await asyncio.sleep(1)
         rss_warm = [rss_kb(server.pid) for server in servers]
-        rest_s, answers = await connect_clients(result, clients, None, args.concurrency)
+        # With --quiet nothing polls the servers while they take the handshakes.
+        connected = asyncio.Event()
+        reporter = None
+        if not args.quiet:
+            reporter = asyncio.create_task(report_connects(result, servers, began, connected, args))
+        try:
+            rest_s, answers = await connect_clients(result, clients, None, args.concurrency)
+        finally:
+            connected.set()
+            if reporter is not None:
+                await reporter
         result.connect_s = warm_up_s + rest_s
         if result.opened:
             result.connect_cpu_ms = (
@@ -526,12 +557,14 @@ async def run_scenario(
             f"sockets per server {result.server_counts}"
         )
 
+        progress(args, f"[{name}] sending {args.targeted} targeted notifications, {args.spacing * 1000:.0f} ms apart")
         await measure_targeted(result, servers, clients, owner, open_users, args)
         log(
             f"[{name}] targeted: {result.targeted_sent - result.targeted_lost}/{result.targeted_sent} received, "
             f"p50 {fmt_ms(percentile(result.targeted, 50))}, p99 {fmt_ms(percentile(result.targeted, 99))}"
         )
         cpu_before = sum(cpu_seconds(server.pid) for server in servers)
+        progress(args, f"[{name}] broadcasting to {sum(open_per_client):,} sockets (up to {BROADCAST_CAP:.0f} s)")
         await measure_broadcast(result, servers, clients, open_per_client)
         result.broadcast_cpu_s = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
         log(
@@ -736,6 +769,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="how django-live-notify sockets authenticate: session cookie (default) or socket token",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline (no ratios)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr; the results still print")
     args = parser.parse_args(argv)
     if args.quick:
         args.clients = 500
@@ -796,6 +830,7 @@ async def main(args: argparse.Namespace, processes: Processes, workdir: Path) ->
     log(f"source: {source_description()}")
     template = workdir / "template.sqlite3"
     began = time.monotonic()
+    progress(args, f"creating {args.clients:,} users and sessions")
     users = await asyncio.to_thread(prepare_database, template, args.clients)
     log(f"database: {len(users)} users and sessions in {time.monotonic() - began:.1f} s")
     pairs: list[tuple[Scenario, Scenario | None]] = []

@@ -15,6 +15,7 @@ INSTALLED_APPS = [
     "channels",
     "django_live_notify",
     "tests.testapp",
+    "tests.example_services.ExampleServicesModels",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,10 +1,13 @@
 """Expiry and retention: expired notifications are gone for users; live_notify_cleanup deletes old ones."""
 
+import re
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import QuerySet
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -31,6 +34,11 @@ def expire(notifications):
 
 def titles():
     return sorted(Notification.objects.values_list("title", flat=True))
+
+
+def output_lines(text):
+    """Return the lines of ``text`` with the elapsed seconds replaced by T."""
+    return [re.sub(r" in \d+\.\d s$", " in T s", line) for line in text.splitlines()]
 
 
 @pytest.fixture
@@ -141,17 +149,34 @@ def test_deletes_in_batches_and_reports_progress(user_factory, capsys):
     assert not Notification.objects.exists()
     deletes = [query for query in queries if query["sql"].startswith("DELETE")]
     assert len(deletes) == 3  # 3 + 3 + 1
-    out = capsys.readouterr().out
-    assert "3 read and older than 90 day(s) deleted so far" in out
-    assert "6 read and older than 90 day(s) deleted so far" in out
-    assert "Deleted 7 notification(s): 0 expired, 7 read and old." in out
+    output = capsys.readouterr()
+    # Progress goes to stderr, one line per batch, against the total counted first; the result to stdout.
+    assert output_lines(output.err) == [
+        f"read and older than 90 day(s): deleted {count} of ~7 notification(s) in T s" for count in (3, 6, 7)
+    ]
+    assert output.out == "Deleted 7 notification(s): 0 expired, 7 read and old.\n"
 
 
-def test_quiet_prints_nothing(ana, capsys):
+def test_progress_of_expired_rows_against_a_big_total(user_factory, capsys):
+    users = [user_factory(f"u{index}") for index in range(3)]
+    rows = notify(users, title="soon", expires_at=timezone.now() + timedelta(days=1))
+    expire(rows)
+    with patch.object(QuerySet, "count", return_value=120_000):  # Pretend the table is big.
+        call_command("live_notify_cleanup", "--batch-size", "2")
+    assert output_lines(capsys.readouterr().err) == [
+        "expired: deleted 2 of ~120,000 notification(s) in T s",
+        "expired: deleted 3 of ~120,000 notification(s) in T s",
+    ]
+
+
+@pytest.mark.parametrize("quiet", [["--quiet"], ["-v", "0"], ["--verbosity=0"]])
+def test_quiet_prints_nothing_and_counts_nothing(ana, capsys, quiet):
     age([notify(ana, title="old")], days=365)
-    call_command("live_notify_cleanup", "--quiet")
-    assert capsys.readouterr().out == ""
+    with CaptureQueriesContext(connection) as queries:
+        call_command("live_notify_cleanup", *quiet)
+    assert capsys.readouterr() == ("", "")
     assert not Notification.objects.exists()
+    assert not [query for query in queries if "COUNT(" in query["sql"]]  # The total is only for progress lines.
 
 
 @pytest.mark.parametrize(("args", "message"), [(["--days", "-1"], "--days"), (["--batch-size", "0"], "--batch-size")])

@@ -1,9 +1,5 @@
 """The public test helpers in django_live_notify.testing: they pass when they should, and fail clearly."""
 
-import re
-import textwrap
-from pathlib import Path
-
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -205,33 +201,3 @@ def test_rows_are_real_database_rows(user_factory):
     with capture_notifications() as captured:
         notify(ana, title="Stored")
     assert Notification.objects.get().pk == captured.notifications[0].pk
-
-
-# The snippets of docs/testing.rst run as printed.
-DOCS_SNIPPET = re.compile(r"^\.\. code-block:: python\n   :caption: (test_\w+\.py)\n\n((?:(?: {4}.*)?\n)+)", re.M)
-
-
-def _doc_snippets():
-    text = (Path(__file__).resolve().parent.parent / "docs" / "testing.rst").read_text(encoding="utf-8")
-    snippets = {name: textwrap.dedent(code) for name, code in DOCS_SNIPPET.findall(text)}
-    assert set(snippets) == {"test_notifications.py", "test_live.py"}
-    return snippets
-
-
-def _doc_tests(name):
-    namespace = {"__name__": name}
-    exec(compile(_doc_snippets()[name], f"docs/testing.rst ({name})", "exec"), namespace)
-    return [value for key, value in namespace.items() if key.startswith("test_")]
-
-
-def test_the_capture_snippets_of_the_docs_run(db, django_user_model):
-    tests = _doc_tests("test_notifications.py")
-    assert len(tests) == 2
-    for test in tests:
-        test(django_user_model)
-
-
-@pytest.mark.django_db(transaction=True)
-async def test_the_live_snippet_of_the_docs_runs():
-    (test,) = _doc_tests("test_live.py")
-    await test()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
             help="Delete read notifications older than this many days (default: LIVE_NOTIFY['RETENTION_DAYS']).",
         )
         parser.add_argument("--batch-size", type=int, default=1000, help="Rows per DELETE (default: 1000).")
-        parser.add_argument("--quiet", action="store_true", help="Print nothing, not even the total.")
+        parser.add_argument("--quiet", action="store_true", help="Print nothing, not even the total (as -v 0).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         days = options["days"] if options["days"] is not None else live_settings.RETENTION_DAYS
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             raise CommandError("--days must not be negative.")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        self.quiet = options["quiet"] or not options["verbosity"]
+        self.verbosity = 0 if options["quiet"] else options["verbosity"]
         now = timezone.now()
         expired = self.delete_in_batches(Notification.objects.filter(expires_at__lte=now), batch_size, "expired")
         old = 0
@@ -46,13 +47,17 @@ class Command(BaseCommand):
             cutoff = now - timedelta(days=days)
             read = Notification.objects.filter(read_at__isnull=False, created__lt=cutoff)
             old = self.delete_in_batches(read, batch_size, f"read and older than {days} day(s)")
-        self.say(f"Deleted {expired + old} notification(s): {expired} expired, {old} read and old.")
+        self.say(f"Deleted {expired + old:,} notification(s): {expired:,} expired, {old:,} read and old.")
 
     def delete_in_batches(self, rows: QuerySet[Notification], batch_size: int, what: str) -> int:
         """Delete ``rows`` a batch at a time in id order, so no DELETE holds locks for long; return how many.
 
         Each batch starts after the last id of the one before: the whole run reads the table once.
+        Unless quiet, each batch prints the running count to stderr, against a total counted once
+        before the first batch (approximate: rows may expire or be read meanwhile).
         """
+        total = rows.count() if self.verbosity else 0
+        started = time.monotonic()
         deleted = 0
         last_id = 0
         while True:
@@ -62,8 +67,17 @@ class Command(BaseCommand):
             # Each batch commits on its own (autocommit); a rerun carries on where an interrupted one stopped.
             deleted += Notification.objects.filter(pk__in=ids).delete()[0]
             last_id = ids[-1]
-            self.say(f"  {deleted} {what} deleted so far")
+            self.progress(
+                f"{what}: deleted {deleted:,} of ~{max(total, deleted):,} notification(s) "
+                f"in {time.monotonic() - started:.1f} s"
+            )
 
     def say(self, text: str) -> None:
-        if not self.quiet:
+        """Write a result to stdout, unless quiet."""
+        if self.verbosity:
             self.stdout.write(text)
+
+    def progress(self, text: str) -> None:
+        """Write a progress line to stderr (uncoloured: it is no error), unless quiet."""
+        if self.verbosity:
+            self.stderr.write(text, style_func=str)
