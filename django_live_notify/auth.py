@@ -53,6 +53,11 @@ class SocketAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        return await self.inner(await self.resolve(scope), receive, send)
+
+    @staticmethod
+    async def resolve(scope: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        """Return a copy of ``scope`` with ``cookies``, ``session``, ``user`` and ``extra`` set."""
         cookies: dict[str, str] = {}
         for name, value in scope.get("headers", ()):
             if name == b"cookie":
@@ -65,7 +70,7 @@ class SocketAuthMiddleware:
             user: Any = user_from_token(token) or AnonymousUser()
         else:
             session, user = await authenticate(cookies.get(settings.SESSION_COOKIE_NAME))
-        return await self.inner(dict(scope, cookies=cookies, session=session, user=user), receive, send)
+        return dict(scope, cookies=cookies, session=session, user=user, **extra)
 
 
 def session_store(session_key: str | None = None) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import AllowedHostsOriginValidator
@@ -110,3 +110,16 @@ class TokenOrOriginValidator:
         if token_from_scope(scope) is not None:
             return await self.application(scope, receive, send)
         return await self.origin_checked(scope, receive, send)
+
+    def allows(self, scope: dict[str, Any]) -> bool:
+        """Tell whether the socket may go on: it offers a token, or comes from an allowed origin."""
+        if token_from_scope(scope) is not None:
+            return True
+        parsed_origin = None
+        for name, value in scope.get("headers", ()):
+            if name == b"origin":
+                try:
+                    parsed_origin = urlparse(value.decode("latin1"))
+                except UnicodeDecodeError:
+                    pass
+        return bool(self.origin_checked.valid_origin(parsed_origin))
