@@ -11,3 +11,25 @@ class LiveNotifyConfig(AppConfig):
         from . import checks, receivers  # noqa: F401  (checks register themselves)
 
         receivers.connect()
+        preload_channel_layer_backend()
+
+
+def preload_channel_layer_backend() -> None:
+    """Import the channel layer's backend class now, at startup.
+
+    Importing channels-redis (and redis-py with it) takes over 100 ms. Left to
+    the first socket or notify(), it would stall a server's event loop, and
+    every socket on it, while it runs.
+    """
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from .conf import live_settings
+
+    config = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    backend = (config.get(live_settings.CHANNEL_LAYER) or {}).get("BACKEND")
+    if isinstance(backend, str):
+        try:
+            import_string(backend)
+        except ImportError:
+            pass  # channels raises its own clear error when the layer is first used.

@@ -36,3 +36,21 @@ def test_defaults_of_preferences_actions_and_retention():
     assert live_settings.MANDATORY_TYPES == []
     assert live_settings.MAX_ACTIONS == 3
     assert live_settings.RETENTION_DAYS == 90
+
+
+def test_the_channel_layer_backend_is_imported_at_startup_not_by_the_first_socket(settings):
+    import sys
+
+    from django_live_notify.apps import preload_channel_layer_backend
+
+    sys.modules.pop("tests.testapp.layer", None)
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "tests.testapp.layer.PreloadedLayer"}}
+    preload_channel_layer_backend()
+    assert "tests.testapp.layer" in sys.modules
+
+
+def test_a_channel_layer_backend_that_cannot_be_imported_is_left_to_the_checks(settings):
+    from django_live_notify.apps import preload_channel_layer_backend
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "no.such.module.Layer"}}
+    preload_channel_layer_backend()  # No error at startup: channels reports it when the layer is used.
