@@ -142,7 +142,7 @@ class Server:
         command = [
             sys.executable, "-m", "uvicorn", self.application,
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--ws", WS_IMPLEMENTATION, "--ws-per-message-deflate", "false",
+            "--ws", WS_IMPLEMENTATION, "--ws-per-message-deflate", "false", "--ws-ping-interval", "0",
             "--no-access-log", "--log-level", "warning", "--backlog", "4096", "--lifespan", "off",
         ]  # fmt: skip
         self.process = processes.start(command, env=env, stderr=log_file)
