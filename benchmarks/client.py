@@ -14,7 +14,8 @@ with one JSON line on stdout:
 * ``{"cmd": "quit"}``.
 
 Sockets send ``{"type": "heartbeat"}`` every HEARTBEAT seconds after opening, like the JS
-client. Receipt times are ``time.time()`` right after the frame is read, so they compare
+client; django-live-notify's sockets also send ``resume`` as soon as they open, as the JS
+client does on every (re)connect. Receipt times are ``time.time()`` right after the frame is read, so they compare
 with the server's call times on the same machine.
 """
 
@@ -33,6 +34,8 @@ from websockets.exceptions import ConnectionClosed
 
 HEARTBEAT = 30.0
 HEARTBEAT_FRAME = '{"type":"heartbeat"}'
+LIVE_PATH = "/ws/notifications/"
+RESUME_FRAME = '{"type":"resume","last_id":0}'
 NOTIFICATION_PREFIXES = ('{"type":"notification"', '{"type": "notification"')
 TOKEN_PROTOCOL = "live-notify.v1"
 TOKEN_PREFIX = "live-notify.token."
@@ -116,6 +119,12 @@ class Client:
                 self.errors[f"{type(error).__name__}: {str(error)[:60]}"] += 1
                 return None
             opened = time.time()
+            if path.startswith(LIVE_PATH):
+                # Like the bundled JS client: resume from the newest id the page knew (none, here).
+                try:
+                    await socket.send(RESUME_FRAME)
+                except ConnectionClosed:
+                    pass
         self.handshakes.append(opened - begun)
         self.sockets[index] = socket
         self.heartbeats.append((opened + HEARTBEAT, index))

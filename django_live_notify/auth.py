@@ -22,12 +22,10 @@ by one, still inside the batch's single thread hop.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from importlib import import_module
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
 from django.contrib.auth.backends import ModelBackend
@@ -38,12 +36,10 @@ from django.http import parse_cookie
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from .batching import Batcher
 from .tokens import token_from_scope, user_from_token
 
 logger = logging.getLogger("django_live_notify")
-
-# Most handshakes authenticated in one database call.
-MAX_BATCH = 500
 
 
 class SocketAuthMiddleware:
@@ -77,48 +73,9 @@ def session_store(session_key: str | None = None) -> Any:
     return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
 
 
-class _Batcher:
-    """The handshakes of one event loop waiting for their sessions, and the task that looks them up."""
-
-    def __init__(self) -> None:
-        self.waiting: list[tuple[str | None, asyncio.Future[tuple[Any, Any]]]] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def authenticate(self, session_key: str | None) -> tuple[Any, Any]:
-        future: asyncio.Future[tuple[Any, Any]] = asyncio.get_running_loop().create_future()
-        self.waiting.append((session_key, future))
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self.run())
-        return await future
-
-    async def run(self) -> None:
-        while self.waiting:
-            batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
-            batch = [(key, future) for key, future in batch if not future.done()]
-            try:
-                results = await database_sync_to_async(authenticate_sessions)([key for key, _ in batch])
-            except Exception as error:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
-
-
-_batchers: dict[asyncio.AbstractEventLoop, _Batcher] = {}
-
-
 async def authenticate(session_key: str | None) -> tuple[Any, Any]:
     """Return ``(session, user)`` for a session cookie, batched with the handshakes waiting beside it."""
-    loop = asyncio.get_running_loop()
-    batcher = _batchers.get(loop)
-    if batcher is None:
-        for closed in [other for other in _batchers if other.is_closed()]:
-            del _batchers[closed]
-        batcher = _batchers[loop] = _Batcher()
-    return await batcher.authenticate(session_key)
+    return await _authenticate_batched(session_key)
 
 
 def authenticate_sessions(session_keys: list[str | None]) -> list[tuple[Any, Any]]:
@@ -220,3 +177,7 @@ def _hash_verified(store: Any, user: Any) -> bool:
     # A session signed before a SECRET_KEY rotation stays valid through SECRET_KEY_FALLBACKS, as in Django.
     fallback_hashes = getattr(user, "get_session_auth_fallback_hash", lambda: ())()
     return any(constant_time_compare(session_hash, fallback) for fallback in fallback_hashes)
+
+
+# Most handshakes authenticated in one database call: 500.
+_authenticate_batched: Batcher[str | None, tuple[Any, Any]] = Batcher(authenticate_sessions, max_batch=500)

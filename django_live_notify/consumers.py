@@ -13,6 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import HASH_SESSION_KEY
 
 from . import protocol, services
+from .batching import Batcher
 from .conf import live_settings
 from .hub import Hub, get_hub, token_revoked, user_key
 from .tokens import SUBPROTOCOL
@@ -38,6 +39,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        except asyncio.CancelledError:
+            # The server is shutting down and cancels its applications (daphne does on SIGTERM,
+            # and would drop the socket without a close frame): say so, so the client reconnects at once.
+            await self._close(protocol.CLOSE_SERVICE_RESTART)
+            raise
         finally:
             await self._leave_hub()
 
@@ -96,8 +102,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             logger.debug("Dropped a frame for a closed socket of user %s", self.user_key, exc_info=True)
 
     async def close_with(self, code: int) -> None:
-        """Close the socket with ``code``, ignoring a socket that is already gone."""
+        """Leave the hub and close the socket with ``code``, ignoring a socket that is already gone."""
         await self._leave_hub()
+        await self._close(code)
+
+    async def _close(self, code: int) -> None:
         try:
             await self.close(code=code)
         except Exception:
@@ -106,7 +115,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 logger.debug("Socket of user %s was already closed", getattr(self, "user_key", "?"), exc_info=True)
                 return
             # daphne lets an application close only with 1000 or 3000-4999.
-            await self.close_with(fallback)
+            await self._close(fallback)
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         if self.hub is None:
@@ -182,11 +191,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await database_sync_to_async(services.mark_all_read)(self.user)
 
     async def handle_resume(self, frame: dict[str, Any]) -> None:
-        last_id = frame.get("last_id")
+        last_id: Any = frame.get("last_id")
         if not _is_id(last_id, allow_zero=True):
             await self.send_error("invalid_field", "'last_id' must be a non-negative integer.")
             return
-        frames, highest_id = await database_sync_to_async(services.resume_frames)(self.user, last_id)
+        frames, highest_id = await _resume_batched((self.user.pk, last_id))
         for text in frames:
             await self.send_frame(text)
         if self.hub is not None and highest_id:
@@ -203,3 +212,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
 def _is_id(value: Any, allow_zero: bool = False) -> bool:
     return type(value) is int and (0 < value < 2**63 or (allow_zero and value == 0))
+
+
+# A mass reconnect sends thousands of resumes at once: answered 500 per database call.
+_resume_batched: Batcher[tuple[Any, int], tuple[list[str], int]] = Batcher(services.resume_frames_many, max_batch=500)

@@ -88,20 +88,48 @@ def resume_frames(user: Any, last_id: int) -> tuple[list[str], int]:
 
     Silent rows (stored only, by the user's preference) are not replayed: they never toast.
     """
+    return resume_frames_many([(user.pk, last_id)])[0]
+
+
+def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str], int]]:
+    """Answer many ``resume`` requests, ``[(user pk, last id), ...]``, as resume_frames() answers one.
+
+    Two queries for the whole batch find the users with something to replay
+    and everyone's unread count; only those users (after a reconnect, usually
+    none) cost a query each.
+    """
     limit = int(live_settings.REPLAY_LIMIT)
-    missed = list(
-        Notification.objects.for_user(user)
-        .filter(pk__gt=last_id, silent=False)
-        .select_related("sender")
-        .order_by("-id")[: limit + 1]
-    )
-    complete = len(missed) <= limit
-    missed = missed[:limit]
-    missed.reverse()
-    frames = [protocol.notification_frame(notification.to_payload()) for notification in missed]
-    frames.append(protocol.resumed_frame(len(missed), complete))
-    frames.append(protocol.unread_count_frame(unread_count(user)))
-    return frames, (missed[-1].pk if missed else 0)
+    recipient_ids = list(dict.fromkeys(recipient_id for recipient_id, _ in requests))
+    newest: dict[Any, int] = {}
+    batch_size = int(live_settings.BATCH_SIZE)
+    for start in range(0, len(recipient_ids), batch_size):
+        newest.update(
+            Notification.objects.unexpired()
+            .filter(recipient_id__in=recipient_ids[start : start + batch_size], silent=False)
+            .order_by()
+            .values("recipient_id")
+            .annotate(top=Max("id"))
+            .values_list("recipient_id", "top")
+        )
+    counts = unread_counts(recipient_ids)
+    answers = []
+    for recipient_id, last_id in requests:
+        missed: list[Notification] = []
+        if newest.get(recipient_id, 0) > last_id:
+            missed = list(
+                Notification.objects.unexpired()
+                .filter(recipient_id=recipient_id, pk__gt=last_id, silent=False)
+                .select_related("sender")
+                .order_by("-id")[: limit + 1]
+            )
+        complete = len(missed) <= limit
+        missed = missed[:limit]
+        missed.reverse()
+        frames = [protocol.notification_frame(notification.to_payload()) for notification in missed]
+        frames.append(protocol.resumed_frame(len(missed), complete))
+        frames.append(protocol.unread_count_frame(counts.get(hub.user_key(recipient_id), 0)))
+        answers.append((frames, missed[-1].pk if missed else 0))
+    return answers
 
 
 def missed_frames(

@@ -49,4 +49,6 @@ nitpicky = True
 nitpick_ignore_regex = [
     ("py:class", r"(collections\.abc|datetime|django|channels)\..+"),
     ("py:class", r"datetime"),
+    # Type variables of generic classes (Batcher[Item, Result]) have no pages of their own.
+    ("py:class", r"django_live_notify\.batching\.(Item|Result)"),
 ]

@@ -1,0 +1,72 @@
+"""Database calls that many sockets make at once, run together on channels' database thread.
+
+channels runs every ``database_sync_to_async`` call of a process on one
+thread. When thousands of sockets connect at once (a server restart, a
+network blip), one call per socket makes them queue for that thread one by
+one. A :class:`Batcher` gathers the calls that arrive while the previous batch
+runs and hands them to its function together: one thread hop and a few
+queries per batch instead of per socket. An idle server runs each call at
+once, alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from channels.db import database_sync_to_async
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Batcher(Generic[Item, Result]):
+    """Call ``function(items) -> results`` (same length, same order) with the items of concurrent callers."""
+
+    def __init__(self, function: Callable[[list[Item]], list[Result]], max_batch: int = 500) -> None:
+        self.function = function
+        self.max_batch = max_batch
+        # Per event loop: the callers waiting, and the task that serves them.
+        self._queues: dict[asyncio.AbstractEventLoop, _Queue[Item, Result]] = {}
+
+    async def __call__(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            for closed in [other for other in self._queues if other.is_closed()]:
+                del self._queues[closed]
+            queue = self._queues[loop] = _Queue()
+        future: asyncio.Future[Result] = loop.create_future()
+        queue.waiting.append((item, future))
+        if queue.task is None or queue.task.done():
+            queue.task = loop.create_task(self._serve(queue))
+        return await future
+
+    async def _serve(self, queue: _Queue[Item, Result]) -> None:
+        call = database_sync_to_async(self.function)
+        while queue.waiting:
+            batch, queue.waiting = queue.waiting[: self.max_batch], queue.waiting[self.max_batch :]
+            # Callers that went away (socket closed) are left out.
+            batch = [(item, future) for item, future in batch if not future.done()]
+            if not batch:
+                continue
+            try:
+                results = await call([item for item, _ in batch])
+            except Exception as error:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
+class _Queue(Generic[Item, Result]):
+    def __init__(self) -> None:
+        self.waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+
+__all__ = ["Batcher"]
