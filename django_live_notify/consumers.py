@@ -82,8 +82,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             # The user logged out, was deactivated or changed password after this token was issued.
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
-        await hub.add(self)
+        # Set first: if joining the user's group fails, leaving the hub undoes the registration.
         self.hub = hub
+        try:
+            await hub.add(self)
+        except Exception:
+            logger.warning("Could not join the group of user %s (channel layer down?)", self.user_key, exc_info=True)
+            await self.close_with(protocol.CLOSE_TRY_AGAIN_LATER)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         await self._leave_hub()
@@ -195,11 +200,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if not _is_id(last_id, allow_zero=True):
             await self.send_error("invalid_field", "'last_id' must be a non-negative integer.")
             return
-        frames, highest_id = await _resume_batched((self.user.pk, last_id))
+        frames, replayed = await _resume_batched((self.user.pk, last_id))
         for text in frames:
             await self.send_frame(text)
-        if self.hub is not None and highest_id:
-            self.hub.note_delivered(self.user_key, highest_id)
+        if self.hub is not None:
+            for notification_id in replayed:
+                self.hub.note_delivered(self.user_key, notification_id)
 
     handlers = {
         "heartbeat": handle_heartbeat,
@@ -215,4 +221,6 @@ def _is_id(value: Any, allow_zero: bool = False) -> bool:
 
 
 # A mass reconnect sends thousands of resumes at once: answered 500 per database call.
-_resume_batched: Batcher[tuple[Any, int], tuple[list[str], int]] = Batcher(services.resume_frames_many, max_batch=500)
+_resume_batched: Batcher[tuple[Any, int], tuple[list[str], list[int]]] = Batcher(
+    services.resume_frames_many, max_batch=500
+)

@@ -88,10 +88,15 @@ class Hub:
         self.channel_name: str | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.starting: asyncio.Task[None] | None = None
-        # Highest notification id each local user's sockets have been sent, and the
-        # highest id the recovery sweep has looked at (see recover()).
-        self.delivered: dict[str, int] = {}
+        # The highest id the recovery sweep has looked at (see recover()); per local user, the
+        # watermark when the user's first socket here opened (older rows are that socket's resume's
+        # business), and the ids above the watermark its sockets here were sent (no entry: none;
+        # kept sparse, as most users get nothing between two sweeps).
         self.watermark: int | None = None
+        self.since: dict[str, int] = {}
+        self.delivered: dict[str, set[int]] = {}
+        # Set when the channel layer failed: a restarted Redis has forgotten the group memberships.
+        self.rejoin = False
         self.layer_calls = asyncio.Semaphore(LAYER_CALLS_IN_FLIGHT)
 
     async def start(self) -> None:
@@ -135,7 +140,7 @@ class Hub:
             await oldest.close_with(protocol.CLOSE_TOO_MANY_CONNECTIONS)
         if first:
             # The socket resumes on connect, so anything up to the last sweep is its own business.
-            self.delivered[connection.user_key] = self.watermark or 0
+            self.since[connection.user_key] = self.watermark or 0
         if first and self.layer is not None:
             async with self.layer_calls:
                 await self.layer.group_add(user_group(connection.user_key), self.channel_name)
@@ -148,6 +153,7 @@ class Hub:
         del connections[connection]
         if not connections:
             del self.connections[connection.user_key]
+            self.since.pop(connection.user_key, None)
             self.delivered.pop(connection.user_key, None)
             if self.layer is not None:
                 try:
@@ -191,6 +197,7 @@ class Hub:
                 if not delay:
                     logger.warning("Channel layer receive failed; retrying with backoff", exc_info=True)
                 self.stats["layer_receive_errors"] += 1
+                self.rejoin = True
                 delay = min(max(delay * 2, 0.1), 5.0)
                 await asyncio.sleep(delay)
                 continue
@@ -205,9 +212,10 @@ class Hub:
         while True:
             await asyncio.sleep(sweep_interval())
             await self.sweep()
-            if self.layer is not None and self.loop.time() - last_refresh >= self.group_refresh_interval:
+            due = self.loop.time() - last_refresh >= self.group_refresh_interval
+            if self.layer is not None and (due or self.rejoin):
                 last_refresh = self.loop.time()
-                await self.refresh_groups()
+                self.rejoin = not await self.refresh_groups()
             try:
                 await self.recover()
             except asyncio.CancelledError:
@@ -220,8 +228,12 @@ class Hub:
         """Seconds between re-joins: channels-redis forgets a group member after ``group_expiry``."""
         return max(0.5, float(getattr(self.layer, "group_expiry", 86400)) / 4)
 
-    async def refresh_groups(self) -> None:
-        """Join the "everyone" group and each local user's group again, before the layer expires them."""
+    async def refresh_groups(self) -> bool:
+        """Join the "everyone" group and each local user's group again; tell whether it worked.
+
+        Done before the layer expires the memberships, and after the layer failed:
+        a Redis that restarted without its data has forgotten them all.
+        """
         assert self.layer is not None
         try:
             await self.layer.group_add(everyone_group(), self.channel_name)
@@ -229,6 +241,8 @@ class Hub:
                 await self.layer.group_add(user_group(key), self.channel_name)
         except Exception:
             logger.warning("Could not refresh channel-layer group memberships", exc_info=True)
+            return False
+        return True
 
     async def recover(self) -> int:
         """Send local users the stored notifications whose live send never reached this hub.
@@ -242,22 +256,30 @@ class Hub:
         from .services import missed_frames
 
         grace = sweep_interval()
-        self.watermark, frames_by_user, delivered = await database_sync_to_async(missed_frames)(
-            self.watermark, dict(self.delivered), grace
+        local = {key: (since, set(self.delivered.get(key, ()))) for key, since in self.since.items()}
+        self.watermark, frames_by_user, ids_by_user = await database_sync_to_async(missed_frames)(
+            self.watermark, local, grace
         )
         sent = 0
         for key, frames in frames_by_user.items():
             for connection in list(self.connections.get(key, ())):
                 for frame in frames:
                     await connection.send_frame(frame)
-            self.note_delivered(key, delivered[key])
+            for notification_id in ids_by_user[key]:
+                self.note_delivered(key, notification_id)
             sent += len(frames) - 1
+        watermark = self.watermark
+        self.delivered = {
+            key: kept
+            for key, ids in self.delivered.items()
+            if (kept := {notification_id for notification_id in ids if notification_id > watermark})
+        }
         return sent
 
     def note_delivered(self, key: str, notification_id: int) -> None:
         """Record that the sockets of user ``key`` were sent notification ``notification_id``."""
-        if key in self.delivered and notification_id > self.delivered[key]:
-            self.delivered[key] = notification_id
+        if key in self.since and notification_id > (self.watermark or 0):
+            self.delivered.setdefault(key, set()).add(notification_id)
 
     async def sweep(self) -> int:
         """Close every connection silent for longer than the idle timeout; return how many."""

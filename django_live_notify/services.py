@@ -82,16 +82,16 @@ def _push_after_commit(user: Any, read_frame: str | None) -> None:
     transaction.on_commit(push)
 
 
-def resume_frames(user: Any, last_id: int) -> tuple[list[str], int]:
+def resume_frames(user: Any, last_id: int) -> tuple[list[str], list[int]]:
     """Return the frames answering ``resume`` (missed notifications, ``resumed``, ``unread_count``)
-    and the highest notification id among them (0 when none: a client's claim is not a delivery).
+    and the ids of the notifications among them (a client's claim is not a delivery).
 
     Silent rows (stored only, by the user's preference) are not replayed: they never toast.
     """
     return resume_frames_many([(user.pk, last_id)])[0]
 
 
-def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str], int]]:
+def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str], list[int]]]:
     """Answer many ``resume`` requests, ``[(user pk, last id), ...]``, as resume_frames() answers one.
 
     Two queries for the whole batch find the users with something to replay
@@ -128,66 +128,63 @@ def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str],
         frames = [protocol.notification_frame(notification.to_payload()) for notification in missed]
         frames.append(protocol.resumed_frame(len(missed), complete))
         frames.append(protocol.unread_count_frame(counts.get(hub.user_key(recipient_id), 0)))
-        answers.append((frames, missed[-1].pk if missed else 0))
+        answers.append((frames, [notification.pk for notification in missed]))
     return answers
 
 
 def missed_frames(
-    watermark: int | None, delivered: dict[str, int], grace: float
-) -> tuple[int, dict[str, list[str]], dict[str, int]]:
+    watermark: int | None, local: dict[str, tuple[int, set[int]]], grace: float
+) -> tuple[int, dict[str, list[str]], dict[str, list[int]]]:
     """Find notifications stored since ``watermark`` that sockets were never sent.
 
-    ``delivered`` maps each local user's key to the highest id its sockets were
-    sent. Rows younger than ``grace`` seconds are left for the next sweep: their
-    live send may still be on its way. Return the new watermark, the frames to
-    send per user (the missed notifications, then the unread count), and the
-    highest id in those frames per user.
+    ``local`` maps each local user's key to the watermark when its first socket
+    opened (older rows are that socket's resume's business) and the ids above
+    ``watermark`` its sockets were sent. Comparing ids one by one, not with the
+    highest id sent, finds a row whose live send was lost even when a later
+    one arrived. Rows younger than ``grace`` seconds are left for the next
+    sweep: their live send may still be on its way. Return the new watermark,
+    the frames to send per user (the missed notifications, then the unread
+    count), and the ids in those frames per user.
     """
     settled = Notification.objects.unexpired().filter(
         created__lte=timezone.now() - timedelta(seconds=grace), silent=False
     )
     if watermark is None:
         return settled.aggregate(top=Max("id"))["top"] or 0, {}, {}
-    recipient_ids = list(delivered)
+    recipient_ids = list(local)
     if not recipient_ids:
         return watermark, {}, {}
-    newest = dict(
+    stored = list(
         settled.filter(id__gt=watermark, recipient_id__in=recipient_ids)
-        .order_by()
-        .values("recipient_id")
-        .annotate(top=Max("id"))
-        .values_list("recipient_id", "top")
-    )
-    new_watermark = max([watermark, *newest.values()])
-    # Users whose newest settled row is past what their sockets were sent: fetched in one query.
-    lagging = {
-        recipient_id: delivered[hub.user_key(recipient_id)]
-        for recipient_id, top in newest.items()
-        if top > delivered.get(hub.user_key(recipient_id), top)
-    }
-    if not lagging:
-        return new_watermark, {}, {}
-    limit = int(live_settings.REPLAY_LIMIT)
-    missed: dict[Any, list[Notification]] = {recipient_id: [] for recipient_id in lagging}
-    rows = (
-        settled.filter(recipient_id__in=list(lagging), id__gt=min(lagging.values()))
-        .select_related("sender")
         .order_by("id")
+        .values_list("recipient_id", "id")
     )
-    for row in rows:
-        if row.pk > lagging[row.recipient_id] and len(missed[row.recipient_id]) < limit:
-            missed[row.recipient_id].append(row)
-    counts = unread_counts(lagging)
+    new_watermark = max([watermark, *(notification_id for _, notification_id in stored)])
+    limit = int(live_settings.REPLAY_LIMIT)
+    missed: dict[Any, list[int]] = {}
+    for recipient_id, notification_id in stored:
+        since, sent = local[hub.user_key(recipient_id)]
+        if notification_id > since and notification_id not in sent:
+            missed.setdefault(recipient_id, []).append(notification_id)
+    if not missed:
+        return new_watermark, {}, {}
+    wanted = [notification_id for ids in missed.values() for notification_id in ids[-limit:]]
+    batch_size = int(live_settings.BATCH_SIZE)
+    rows = [
+        row
+        for start in range(0, len(wanted), batch_size)
+        for row in settled.filter(id__in=wanted[start : start + batch_size]).select_related("sender").order_by("id")
+    ]
+    counts = unread_counts(missed)
     frames_by_user: dict[str, list[str]] = {}
-    highest: dict[str, int] = {}
-    for recipient_id, user_rows in missed.items():
-        if not user_rows:
-            continue
-        key = hub.user_key(recipient_id)
-        frames_by_user[key] = [protocol.notification_frame(row.to_payload()) for row in user_rows]
-        frames_by_user[key].append(protocol.unread_count_frame(counts.get(key, 0)))
-        highest[key] = user_rows[-1].pk
-    return new_watermark, frames_by_user, highest
+    ids_by_user: dict[str, list[int]] = {}
+    for row in rows:
+        key = hub.user_key(row.recipient_id)
+        frames_by_user.setdefault(key, []).append(protocol.notification_frame(row.to_payload()))
+        ids_by_user.setdefault(key, []).append(row.pk)
+    for key, frames in frames_by_user.items():
+        frames.append(protocol.unread_count_frame(counts.get(key, 0)))
+    return new_watermark, frames_by_user, ids_by_user
 
 
 def broadcast_targets(broadcast_id: str, after_id: int, user_keys: list[str]) -> list[list[Any]]:

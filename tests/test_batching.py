@@ -77,20 +77,20 @@ def test_resume_answers_each_request_of_a_batch_like_a_single_resume(user_factor
         answers = resume_frames_many([(ana.pk, 0), (ana.pk, rows[2].pk), (bob.pk, 0), (cid.pk, 5)])
 
     def decoded(answer):
-        frames, highest = answer
-        return [json.loads(frame) for frame in frames], highest
+        frames, replayed = answer
+        return [json.loads(frame) for frame in frames], replayed
 
-    frames, highest = decoded(answers[0])
+    frames, replayed = decoded(answers[0])
     assert [frame["notification"]["title"] for frame in frames[:2]] == ["a2", "a3"]
     assert frames[2:] == [{"type": "resumed", "count": 2, "complete": False}, {"type": "unread_count", "count": 4}]
-    assert highest == rows[3].pk
-    frames, highest = decoded(answers[1])
+    assert replayed == [rows[2].pk, rows[3].pk]
+    frames, replayed = decoded(answers[1])
     assert [frame["notification"]["title"] for frame in frames[:1]] == ["a3"]
     assert frames[1] == {"type": "resumed", "count": 1, "complete": True}
     for answer in answers[2:]:
-        frames, highest = decoded(answer)
+        frames, replayed = decoded(answer)
         assert frames == [{"type": "resumed", "count": 0, "complete": True}, {"type": "unread_count", "count": 0}]
-        assert highest == 0
+        assert replayed == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -142,3 +142,29 @@ async def test_a_hub_that_cannot_start_is_dropped_and_the_next_socket_retries(re
         notification = await anotify(ana, title="after the layer came back")
         assert (await receive(second))["notification"]["id"] == notification.pk
         await second.disconnect()
+
+
+async def test_a_socket_that_cannot_join_its_group_is_closed_and_forgotten(redis_url):
+    """Redis dies under a running hub: a new socket is told to retry later and leaves nothing behind."""
+    from tests.servers import RedisServer, redis_server_binary, skip_or_fail
+
+    binary = redis_server_binary()
+    if binary is None:
+        skip_or_fail("no redis-server binary: this test kills its own Redis")
+    ana, bob = [await sync_to_async(make_user)(name) for name in ("ana", "bob")]
+    server = RedisServer(binary)
+    server.start()
+    try:
+        with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": LAYERS[0], "CONFIG": {"hosts": [server.url]}}}):
+            first = await open_socket(ana)
+            await first.send_json_to({"type": "heartbeat"})
+            assert await receive(first) == {"type": "heartbeat_ack"}  # registered, in its group
+            running = await get_hub()
+            server.kill()
+            second = await open_socket(bob)
+            closed = await second.receive_output(10)
+            assert closed == {"type": "websocket.close", "code": protocol.CLOSE_TRY_AGAIN_LATER}
+            assert list(running.connections) == [hub.user_key(ana)]
+            await first.disconnect()
+    finally:
+        server.stop()

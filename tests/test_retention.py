@@ -83,7 +83,7 @@ def test_expired_notifications_are_gone_for_the_user(ana):
     assert unread_counts([ana.pk]) == {str(ana.pk): 1}
     assert [result["id"] for result in client.get(reverse("live_notify:api_list")).json()["results"]] == [kept.pk]
     assert "gone" not in client.get(reverse("live_notify:list")).content.decode()
-    frames, _highest = resume_frames(ana, 0)
+    frames, _replayed = resume_frames(ana, 0)
     assert len(frames) == 3  # kept, resumed, unread_count
     assert client.post(reverse("live_notify:api_mark_read", args=[gone.pk])).status_code == 404
 

@@ -149,15 +149,17 @@ test('an explicit connect() after 4001 tries again', (t) => {
   assert.equal(env.client.stoppedReason, null);
 });
 
-test('close code 1012 (service restart) reconnects within a second', (t) => {
-  t.mock.method(Math, 'random', () => 0.999);
-  const env = setup(t, {reconnectDelay: 3000});
-  connectOpen(env).serverClose(1012);
-  env.tick(998);
-  assert.equal(env.sockets().length, 1);
-  env.tick(1);
-  assert.equal(env.sockets().length, 2);
-});
+for (const code of [1012, 4012]) {
+  test(`close code ${code} (service restart${code === 4012 ? ', from daphne' : ''}) reconnects within a second`, (t) => {
+    t.mock.method(Math, 'random', () => 0.999);
+    const env = setup(t, {reconnectDelay: 3000});
+    connectOpen(env).serverClose(code);
+    env.tick(998);
+    assert.equal(env.sockets().length, 1);
+    env.tick(1);
+    assert.equal(env.sockets().length, 2);
+  });
+}
 
 test('close code 4002 (reaped idle socket) reconnects with backoff', (t) => {
   t.mock.method(Math, 'random', () => 0);

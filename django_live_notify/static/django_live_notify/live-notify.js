@@ -30,6 +30,7 @@
 
   const CLOSE_NORMAL = 1000;
   const CLOSE_SERVICE_RESTART = 1012;
+  const CLOSE_SERVICE_RESTART_DAPHNE = 4012; // daphne cannot send 1012
   const CLOSE_HEARTBEAT_TIMEOUT = 4000;
   const CLOSE_UNAUTHENTICATED = 4001;
   const CLOSE_CREDENTIALS_CHANGED = 4003;
@@ -635,7 +636,8 @@
         console.warn(`${LOG_PREFIX}gave up after ${this.reconnectAttempts} reconnect attempts`);
         return null;
       }
-      const delay = code === CLOSE_SERVICE_RESTART || code === CLOSE_CREDENTIALS_CHANGED
+      const quick = [CLOSE_SERVICE_RESTART, CLOSE_SERVICE_RESTART_DAPHNE, CLOSE_CREDENTIALS_CHANGED];
+      const delay = quick.includes(code)
         ? Math.random() * 1000
         : backoffDelay(this.reconnectAttempts, opts.reconnectDelay, opts.maxReconnectDelay);
       this.reconnectAttempts += 1;
