@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, free_port, skip_or_fail, start_asgi_server, stop_process
+from tests.servers import ROOT, AsgiServer, skip_or_fail
 
 MANAGE = ROOT / "example_project" / "manage.py"
 PASSWORD = "demo12345"  # every demo_data user's
@@ -88,7 +88,7 @@ class ExampleSite:
 
     def server(self, kind: str) -> AsgiServer:
         """Start a new ``kind`` (uvicorn or daphne) server; stop_all() stops it."""
-        server = AsgiServer(kind, self.env)
+        server = AsgiServer(kind, self.env, module="example_project.asgi:application")
         self.servers.append(server)
         server.start()
         return server
@@ -96,29 +96,6 @@ class ExampleSite:
     def stop_all(self) -> None:
         for server in self.servers:
             server.stop()
-
-
-class AsgiServer:
-    """``example_project.asgi:application`` under uvicorn or daphne, on a port of its own that restarts keep."""
-
-    def __init__(self, kind: str, env: dict[str, str]) -> None:
-        self.kind = kind
-        self.env = env
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        assert self.process is None, "already running"
-        self.process = start_asgi_server(self.kind, self.port, self.env, module="example_project.asgi:application")
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None:
-            stop_process(process)
 
 
 async def log_in(context, base_url: str, username: str):
@@ -157,12 +134,3 @@ async def wait_for_badge(page, count: int, timeout: float = 5_000) -> None:
 async def events(page, name: str) -> list[dict]:
     """Return the recorded ``live-notify:<name>`` events of the page, oldest first."""
     return await page.evaluate("(name) => window.__liveNotifyEvents.filter((event) => event.name === name)", name)
-
-
-def report(request, name: str, value: float, unit: str) -> None:
-    """Keep a measurement in the test's user_properties and, under pytest -v, print it."""
-    request.node.user_properties.append((name, value))
-    if request.config.get_verbosity() > 0:
-        capture = request.config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled():
-            print(f" [{name} {value}{unit}]", end="")

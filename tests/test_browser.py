@@ -25,12 +25,11 @@ from tests.browser_support import (
     events,
     is_executable,
     log_in,
-    report,
     skip_module_or_fail,
     wait_for_badge,
     wait_until_live,
 )
-from tests.servers import ROOT
+from tests.servers import ROOT, report
 
 CHROMIUM = chromium_path()
 if not is_executable(CHROMIUM):

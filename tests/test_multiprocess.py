@@ -2,14 +2,11 @@
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import websockets
 
-from tests.servers import ROOT, free_port, start_asgi_server, stop_process
+from tests.servers import free_port, live_env, manage, start_asgi_server, stop_process
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -27,12 +24,6 @@ print(json.dumps(keys))
 """
 
 
-def manage(env, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "django", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    ).stdout
-
-
 async def next_frame(socket, timeout=5):
     return json.loads(await asyncio.wait_for(socket.recv(), timeout))
 
@@ -48,13 +39,7 @@ async def receive_nothing(socket, timeout=0.5):
 @pytest.fixture
 def cluster(tmp_path, redis_url):
     """Start uvicorn and daphne on one Redis and one database; yield (ports, session keys, env)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DJANGO_SETTINGS_MODULE": "tests.settings_live",
-        "LIVE_NOTIFY_TEST_DB": str(tmp_path / "db.sqlite3"),
-        "LIVE_NOTIFY_TEST_REDIS": redis_url,
-    }
+    env = live_env(tmp_path / "db.sqlite3", redis_url)
     manage(env, "migrate", "-v0")
     keys = json.loads(manage(env, "shell", "-v0", "-c", CREATE_USERS).strip().splitlines()[-1])
     ports = {"uvicorn": free_port(), "daphne": free_port()}
