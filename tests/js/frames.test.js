@@ -40,6 +40,14 @@ test('a lastId option resumes on the very first connect', (t) => {
   assert.deepEqual(connectOpen(env).sent, [{type: 'resume', last_id: 41}]);
 });
 
+test('a lastId of 0 (a user with no notifications yet) resumes from 0 on every connect', (t) => {
+  const env = setup(t, {lastId: 0});
+  assert.deepEqual(connectOpen(env).sent, [{type: 'resume', last_id: 0}]);
+  env.socket().receive({type: 'resumed', count: 0, complete: true});
+  // Sent while the connection was down: the reconnect's resume from 0 brings it back.
+  assert.deepEqual(reconnect(env).sent, [{type: 'resume', last_id: 0}]);
+});
+
 test('lastId follows the highest id seen, not the newest frame', (t) => {
   const env = setup(t);
   const socket = connectOpen(env);

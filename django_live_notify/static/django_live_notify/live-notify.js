@@ -325,6 +325,10 @@
       this.apiUrl = opts.apiUrl;
       this.historyUrl = opts.historyUrl;
       this.lastId = toId(opts.lastId) || 0;
+      // The page said where the user stood (the template tag always does, 0 for a user with no
+      // notifications yet): every connect resumes from there, so nothing sent meanwhile is missed.
+      const given = (options || {}).lastId;
+      this._positionKnown = this.lastId > 0 || given === 0 || given === '0';
       this.unreadCount = toCount(opts.unreadCount);
       this.connected = false;
       this.status = 'idle';
@@ -588,7 +592,7 @@
     _handleOpen() {
       this.connected = true;
       this.reconnectAttempts = 0;
-      if (this.lastId > 0) this._sendResume();
+      if (this.lastId > 0 || this._positionKnown) this._sendResume();
       else this._send({type: 'get_unread_count'});
       this._startHeartbeat();
       this._setStatus('connected', {});
