@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -23,6 +22,7 @@ from django.utils.text import Truncator
 
 from . import hub, preferences, protocol
 from .actions import clean_actions
+from .batching import batches
 from .conf import live_settings
 from .models import Notification, NotificationPreference
 from .services import unread_counts
@@ -122,11 +122,10 @@ def broadcast(
     if users is None or isinstance(users, models.QuerySet):
         return _broadcast_in_database(template, users)
     user_ids = _distinct_ids(users)
-    batch_size = int(live_settings.BATCH_SIZE)
     stored: list[tuple[Any, int]] = []
     pairs: list[tuple[Any, int | None]] = []
     with transaction.atomic():
-        for batch in _batches(user_ids, batch_size):
+        for batch in batches(user_ids):
             delivery = preferences.deliveries(batch, template.notification_type)
             rows = [
                 _copy(template, recipient_id, silent=delivery[recipient_id] == preferences.STORE)
@@ -389,7 +388,7 @@ def _update_groups(
     One locking query and one or two UPDATEs per batch of recipients, however many rows change.
     """
     updated: dict[Any, Notification] = {}
-    for batch in _batches(recipient_ids, int(live_settings.BATCH_SIZE)):
+    for batch in batches(recipient_ids):
         existing: dict[Any, Notification] = {}
         locked = (
             Notification.objects.unexpired()
@@ -474,12 +473,6 @@ def _distinct_ids(users: Any) -> list[Any]:
                 raise TypeError(f"recipients must be saved users, got {user!r}")
             values.append(user.pk)
     return list(dict.fromkeys(values))
-
-
-def _batches(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(values)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def _bulk_insert(rows: list[Notification]) -> None:

@@ -12,10 +12,13 @@ once, alone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
+
+from .conf import live_settings
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -69,4 +72,12 @@ class _Queue(Generic[Item, Result]):
         self.task: asyncio.Task[None] | None = None
 
 
-__all__ = ["Batcher"]
+def batches(values: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]:
+    """Yield ``values`` in lists of ``size`` (``LIVE_NOTIFY["BATCH_SIZE"]`` by default): one query per list."""
+    size = int(live_settings.BATCH_SIZE) if size is None else size
+    iterator = iter(values)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+__all__ = ["Batcher", "batches"]

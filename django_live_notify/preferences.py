@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext
 
+from .batching import batches
 from .conf import live_settings
 from .models import Notification, NotificationPreference
 
@@ -59,12 +60,11 @@ def deliveries(recipient_ids: Iterable[Any], notification_type: str) -> dict[Any
     result = dict.fromkeys(ids, default_delivery(notification_type))
     if not ids or is_mandatory(notification_type):
         return result
-    batch_size = int(live_settings.BATCH_SIZE)
-    for start in range(0, len(ids), batch_size):
+    for batch in batches(ids):
         result.update(
-            NotificationPreference.objects.filter(
-                notification_type=notification_type, user_id__in=ids[start : start + batch_size]
-            ).values_list("user_id", "delivery")
+            NotificationPreference.objects.filter(notification_type=notification_type, user_id__in=batch).values_list(
+                "user_id", "delivery"
+            )
         )
     return result
 

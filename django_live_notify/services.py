@@ -12,6 +12,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from . import hub, protocol
+from .batching import batches
 from .conf import live_settings
 from .models import Notification
 from .signals import notification_read
@@ -24,12 +25,10 @@ def unread_count(user: Any) -> int:
 def unread_counts(recipient_ids: Iterable[Any]) -> dict[str, int]:
     """Return the unread count of each of ``recipient_ids``, one query per batch, keyed by registry key."""
     counts: dict[str, int] = {}
-    ids = list(recipient_ids)
-    batch_size = int(live_settings.BATCH_SIZE)
-    for start in range(0, len(ids), batch_size):
+    for batch in batches(recipient_ids):
         rows = (
             Notification.objects.unexpired()
-            .filter(recipient_id__in=ids[start : start + batch_size], read_at__isnull=True)
+            .filter(recipient_id__in=batch, read_at__isnull=True)
             .order_by()
             .values("recipient_id")
             .annotate(count=Count("id"))
@@ -101,11 +100,10 @@ def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str],
     limit = int(live_settings.REPLAY_LIMIT)
     recipient_ids = list(dict.fromkeys(recipient_id for recipient_id, _ in requests))
     newest: dict[Any, int] = {}
-    batch_size = int(live_settings.BATCH_SIZE)
-    for start in range(0, len(recipient_ids), batch_size):
+    for batch in batches(recipient_ids):
         newest.update(
             Notification.objects.unexpired()
-            .filter(recipient_id__in=recipient_ids[start : start + batch_size], silent=False)
+            .filter(recipient_id__in=batch, silent=False)
             .order_by()
             .values("recipient_id")
             .annotate(top=Max("id"))
@@ -169,11 +167,10 @@ def missed_frames(
     if not missed:
         return new_watermark, {}, {}
     wanted = [notification_id for ids in missed.values() for notification_id in ids[-limit:]]
-    batch_size = int(live_settings.BATCH_SIZE)
     rows = [
         row
-        for start in range(0, len(wanted), batch_size)
-        for row in settled.filter(id__in=wanted[start : start + batch_size]).select_related("sender").order_by("id")
+        for batch in batches(wanted)
+        for row in settled.filter(id__in=batch).select_related("sender").order_by("id")
     ]
     counts = unread_counts(missed)
     frames_by_user: dict[str, list[str]] = {}
@@ -193,14 +190,10 @@ def broadcast_targets(broadcast_id: str, after_id: int, user_keys: list[str]) ->
     One query per ``BATCH_SIZE`` users for the rows, the same for the counts.
     """
     to_python = get_user_model()._meta.pk.to_python
-    batch_size = int(live_settings.BATCH_SIZE)
-    recipient_ids = [to_python(key) for key in user_keys]
     rows: list[tuple[Any, int, bool]] = []
-    for start in range(0, len(recipient_ids), batch_size):
+    for batch in batches(to_python(key) for key in user_keys):
         rows.extend(
-            Notification.objects.filter(
-                recipient_id__in=recipient_ids[start : start + batch_size], id__gt=after_id, broadcast_id=broadcast_id
-            )
+            Notification.objects.filter(recipient_id__in=batch, id__gt=after_id, broadcast_id=broadcast_id)
             .order_by()
             .values_list("recipient_id", "id", "silent")
         )
