@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from channels.middleware import BaseMiddleware
-from channels.security.websocket import AllowedHostsOriginValidator
+from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
@@ -107,14 +107,16 @@ class TokenOrOriginValidator:
         self.origin_checked = AllowedHostsOriginValidator(application)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        if token_from_scope(scope) is not None:
+        if self.allows(scope):
             return await self.application(scope, receive, send)
-        return await self.origin_checked(scope, receive, send)
+        return await WebsocketDenier()(scope, receive, send)
 
     def allows(self, scope: dict[str, Any]) -> bool:
         """Tell whether the socket may go on: it offers a token, or comes from an allowed origin."""
         if token_from_scope(scope) is not None:
             return True
+        if scope["type"] != "websocket":
+            raise ValueError("You cannot use OriginValidator on a non-WebSocket connection")
         parsed_origin = None
         for name, value in scope.get("headers", ()):
             if name == b"origin":
