@@ -3,6 +3,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.db.backends.utils import CursorWrapper
 from django.test import Client
 
 from django_live_notify.hub import stop_hubs
@@ -25,6 +26,25 @@ async def clean_hub():
         close = getattr(backend, "close_pools", None) or getattr(backend, "flush", None)
         if close is not None and not hasattr(backend, "groups"):
             await close()
+
+
+@pytest.fixture
+def count_sql(monkeypatch):
+    """Give a function that starts counting the SQL of every thread, channels' database thread
+    included, and returns the list of statements it fills from then on."""
+
+    def start():
+        executed = []
+        original = CursorWrapper._execute_with_wrappers
+
+        def counting(self, sql, *args, **kwargs):
+            executed.append(sql)
+            return original(self, sql, *args, **kwargs)
+
+        monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counting)
+        return executed
+
+    return start
 
 
 def make_user(username, **extra):

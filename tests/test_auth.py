@@ -8,7 +8,6 @@ from channels.auth import AuthMiddlewareStack
 from django.contrib.auth import HASH_SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.db import DatabaseError, connection
-from django.db.backends.utils import CursorWrapper
 from django.test import Client, override_settings
 
 from django_live_notify.auth import SocketAuthMiddleware
@@ -150,18 +149,10 @@ async def test_a_token_socket_skips_the_session():
     assert ours["user_pk"] == ana.pk and ours["session_key"] is None
 
 
-async def test_concurrent_handshakes_share_a_few_queries(monkeypatch):
+async def test_concurrent_handshakes_share_a_few_queries(count_sql):
     users = [await sync_to_async(make_user)(f"u{i}") for i in range(60)]
     keys = [await sync_to_async(login)(user) for user in users]
-    executed = []
-    original = CursorWrapper._execute_with_wrappers
-
-    def counting(self, sql, *args, **kwargs):
-        executed.append(sql)
-        return original(self, sql, *args, **kwargs)
-
-    # Counts SQL from every thread, including channels' database thread.
-    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counting)
+    executed = count_sql()  # every thread's SQL, channels' database thread included
     scopes = await asyncio.gather(*(scope_after(SocketAuthMiddleware, f"sessionid={key}") for key in keys))
     assert [scope["user_pk"] for scope in scopes] == [user.pk for user in users]
     # One session query and one user query per batch: the first handshake goes alone, the rest wait together.

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db.backends.utils import CursorWrapper
 from django.test import override_settings
 from django.utils import timezone
 
@@ -94,19 +93,11 @@ def test_resume_answers_each_request_of_a_batch_like_a_single_resume(user_factor
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_reconnect_storm_of_resumes_costs_a_few_queries(monkeypatch):
+async def test_a_reconnect_storm_of_resumes_costs_a_few_queries(count_sql):
     users = [await sync_to_async(make_user)(f"u{number}") for number in range(40)]
     await anotify(users[0], title="missed")
     sockets = [await open_socket(user) for user in users]
-    executed = []
-    original = CursorWrapper._execute_with_wrappers
-
-    def counting(self, sql, *args, **kwargs):
-        executed.append(sql)
-        return original(self, sql, *args, **kwargs)
-
-    # Counts SQL from every thread, including channels' database thread.
-    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counting)
+    executed = count_sql()  # every thread's SQL, channels' database thread included
     for socket in sockets:
         await socket.send_json_to({"type": "resume", "last_id": 0})
     answers = [[json.loads(await socket.receive_from(3)) for _ in range(2)] for socket in sockets[1:]]

@@ -6,7 +6,6 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db.backends.utils import CursorWrapper
 from django.test import Client, override_settings
 
 from django_live_notify import anotify
@@ -44,18 +43,10 @@ async def test_token_socket_from_no_origin_receives_its_notifications(how):
     await socket.disconnect()
 
 
-async def test_connecting_with_a_token_costs_no_query(monkeypatch):
+async def test_connecting_with_a_token_costs_no_query(count_sql):
     ana = await sync_to_async(make_user)("ana")
     token = await sync_to_async(make_token)(ana)
-    executed = []
-    original = CursorWrapper._execute_with_wrappers
-
-    def counting(self, sql, *args, **kwargs):
-        executed.append(sql)
-        return original(self, sql, *args, **kwargs)
-
-    # Counts SQL from every thread, including channels' database thread.
-    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counting)
+    executed = count_sql()  # every thread's SQL, channels' database thread included
     socket, connected, _ = await token_socket(token)
     await socket.send_json_to({"type": "heartbeat"})
     assert json.loads(await socket.receive_from(2)) == {"type": "heartbeat_ack"}
