@@ -1,4 +1,13 @@
-"""Settings of the test project."""
+"""Settings of the test project.
+
+The database is SQLite in memory unless ``LIVE_NOTIFY_TEST_DATABASE_URL`` names another one, for example
+``postgres://user:password@127.0.0.1:5432/live_notify`` or ``mysql://user:password@127.0.0.1:3306/live_notify``
+(the test database is that name with ``test_`` in front).
+"""
+
+import os
+
+import dj_database_url
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = True
@@ -38,7 +47,15 @@ TEMPLATES = [
         },
     }
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASE_URL = os.environ.get("LIVE_NOTIFY_TEST_DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+        # utf8mb4 so that titles may hold any character; strict mode so that nothing is cut silently.
+        DATABASES["default"]["OPTIONS"] = {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"}
+        DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 ASGI_APPLICATION = "tests.asgi.application"
 STATIC_URL = "/static/"
