@@ -1,8 +1,10 @@
 """live_notify_import_hq: django-notifications-hq's table, made by raw SQL as hq 1.8.3 leaves it, copied row by row."""
 
 import io
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -355,3 +357,104 @@ def test_the_oldest_column_set_imports_too(transactional_db):
         assert "Imported 1 of 1" in out
     finally:
         hq_schema.drop_table()
+
+
+# A dump written by the real django-notifications-hq 1.8.3 (tox -e hq-dump runs tests/hq_dump/make_dump.py)
+
+DUMP = json.loads((Path(__file__).parent / "hq_dump" / "hq-1.8.3.json").read_text())
+
+
+@pytest.fixture
+def real_dump(transactional_db):
+    """Load the dump's rows into hq's table here, with its users, group and content types renumbered to ours."""
+    from django.contrib.auth.models import Group
+
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            for statement in DUMP["ddl"]:  # hq's own DDL, as its migrations left it.
+                cursor.execute(statement)
+    else:
+        hq_schema.create_table("1.8.3")
+    users = {name: make_user(name, id=pk) for name, pk in DUMP["users"].items()}
+    Group.objects.create(pk=DUMP["groups"]["staff"], name="staff")
+    ours = {}
+    for dump_id, label in DUMP["content_types"].items():
+        app_label, model = label.split(".")
+        if app_label != "notifications":
+            ours[int(dump_id)] = ContentType.objects.get_by_natural_key(app_label, model).pk
+    rows = []
+    for row in DUMP["rows"]:
+        row = dict(row, timestamp=datetime.fromisoformat(row["timestamp"]).replace(tzinfo=UTC))
+        for column in ("actor_content_type_id", "target_content_type_id", "action_object_content_type_id"):
+            if row[column] is not None:
+                row[column] = ours[row[column]]
+        rows.append(row)
+    hq_schema.insert(rows)
+    yield users
+    hq_schema.drop_table()
+
+
+def test_a_real_hq_dump_imports_row_by_row(real_dump):
+    assert DUMP["versions"]["django-notifications-hq"] == "1.8.3"
+    ana, bob, cid = real_dump["ana"], real_dump["bob"], real_dump["cid"]
+    from django.contrib.auth.models import Group
+
+    staff = Group.objects.get(name="staff")
+    out, err = run()
+    rows = imported()
+    by_id = {row["id"]: row for row in DUMP["rows"]}
+
+    def stamp(source_id):
+        return datetime.fromisoformat(by_id[source_id]["timestamp"]).replace(tzinfo=UTC)
+
+    seen = {
+        int(key.removeprefix("hq:")): (row.recipient, row.sender, row.title, row.url, row.read_at, row.created)
+        for key, row in rows.items()
+    }
+    assert seen == {
+        1: (ana, bob, "bob commented on", "/groups/1/", None, stamp(1)),
+        2: (ana, bob, "bob liked", "", stamp(2), stamp(2)),
+        3: (ana, None, "staff was renamed", "", None, stamp(3)),
+        4: (cid, None, "staff was renamed", "", stamp(4), stamp(4)),
+        5: (bob, None, "left", "", None, stamp(5)),
+        6: (ana, ana, "ana invited you", "https://example.com/join?x=1", None, stamp(6)),
+        7: (bob, ana, "ana invited you", "https://example.com/join?x=1", None, stamp(7)),
+        8: (bob, cid, "cid wrote", "", None, datetime(2020, 2, 29, 12, 0, 0, 123456, tzinfo=UTC)),
+        9: (cid, bob, "bob pinged", "", stamp(9), stamp(9)),
+    }  # 10 was deleted through hq's delete view (SOFT_DELETE): skipped.
+    assert list(rows) == sorted(rows, key=lambda key: (stamp(int(key[3:])), int(key[3:])))  # Oldest first.
+    assert (rows["hq:1"].target, rows["hq:1"].message) == (staff, "Nice group")
+    assert rows["hq:2"].notification_type == "success"
+    assert rows["hq:3"].data == {
+        "colour": "blue",
+        "hq": {
+            "id": 3,
+            "level": "warning",
+            "emailed": False,
+            "public": True,
+            "actor": {"type": "auth.group", "id": str(staff.pk), "name": "staff"},
+            "action_object": {"type": "auth.user", "id": str(bob.pk)},
+        },
+    }
+    assert rows["hq:5"].data["hq"]["actor"] == {
+        "type": "auth.user",
+        "id": DUMP["deleted_users"]["leaver"],
+        "deleted": True,
+    }
+    assert rows["hq:5"].data["hq"]["public"] is False
+    assert rows["hq:9"].data["url"] == "javascript:alert(1)"
+    assert "id 9: url 'javascript:alert(1)' is not a relative or http(s) URL" in err
+    assert "1 soft-deleted" in out
+
+    for name, hq_count in DUMP["hq_unread_counts"].items():
+        client = Client()
+        client.force_login(real_dump[name])
+        assert client.get(reverse("live_notify:api_unread_count")).json() == {"count": hq_count}
+        listed = client.get(reverse("live_notify:api_list")).json()["results"]
+        assert sorted(item["id"] for item in listed) == sorted(
+            row.pk for row in rows.values() if row.recipient == real_dump[name]
+        )
+
+    for _ in range(2):
+        assert "Imported 0 of 10" in run()[0]
+    assert len(imported()) == 9
