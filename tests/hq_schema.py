@@ -1,9 +1,9 @@
 """django-notifications-hq's table, created by raw SQL exactly as its migrations leave it.
 
-The statements are what ``migrate`` wrote with django-notifications-hq 1.8.3 on Django 4.2 (read back with
-``sqlite_master`` and ``pg_dump -s``): "1.8.3" after all nine migrations (1.6 and 1.7 leave the same columns), "0001"
-after only its first one (no ``deleted``, ``emailed`` or ``data``). hq's own code is not needed, nor importable on
-Django 5.1 or later.
+The statements are what ``migrate`` wrote with django-notifications-hq 1.8.3 on Django 4.2, read back with
+``sqlite_master``, ``pg_dump -s`` and ``SHOW CREATE TABLE`` (MariaDB): "1.8.3" after all nine migrations (1.6 and
+1.7 leave the same columns), "0001" after only its first one (no ``deleted``, ``emailed`` or ``data``). hq's own
+code is not needed, nor importable on Django 5.1 or later.
 """
 
 from __future__ import annotations
@@ -79,9 +79,55 @@ POSTGRESQL = {
 }
 
 
+_MYSQL_COLUMNS = """
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `level` varchar(20) NOT NULL,
+  `unread` tinyint(1) NOT NULL,
+  `actor_object_id` varchar(255) NOT NULL,
+  `verb` varchar(255) NOT NULL,
+  `description` longtext DEFAULT NULL,
+  `target_object_id` varchar(255) DEFAULT NULL,
+  `action_object_object_id` varchar(255) DEFAULT NULL,
+  `timestamp` datetime(6) NOT NULL,
+  `public` tinyint(1) NOT NULL,
+  `action_object_content_type_id` int(11) DEFAULT NULL,
+  `actor_content_type_id` int(11) NOT NULL,
+  `recipient_id` int(11) NOT NULL,
+  `target_content_type_id` int(11) DEFAULT NULL,"""
+
+_MYSQL_KEYS = """
+  PRIMARY KEY (`id`),
+  CONSTRAINT `notifications_notifi_action_object_conten_7d2b8ee9_fk_django_co`
+    FOREIGN KEY (`action_object_content_type_id`) REFERENCES `django_content_type` (`id`),
+  CONSTRAINT `notifications_notifi_actor_content_type_i_0c69d7b7_fk_django_co`
+    FOREIGN KEY (`actor_content_type_id`) REFERENCES `django_content_type` (`id`),
+  CONSTRAINT `notifications_notifi_target_content_type__ccb24d88_fk_django_co`
+    FOREIGN KEY (`target_content_type_id`) REFERENCES `django_content_type` (`id`),
+  CONSTRAINT `notifications_notification_recipient_id_d055f3f0_fk_auth_user_id`
+    FOREIGN KEY (`recipient_id`) REFERENCES `auth_user` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
+
+# SHOW CREATE TABLE on MariaDB 10.11.
+MYSQL = {
+    "1.8.3": [
+        "CREATE TABLE `notifications_notification` ("
+        + _MYSQL_COLUMNS
+        + """
+  `deleted` tinyint(1) NOT NULL,
+  `emailed` tinyint(1) NOT NULL,
+  `data` longtext DEFAULT NULL,
+  KEY `notifications_notification_deleted_b32b69e6` (`deleted`),
+  KEY `notifications_notification_timestamp_6a797bad` (`timestamp`),
+  KEY `notifications_notification_recipient_id_unread_253aadc9_idx` (`recipient_id`,`unread`),"""
+        + _MYSQL_KEYS
+    ],
+    "0001": ["CREATE TABLE `notifications_notification` (" + _MYSQL_COLUMNS + _MYSQL_KEYS],
+}
+
+
 def create_table(version: str = "1.8.3") -> None:
     """Create hq's table in the default database, as hq ``version`` ("1.8.3" or "0001") leaves it."""
-    statements = {"sqlite": SQLITE, "postgresql": POSTGRESQL}[connection.vendor][version]
+    statements = {"sqlite": SQLITE, "postgresql": POSTGRESQL, "mysql": MYSQL}[connection.vendor][version]
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)

@@ -19,11 +19,6 @@ from tests import hq_schema
 from tests.conftest import make_user
 from tests.testapp.models import Project, Thing
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor not in ("sqlite", "postgresql"),
-    reason=f"hq's table is only written out for SQLite and PostgreSQL, not {connection.vendor}",
-)
-
 T0 = datetime(2024, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)
 UUID_TARGET = str(uuid.UUID("0f8c1c2e-4b7a-4e0e-9d55-3c1b2a7f9e10"))
 LONG_TARGET = "k" * 200
