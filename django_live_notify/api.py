@@ -12,6 +12,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router, transaction
 from django.db.models import BooleanField, Case, CharField, F, Max, OuterRef, Subquery, Value, When
@@ -66,9 +67,7 @@ def notify(
     template = _build(title, message, notification_type, sender, target, url, data, group_key, actions, expires_at)
     group_title = _check_group_title(group_title)
     single = isinstance(recipient, models.Model)
-    if single and recipient.pk is None:
-        raise TypeError("recipient must be a saved user")
-    recipient_ids = [recipient.pk] if single else _distinct_ids(recipient)
+    recipient_ids = [_user_pk(recipient, "recipient")] if single else _distinct_ids(recipient, "recipient")
     delivery = preferences.deliveries(recipient_ids, template.notification_type)
     stored_ids = [recipient_id for recipient_id in recipient_ids if delivery[recipient_id] != preferences.OFF]
     with transaction.atomic():
@@ -120,8 +119,10 @@ def broadcast(
     """
     template = _build(title, message, notification_type, None, None, "", None, "", None, expires_at)
     if users is None or isinstance(users, models.QuerySet):
+        if users is not None:
+            _check_user_queryset(users, "users")
         return _broadcast_in_database(template, users)
-    user_ids = _distinct_ids(users)
+    user_ids = _distinct_ids(users, "users")
     stored: list[tuple[Any, int]] = []
     pairs: list[tuple[Any, int | None]] = []
     with transaction.atomic():
@@ -258,6 +259,7 @@ def create_and_send_notification(
 
 def send_notification_to_user(user_id: Any, notification_data: dict[str, Any]) -> None:
     """Push a notification dict to a user's open sockets now, storing nothing."""
+    user_id = _user_pk(user_id, "user_id") if isinstance(user_id, models.Model) else _user_id(user_id, "user_id")
     frame = protocol.notification_frame(notification_data)
     hub.publish(hub.frames_message([(hub.user_key(user_id), [frame])]))
 
@@ -265,8 +267,17 @@ def send_notification_to_user(user_id: Any, notification_data: dict[str, Any]) -
 def broadcast_system_notification(title: str, message: str, user_ids: Iterable[Any] | None = None) -> int:
     """Broadcast a "system" notification to all active users or to ``user_ids``; return the count."""
     users = None
-    if user_ids is not None:
-        users = get_user_model().objects.filter(pk__in=list(user_ids)).order_by("pk")
+    if isinstance(user_ids, models.QuerySet):
+        _check_user_queryset(user_ids, "user_ids")
+        users = get_user_model().objects.filter(pk__in=user_ids.values("pk")).order_by("pk")
+    elif user_ids is not None:
+        if isinstance(user_ids, (str, bytes, models.Model)) or not isinstance(user_ids, Iterable):
+            raise TypeError(f"user_ids must be an iterable of user ids or users, not {_describe(user_ids)}")
+        ids = [
+            _user_pk(user_id, "user_ids") if isinstance(user_id, models.Model) else _user_id(user_id, "user_ids")
+            for user_id in user_ids
+        ]
+        users = get_user_model().objects.filter(pk__in=ids).order_by("pk")
     return broadcast(title=title, message=message, notification_type="system", users=users)
 
 
@@ -460,19 +471,61 @@ def _copy(template: Notification, recipient_id: Any, silent: bool = False) -> No
     return row
 
 
-def _distinct_ids(users: Any) -> list[Any]:
-    """Return the distinct primary keys of ``users`` (a QuerySet or an iterable of users), in order."""
+def _distinct_ids(users: Any, name: str) -> list[Any]:
+    """Return the distinct primary keys of ``users`` (a QuerySet or an iterable of saved users), in order.
+
+    ``name`` is the argument's name in the error raised for anything else.
+    """
     if isinstance(users, models.QuerySet):
+        _check_user_queryset(users, name)
         values: Iterable[Any] = users.values_list("pk", flat=True)
     elif isinstance(users, (str, bytes)) or not isinstance(users, Iterable):
-        raise TypeError("recipient must be a user, or an iterable or QuerySet of users")
+        label = get_user_model()._meta.label
+        raise TypeError(f"{name} must be a saved {label} (or an iterable or QuerySet of them), not {_describe(users)}")
     else:
-        values = []
-        for user in users:
-            if not isinstance(user, models.Model) or user.pk is None:
-                raise TypeError(f"recipients must be saved users, got {user!r}")
-            values.append(user.pk)
+        values = [_user_pk(user, name) for user in users]
     return list(dict.fromkeys(values))
+
+
+def _user_pk(user: Any, name: str) -> Any:
+    """Return the primary key of ``user`` if it is a saved instance of the user model; raise TypeError otherwise.
+
+    Any other model would do as well by its pk alone: a Group with pk 1 would notify user 1.
+    """
+    user_model = get_user_model()
+    if not isinstance(user, user_model) or user.pk is None:
+        raise TypeError(
+            f"{name} must be a saved {user_model._meta.label} (or an iterable or QuerySet of them), "
+            f"not {_describe(user)}"
+        )
+    return user.pk
+
+
+def _user_id(value: Any, name: str) -> Any:
+    """Return ``value`` as a primary key of the user model; raise TypeError if it cannot be one."""
+    user_model = get_user_model()
+    if isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool):
+        try:
+            return user_model._meta.pk.to_python(value)
+        except ValidationError:
+            pass
+    raise TypeError(f"{name} must hold {user_model._meta.label} ids or instances, not {_describe(value)}")
+
+
+def _check_user_queryset(users: models.QuerySet[Any], name: str) -> None:
+    user_model = get_user_model()
+    if not issubclass(users.model, user_model):
+        raise TypeError(f"{name} must be a QuerySet of {user_model._meta.label}, not {_describe(users)}")
+
+
+def _describe(value: Any) -> str:
+    """Name what was passed, with its model or type, for an error message."""
+    if isinstance(value, models.QuerySet):
+        return f"a QuerySet of {value.model._meta.label}"
+    if isinstance(value, models.Model):
+        unsaved = "an unsaved " if value.pk is None else ""
+        return f"{unsaved}{value._meta.label} {value!r}"
+    return f"{type(value).__name__} {value!r}"
 
 
 def _bulk_insert(rows: list[Notification]) -> None:

@@ -75,7 +75,7 @@ class Notification(TimeStampedModel):
         related_name="+",
         verbose_name=_("target type"),
     )
-    target_object_id = models.CharField(_("target id"), max_length=64, blank=True, default="")
+    target_object_id = models.CharField(_("target id"), max_length=255, blank=True, default="")
     target = GenericForeignKey("target_content_type", "target_object_id")
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     group_key = models.CharField(_("group key"), max_length=255, blank=True, default="")
@@ -87,6 +87,10 @@ class Notification(TimeStampedModel):
     # The rows one broadcast() stored share it: each server process finds its users' rows by it, and
     # it tells how many recipients of one broadcast read it.
     broadcast_id = models.UUIDField(_("broadcast"), null=True, blank=True, editable=False)
+    # Where an imported row came from ("hq:<id>"): a rerun of the importer skips what it already copied.
+    import_key = models.CharField(_("import key"), max_length=255, null=True, blank=True, unique=True, editable=False)
+    # Retention counts from here for imported rows, so old history is not swept by the first cleanup.
+    imported_at = models.DateTimeField(_("imported at"), null=True, blank=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()
 

@@ -497,7 +497,7 @@ class Rule:
             value = value.all()  # A related manager: "project.members".
         if isinstance(value, models.QuerySet):
             if not issubclass(value.model, user_model):
-                raise TypeError(f"recipients must be users, got a QuerySet of {value.model.__name__}")
+                raise TypeError(f"recipients must be users, got a QuerySet of {value.model._meta.label}")
             if self.exclude_sender and sender is not None:
                 value = value.exclude(pk=sender.pk)
             return value
@@ -506,11 +506,13 @@ class Rule:
         if isinstance(value, models.Model):
             value = [value]
         elif isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-            raise TypeError(f"recipients must be users, got {value!r}")
+            raise TypeError(f"recipients must be users, got {type(value).__name__} {value!r}")
         users = [user for user in value if user is not None]
         for user in users:
-            if not isinstance(user, user_model):
-                raise TypeError(f"recipients must be users, got {user!r}")
+            if not isinstance(user, user_model) or user.pk is None:
+                what = f"{user._meta.label} {user!r}" if isinstance(user, models.Model) else repr(user)
+                unsaved = "an unsaved " if isinstance(user, user_model) else ""
+                raise TypeError(f"recipients must be users, got {unsaved}{what}")
         if self.exclude_sender and sender is not None:
             users = [user for user in users if user.pk != sender.pk]
         return users or None

@@ -33,7 +33,7 @@ import types
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -44,13 +44,10 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.testing import WebsocketCommunicator
 from django.apps import AppConfig
-from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.contrib.contenttypes.models import ContentType
 from django.core.checks import ERROR
 from django.db import connections, transaction
-from django.db.migrations.loader import MigrationLoader
 from django.template import engines
 from django.test import Client, RequestFactory, TestCase, override_settings
 from django.test.utils import isolate_apps
@@ -461,41 +458,6 @@ def fake_websockets(received: list[Any]) -> SimpleNamespace:
     return SimpleNamespace(connect=connect)
 
 
-class OldNotifications:
-    """The part of django-notifications-hq's Notification manager the data migration uses, over plain rows."""
-
-    def __init__(self, rows: list[SimpleNamespace]) -> None:
-        self.rows = rows
-
-    def filter(self, **lookups: Any) -> OldNotifications:
-        matching = [row for row in self.rows if all(getattr(row, name) == value for name, value in lookups.items())]
-        return OldNotifications(matching)
-
-    def order_by(self, *fields: str) -> OldNotifications:
-        return OldNotifications(sorted(self.rows, key=lambda row: [getattr(row, name) for name in fields]))
-
-    def iterator(self, chunk_size: int) -> Any:
-        return iter(self.rows)
-
-
-def old_notification(**fields: Any) -> SimpleNamespace:
-    """Return a row of django-notifications-hq's table, with its columns' defaults."""
-    columns = {
-        "actor_content_type_id": None,
-        "actor_object_id": "",
-        "description": None,
-        "target_content_type_id": None,
-        "target_object_id": None,
-        "action_object_content_type_id": None,
-        "action_object_object_id": None,
-        "level": "info",
-        "unread": True,
-        "deleted": False,
-        "data": None,
-    }
-    return SimpleNamespace(**{**columns, **fields})
-
-
 # The checks, page by page ---------------------------------------------------------------
 
 
@@ -744,53 +706,17 @@ def check_migration_sending(snippet, world):
     assert (row.sender, row.target, row.message) == (world.ana, world.service_request, "Fix the sink")
 
 
-@check("migration", "def copy_notifications(apps, schema_editor)")
-def check_data_migration(snippet, world):
-    namespace = snippet.run()
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    ours = [dependency for dependency in namespace["Migration"].dependencies if dependency[0] != "notifications"]
-    assert all(dependency in loader.disk_migrations for dependency in ours), ours
-
-    type_of = ContentType.objects.get_for_model
-    request, project = world.service_request, world.project
-    before = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
-    rows = [
-        old_notification(  # A user's action on a target, unread.
-            id=7,
-            recipient_id=world.bruno.pk,
-            actor_content_type_id=type_of(world.ana).pk,
-            actor_object_id=str(world.ana.pk),
-            verb="asked for a quote",
-            target_content_type_id=type_of(request).pk,
-            target_object_id=str(request.pk),
-            timestamp=before + timedelta(days=1),
-        ),
-        old_notification(  # Another actor and an action object without a target, read.
-            id=8,
-            recipient_id=world.bruno.pk,
-            actor_content_type_id=type_of(project).pk,
-            actor_object_id=str(project.pk),
-            verb="Kitchen updated a request",
-            action_object_content_type_id=type_of(request).pk,
-            action_object_object_id=str(request.pk),
-            unread=False,
-            timestamp=before,
-            data={"color": "blue"},
-        ),
-        old_notification(id=9, recipient_id=world.bruno.pk, verb="gone", deleted=True, timestamp=before),
-    ]
-    old = SimpleNamespace(objects=OldNotifications(rows))
-    apps = SimpleNamespace(
-        get_model=lambda label, name: old if label == "notifications" else django_apps.get_model(label, name)
-    )
-    namespace["copy_notifications"](apps, None)
-
-    copied = list(Notification.objects.order_by("id"))
-    assert [(row.title, row.sender, row.target, row.read_at, row.created) for row in copied] == [
-        ("Kitchen updated a request", None, request, before, before),  # Oldest first.
-        ("asked for a quote", world.ana, request, None, before + timedelta(days=1)),
-    ]
-    assert copied[0].data == {"color": "blue", "actor": {"type": "testapp.project", "id": str(project.pk)}}
+@check("migration", "request.user.live_notifications.unread()")
+def check_migration_reading(snippet, world):
+    notify(world.ana, title="one")
+    notify(world.ana, title="two")
+    notify(world.bruno, title="not ana's")
+    namespace = snippet.run(request=SimpleNamespace(user=world.ana))
+    # The querysets are lazy: by now the last line has marked ana's two read, and only hers.
+    assert (namespace["unread"].count(), namespace["shown"].count()) == (0, 0)
+    assert Notification.objects.get(recipient=world.bruno).read_at is None
+    Notification.objects.filter(recipient=world.ana).update(read_at=None)
+    assert (namespace["unread"].count(), namespace["shown"].count()) == (2, 2)
 
 
 @check("retention", "Flash sale: 20% off until noon")

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from django_live_notify.conf import live_settings
@@ -16,8 +16,9 @@ from django_live_notify.models import Notification
 
 class Command(BaseCommand):
     help = (
-        "Delete read notifications older than LIVE_NOTIFY['RETENTION_DAYS'] (or --days) and every expired "
-        "notification, a batch at a time. Unread notifications that have not expired are kept."
+        "Delete read notifications older than LIVE_NOTIFY['RETENTION_DAYS'] (or --days; imported ones counted "
+        "from their import) and every expired notification, a batch at a time. Unread notifications that have "
+        "not expired are kept."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -45,7 +46,9 @@ class Command(BaseCommand):
             self.say("RETENTION_DAYS is None: read notifications are kept.")
         else:
             cutoff = now - timedelta(days=days)
-            read = Notification.objects.filter(read_at__isnull=False, created__lt=cutoff)
+            # An imported row's retention counts from its import, not from its (often old) creation.
+            old_enough = Q(imported_at__isnull=True, created__lt=cutoff) | Q(imported_at__lt=cutoff)
+            read = Notification.objects.filter(old_enough, read_at__isnull=False)
             old = self.delete_in_batches(read, batch_size, f"read and older than {days} day(s)")
         self.say(f"Deleted {expired + old:,} notification(s): {expired:,} expired, {old:,} read and old.")
 
