@@ -53,7 +53,8 @@ def check_setup(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 "The in-memory channel layer only reaches sockets of the process that sends.",
                 hint=(
                     "Notifications sent from other processes (workers, management commands, a second "
-                    "server process) reach clients only when they resume. Use channels_redis in production."
+                    "server process) reach open pages only through the recovery sweep, one to two sweep "
+                    "intervals late (15 to 30 s by default), or when they resume. Use channels_redis in production."
                 ),
                 id="django_live_notify.W001",
             )
