@@ -198,8 +198,9 @@ def _asgi_problem() -> str | None:
         return "ASGI_APPLICATION is not set"
     try:
         application = import_string(dotted)
-    except ImportError as error:
-        return f"ASGI_APPLICATION {dotted!r} cannot be imported ({error})"
+    except Exception as error:
+        # Any error: a system check must report, not crash the command it runs for.
+        return f"ASGI_APPLICATION {dotted!r} cannot be imported ({error!r})"
     # ASGIStaticFilesHandler and friends wrap the application they serve.
     while not isinstance(application, (ProtocolTypeRouter, ASGIHandler)) and hasattr(application, "application"):
         application = application.application

@@ -245,6 +245,7 @@ def test_runserver_of_daphne_with_a_websocket_route_passes(argv, settings):
     [
         (None, "ASGI_APPLICATION is not set"),
         ("tests.no_such_module.application", "ASGI_APPLICATION 'tests.no_such_module.application' cannot be imported"),
+        ("tests.asgi_broken.application", "ASGI_APPLICATION 'tests.asgi_broken.application' cannot be imported"),
         ("tests.test_checks.http_only", "ASGI_APPLICATION 'tests.test_checks.http_only' serves HTTP only"),
         ("tests.test_checks.http_router", "ASGI_APPLICATION 'tests.test_checks.http_router' serves HTTP only"),
         ("tests.test_checks.wrapped_http_only", "ASGI_APPLICATION 'tests.test_checks.wrapped_http_only' serves HTTP"),
