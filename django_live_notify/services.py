@@ -141,9 +141,9 @@ def missed_frames(
     highest id sent, finds a row whose live send was lost even when a later
     one arrived. Rows younger than ``grace`` seconds are left for the next
     sweep: their live send may still be on its way. Rows already read are
-    never sent: the user has seen them, on this page or another one. Return the new watermark,
-    the frames to send per user (the missed notifications, then the unread
-    count), and the ids in those frames per user.
+    never sent: the user has seen them, on this page or another one. Return
+    the new watermark, the frames to send per user (the missed notifications,
+    then the unread count), and the ids in those frames per user.
     """
     settled = Notification.objects.unexpired().filter(
         created__lte=timezone.now() - timedelta(seconds=grace), silent=False
