@@ -17,7 +17,7 @@ from django_live_notify.routing import websocket_application  # noqa: E402
 
 # ws/notifications/: django-live-notify exactly as a project serves it.
 live_sockets = websocket_application()
-# ws/baseline/: the seed document's stack around the seed-style consumer.
+# ws/baseline/: the usual hand-written Channels stack around the baseline consumer.
 baseline_sockets = AllowedHostsOriginValidator(
     AuthMiddlewareStack(URLRouter([path("ws/baseline/", BaselineConsumer.as_asgi())]))
 )

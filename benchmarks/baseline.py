@@ -1,8 +1,8 @@
-"""The baseline: a plain Channels consumer in the seed document's style, measured beside the app.
+"""The baseline: a plain Channels consumer written the usual way, measured beside the app.
 
 One channel-layer channel per socket joined to ``user_<id>`` on connect, one
 ``group_send`` per user to notify, and a broadcast that stores and sends user by
-user. This is the design the seed document describes; the benchmark runs it in
+user. This is how hand-written Channels notifications usually work; the benchmark runs it in
 the same run, on the same server, database and layer, and prints every figure of
 django-live-notify as a ratio to it.
 """
@@ -24,7 +24,7 @@ open_sockets = 0
 
 
 class BaselineConsumer(AsyncJsonWebsocketConsumer):
-    """Serve one socket the seed's way."""
+    """Serve one socket the usual way."""
 
     async def connect(self) -> None:
         global open_sockets

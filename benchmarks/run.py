@@ -1,10 +1,10 @@
-"""Scale benchmark of django-live-notify against a seed-style Channels consumer, in one run.
+"""Scale benchmark of django-live-notify against a plain Channels consumer, in one run.
 
     python benchmarks/run.py [--clients 10000] [--layers memory,redis] [--quick] [--quiet]
 
 For each layer it runs two scenarios, each on its own copy of one prepared database:
 ``live`` (django-live-notify's socket, /ws/notifications/) and ``baseline`` (a plain
-AsyncJsonWebsocketConsumer in the seed document's style, /ws/baseline/). Each scenario
+AsyncJsonWebsocketConsumer written the usual way, /ws/baseline/). Each scenario
 starts its own uvicorn process(es) (two on a private redis-server for ``redis``), opens
 every client from separate client processes (benchmarks/client.py), and measures: time
 to connect all, failures, server RSS per connection, targeted delivery from the notify()
@@ -441,7 +441,7 @@ async def measure_broadcast(
         result.broadcast_fanout_s = max(receipts.values()) - finished
     missing = result.broadcast_expected - len(receipts)
     if missing and result.kind == "baseline":
-        # The seed's broadcast sends user by user and may not finish within the cap: not a loss.
+        # The baseline's broadcast sends user by user and may not finish within the cap: not a loss.
         result.broadcast_capped = True
     else:
         result.broadcast_lost = missing
@@ -841,7 +841,7 @@ async def main(args: argparse.Namespace, processes: Processes, workdir: Path) ->
             baseline = await run_scenario(layer, "baseline", users, template, workdir, processes, args)
         pairs.append((live, baseline))
     problems = report(pairs)
-    log("ratio = django-live-notify / baseline (seed-style consumer) in this run; below 1 is better everywhere.")
+    log("ratio = django-live-notify / baseline (plain Channels consumer) in this run; below 1 is better everywhere.")
     if problems:
         log("FAILED:")
         for problem in problems:

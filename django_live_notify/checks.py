@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.management import get_commands
+from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, live_settings
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+URLS_HINT = (
+    "Add path('notifications/', include('django_live_notify.urls')) to your ROOT_URLCONF's urlpatterns "
+    "(any prefix will do); the template tags, the history page and the JS client's API need them."
+)
 
 
 @register(Tags.compatibility)
@@ -45,7 +53,8 @@ def check_setup(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 "The in-memory channel layer only reaches sockets of the process that sends.",
                 hint=(
                     "Notifications sent from other processes (workers, management commands, a second "
-                    "server process) reach clients only when they resume. Use channels_redis in production."
+                    "server process) reach open pages only through the recovery sweep, one to two sweep "
+                    "intervals late (15 to 30 s by default), or when they resume. Use channels_redis in production."
                 ),
                 id="django_live_notify.W001",
             )
@@ -131,3 +140,72 @@ def _check_limits() -> list[Any]:
         )
         for problem in problems
     ]
+
+
+@register(Tags.urls)
+def check_urls(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """E007: the app's URLs must be included, or every page with the template tag fails."""
+    try:
+        reverse("live_notify:list")
+    except NoReverseMatch:
+        return [
+            Error(
+                "The URLs of django_live_notify are not included (no 'live_notify' namespace).",
+                hint=URLS_HINT,
+                id="django_live_notify.E007",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def check_websocket_server(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """W002/W003: ``runserver`` must be able to serve the socket; checked under runserver, and check with DEBUG."""
+    command = sys.argv[1] if len(sys.argv) > 1 else None
+    if command != "runserver" and not (command == "check" and settings.DEBUG):
+        return []
+    path = "/" + str(live_settings.WEBSOCKET_PATH).lstrip("/")
+    if get_commands().get("runserver") != "daphne":
+        return [
+            Warning(
+                f"manage.py runserver is Django's own server here, which cannot serve the WebSocket at {path}: "
+                "pages load, but no notification arrives live.",
+                hint="pip install 'django-live-notify[daphne]' and put 'daphne' first in INSTALLED_APPS, or serve "
+                "your ASGI application with uvicorn (then silence this warning).",
+                id="django_live_notify.W002",
+            )
+        ]
+    problem = _asgi_problem()
+    if problem is None:
+        return []
+    return [
+        Warning(
+            f"{problem}: daphne's runserver cannot serve the WebSocket at {path}.",
+            hint="Set ASGI_APPLICATION = 'mysite.asgi.application', a ProtocolTypeRouter whose 'websocket' entry is "
+            "django_live_notify.routing.websocket_application() (see the installation docs).",
+            id="django_live_notify.W003",
+        )
+    ]
+
+
+def _asgi_problem() -> str | None:
+    """Tell what keeps ASGI_APPLICATION from serving WebSockets, when that can be told without running it."""
+    from channels.routing import ProtocolTypeRouter
+    from django.core.handlers.asgi import ASGIHandler
+
+    dotted = getattr(settings, "ASGI_APPLICATION", None)
+    if not dotted:
+        return "ASGI_APPLICATION is not set"
+    try:
+        application = import_string(dotted)
+    except Exception as error:
+        # Any error: a system check must report, not crash the command it runs for.
+        return f"ASGI_APPLICATION {dotted!r} cannot be imported ({error!r})"
+    # ASGIStaticFilesHandler and friends wrap the application they serve.
+    while not isinstance(application, (ProtocolTypeRouter, ASGIHandler)) and hasattr(application, "application"):
+        application = application.application
+    if isinstance(application, ASGIHandler) or (
+        isinstance(application, ProtocolTypeRouter) and "websocket" not in application.application_mapping
+    ):
+        return f"ASGI_APPLICATION {dotted!r} serves HTTP only"
+    return None

@@ -36,6 +36,9 @@ IDLE_READ_SECONDS = 0.25
 # connection per call, and redis-py's pool (100 by default) raises
 # MaxConnectionsError instead of waiting, which killed sockets in connect storms.
 LAYER_CALLS_IN_FLIGHT = 20
+# How long a user's delivered ids outlive the user's last socket here: the user's next page
+# (a new socket, a few hundred milliseconds later) must not be sent them again by the sweep.
+DEPARTED_SECONDS = 300.0
 
 
 class Connection(Protocol):
@@ -95,6 +98,9 @@ class Hub:
         self.watermark: int | None = None
         self.since: dict[str, int] = {}
         self.delivered: dict[str, set[int]] = {}
+        # Per user whose last socket here closed while its delivered ids were still above the
+        # watermark: when. The ids are kept, so that the user's next page is not sent them again.
+        self.departed: dict[str, float] = {}
         # Set when the channel layer failed: a restarted Redis has forgotten the group memberships.
         self.rejoin = False
         self.layer_calls = asyncio.Semaphore(LAYER_CALLS_IN_FLIGHT)
@@ -141,6 +147,7 @@ class Hub:
         if first:
             # The socket resumes on connect, so anything up to the last sweep is its own business.
             self.since[connection.user_key] = self.watermark or 0
+            self.departed.pop(connection.user_key, None)
         if first and self.layer is not None:
             async with self.layer_calls:
                 await self.layer.group_add(user_group(connection.user_key), self.channel_name)
@@ -154,7 +161,8 @@ class Hub:
         if not connections:
             del self.connections[connection.user_key]
             self.since.pop(connection.user_key, None)
-            self.delivered.pop(connection.user_key, None)
+            if connection.user_key in self.delivered:
+                self.departed[connection.user_key] = self.loop.time()
             if self.layer is not None:
                 try:
                     async with self.layer_calls:
@@ -274,6 +282,13 @@ class Hub:
             for key, ids in self.delivered.items()
             if (kept := {notification_id for notification_id in ids if notification_id > watermark})
         }
+        # A departed user's ids are dropped once below the watermark, or after DEPARTED_SECONDS at
+        # the latest (the watermark only passes the rows of users connected here).
+        expired = self.loop.time() - DEPARTED_SECONDS
+        for key, departed_at in list(self.departed.items()):
+            if key not in self.delivered or departed_at < expired:
+                del self.departed[key]
+                self.delivered.pop(key, None)
         return sent
 
     def note_delivered(self, key: str, notification_id: int) -> None:

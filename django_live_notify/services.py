@@ -140,9 +140,10 @@ def missed_frames(
     ``watermark`` its sockets were sent. Comparing ids one by one, not with the
     highest id sent, finds a row whose live send was lost even when a later
     one arrived. Rows younger than ``grace`` seconds are left for the next
-    sweep: their live send may still be on its way. Return the new watermark,
-    the frames to send per user (the missed notifications, then the unread
-    count), and the ids in those frames per user.
+    sweep: their live send may still be on its way. Rows already read are
+    never sent: the user has seen them, on this page or another one. Return
+    the new watermark, the frames to send per user (the missed notifications,
+    then the unread count), and the ids in those frames per user.
     """
     settled = Notification.objects.unexpired().filter(
         created__lte=timezone.now() - timedelta(seconds=grace), silent=False
@@ -155,14 +156,14 @@ def missed_frames(
     stored = list(
         settled.filter(id__gt=watermark, recipient_id__in=recipient_ids)
         .order_by("id")
-        .values_list("recipient_id", "id")
+        .values_list("recipient_id", "id", "read_at")
     )
-    new_watermark = max([watermark, *(notification_id for _, notification_id in stored)])
+    new_watermark = max([watermark, *(notification_id for _, notification_id, _ in stored)])
     limit = int(live_settings.REPLAY_LIMIT)
     missed: dict[Any, list[int]] = {}
-    for recipient_id, notification_id in stored:
+    for recipient_id, notification_id, read_at in stored:
         since, sent = local[hub.user_key(recipient_id)]
-        if notification_id > since and notification_id not in sent:
+        if notification_id > since and notification_id not in sent and read_at is None:
             missed.setdefault(recipient_id, []).append(notification_id)
     if not missed:
         return new_watermark, {}, {}
@@ -170,7 +171,7 @@ def missed_frames(
     rows = [
         row
         for batch in batches(wanted)
-        for row in settled.filter(id__in=batch).select_related("sender").order_by("id")
+        for row in settled.filter(id__in=batch, read_at__isnull=True).select_related("sender").order_by("id")
     ]
     counts = unread_counts(missed)
     frames_by_user: dict[str, list[str]] = {}

@@ -1,4 +1,4 @@
-"""notify(), broadcast() and the seed document's helpers."""
+"""notify(), broadcast() and the helpers kept from hand-written Channels setups."""
 
 import json
 

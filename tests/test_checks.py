@@ -1,7 +1,25 @@
-import pytest
-from django.test import override_settings
+import contextlib
+import os
+import subprocess
+import sys
+import time
 
-from django_live_notify.checks import check_setup
+import pytest
+from channels.routing import ProtocolTypeRouter
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.asgi import get_asgi_application
+from django.core.exceptions import ImproperlyConfigured
+from django.template import RequestContext, Template
+from django.test import RequestFactory, override_settings
+from django.urls import clear_url_caches, include, path
+
+from django_live_notify.checks import check_setup, check_urls, check_websocket_server
+from tests.conftest import make_user
+
+# ASGI applications that serve no WebSocket (W003).
+http_only = get_asgi_application()
+http_router = ProtocolTypeRouter({"http": http_only})
+wrapped_http_only = ASGIStaticFilesHandler(http_only)
 
 
 def ids():
@@ -127,3 +145,138 @@ def test_bad_limits_are_e006(live_notify, problem):
 @override_settings(LIVE_NOTIFY={"RETENTION_DAYS": None, "MAX_ACTIONS": 0}, DEBUG=True)
 def test_retention_none_and_no_actions_pass():
     assert ids() == []
+
+
+# --------------------------------------------------------------------------- E007: the app's URLs
+
+
+@contextlib.contextmanager
+def _extra_url(prefix):
+    """Include the app's URLs under ``prefix`` in tests.urls_without_live_notify for a while."""
+    from tests import urls_without_live_notify
+
+    urls_without_live_notify.urlpatterns.append(path(prefix, include("django_live_notify.urls")))
+    clear_url_caches()
+    try:
+        yield
+    finally:
+        urls_without_live_notify.urlpatterns.pop()
+        clear_url_caches()
+
+
+def test_missing_url_include_is_e007():
+    with override_settings(ROOT_URLCONF="tests.urls_without_live_notify"):
+        [message] = check_urls()
+    assert message.id == "django_live_notify.E007"
+    assert "include('django_live_notify.urls')" in message.hint
+
+
+def test_included_urls_pass_e007_under_any_prefix():
+    assert check_urls() == []
+    with override_settings(ROOT_URLCONF="tests.urls_without_live_notify"), _extra_url("inbox/"):
+        assert check_urls() == []
+
+
+def test_missing_url_include_is_reported_by_manage_py_check():
+    from django.core import checks
+
+    with override_settings(ROOT_URLCONF="tests.urls_without_live_notify"):
+        found = [message.id for message in checks.run_checks(tags=[checks.Tags.urls])]
+    assert "django_live_notify.E007" in found
+
+
+@pytest.mark.parametrize("tag", ["live_notifications", "live_notify_badge"])
+def test_tags_without_the_url_include_name_the_fix(tag, db):
+    user = make_user("ana")
+    request = RequestFactory().get("/")
+    request.user = user
+    template = Template("{% load live_notify %}{% " + tag + " %}")
+    context = RequestContext(request, {"request": request})
+    without_include = override_settings(ROOT_URLCONF="tests.urls_without_live_notify")
+    with without_include, pytest.raises(ImproperlyConfigured) as raised:
+        template.render(context)
+    assert f"{{% {tag} %}} cannot find the URL 'live_notify:list'" in str(raised.value)
+    assert "path('notifications/', include('django_live_notify.urls'))" in str(raised.value)
+
+
+# --------------------------------------------------------------------------- W002, W003: serving the socket
+
+
+@pytest.fixture
+def argv(monkeypatch):
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["manage.py", *args])
+
+    return run
+
+
+def websocket_ids():
+    return [message.id for message in check_websocket_server()]
+
+
+@override_settings(DEBUG=False)
+def test_runserver_without_daphne_is_w002(argv):
+    argv("runserver", "8000")
+    [message] = check_websocket_server()
+    assert message.id == "django_live_notify.W002"
+    assert "/ws/notifications/" in message.msg
+    assert "'daphne' first in INSTALLED_APPS" in message.hint
+
+
+def test_check_with_debug_warns_too_and_other_commands_do_not(argv, settings):
+    argv("check")
+    settings.DEBUG = True
+    assert websocket_ids() == ["django_live_notify.W002"]
+    settings.DEBUG = False
+    assert websocket_ids() == []
+    argv("migrate")
+    settings.DEBUG = True
+    assert websocket_ids() == []
+
+
+def test_runserver_of_daphne_with_a_websocket_route_passes(argv, settings):
+    argv("runserver")
+    settings.INSTALLED_APPS = ["daphne", *settings.INSTALLED_APPS]
+    assert websocket_ids() == []
+
+
+@pytest.mark.parametrize(
+    ("asgi_application", "problem"),
+    [
+        (None, "ASGI_APPLICATION is not set"),
+        ("tests.no_such_module.application", "ASGI_APPLICATION 'tests.no_such_module.application' cannot be imported"),
+        ("tests.asgi_broken.application", "ASGI_APPLICATION 'tests.asgi_broken.application' cannot be imported"),
+        ("tests.test_checks.http_only", "ASGI_APPLICATION 'tests.test_checks.http_only' serves HTTP only"),
+        ("tests.test_checks.http_router", "ASGI_APPLICATION 'tests.test_checks.http_router' serves HTTP only"),
+        ("tests.test_checks.wrapped_http_only", "ASGI_APPLICATION 'tests.test_checks.wrapped_http_only' serves HTTP"),
+    ],
+)
+def test_runserver_of_daphne_without_a_websocket_route_is_w003(argv, settings, asgi_application, problem):
+    argv("runserver")
+    settings.INSTALLED_APPS = ["daphne", *settings.INSTALLED_APPS]
+    if asgi_application is None:
+        del settings.ASGI_APPLICATION
+    else:
+        settings.ASGI_APPLICATION = asgi_application
+    [message] = check_websocket_server()
+    assert message.id == "django_live_notify.W003"
+    assert message.msg.startswith(problem)
+    assert "websocket_application()" in message.hint
+
+
+def test_runserver_prints_w002_at_startup():
+    """What a newcomer sees: Django's runserver, started as the README said before it named daphne."""
+    from tests.servers import ROOT, free_port, stop_process
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{free_port()}"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output = ""
+        deadline = time.monotonic() + 30
+        while "Quit the server" not in output and time.monotonic() < deadline and process.poll() is None:
+            output += process.stdout.readline()
+    finally:
+        stop_process(process)
+    assert "django_live_notify.W002" in output, output
+    assert "cannot serve the WebSocket at /ws/notifications/" in output

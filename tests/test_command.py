@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from django_live_notify.models import Notification
 
@@ -31,3 +32,23 @@ def test_bad_arguments_change_nothing(user_factory, args, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call_command("live_notify_send", *args)
     assert not Notification.objects.exists()
+
+
+def test_says_when_its_live_send_cannot_reach_the_servers(user_factory, capsys):
+    user_factory("ana")
+    call_command("live_notify_send", "ana", title="Hi")
+    captured = capsys.readouterr()
+    assert "Notified 1 user(s)." in captured.out
+    assert "in-memory, so this command's live send cannot reach your server processes" in captured.err
+    assert "recovery sweep 15 to 30 s from now" in captured.err  # HEARTBEAT_INTERVAL 30
+
+
+@pytest.mark.redis
+def test_says_nothing_more_on_redis(user_factory, capsys, redis_url):
+    user_factory("ana")
+    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}}
+    with override_settings(CHANNEL_LAYERS=layers):
+        call_command("live_notify_send", "ana", title="Hi")
+    captured = capsys.readouterr()
+    assert "Notified 1 user(s)." in captured.out
+    assert captured.err == ""

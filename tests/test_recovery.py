@@ -1,11 +1,19 @@
-"""The recovery sweep's database side: constant queries however many users missed a live send."""
+"""The recovery sweep: constant queries however many users missed a live send, and nothing sent twice."""
 
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from django_live_notify import hub
+from django_live_notify import anotify, hub, services
+from django_live_notify.hub import get_hub
 from django_live_notify.models import Notification
 from django_live_notify.services import missed_frames
+from tests.conftest import make_user, open_socket
 
 
 def _sweep_after_loss(users, per_user):
@@ -48,3 +56,85 @@ def test_a_lost_row_is_found_after_a_later_one_was_delivered(user_factory):
     _, frames, ids = missed_frames(watermark, {hub.user_key(ana): (watermark, {delivered.pk})}, grace=0)
     assert ids == {hub.user_key(ana): [lost.pk]}
     assert len(frames[hub.user_key(ana)]) == 2
+
+
+def test_a_read_row_is_never_recovered_but_the_watermark_passes_it(user_factory):
+    ana = user_factory("ana")
+    watermark, _, _ = missed_frames(None, {}, grace=0)
+    read = Notification.objects.create(recipient=ana, title="read on the page that got it")
+    Notification.objects.filter(pk=read.pk).update(read_at=timezone.now())
+    lost = Notification.objects.create(recipient=ana, title="never sent")
+    new_watermark, frames, ids = missed_frames(watermark, {hub.user_key(ana): (watermark, set())}, grace=0)
+    assert ids == {hub.user_key(ana): [lost.pk]}
+    assert frames[hub.user_key(ana)][-1] == '{"type":"unread_count","count":1}'
+    assert new_watermark == lost.pk
+
+
+# --------------------------------------------------------------------------- the hub, across a user's pages
+
+
+async def _recover_settled(live_hub):
+    """Run one recovery sweep that looks at every row stored so far; return how many notifications it sent."""
+    with override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.01, "IDLE_TIMEOUT": 60}):
+        await asyncio.sleep(0.1)  # older than the sweep's grace
+        return await live_hub.recover()
+
+
+async def _page(user):
+    """Open a socket as a page does: resume from the user's newest id when the page rendered."""
+    last_id = await sync_to_async(services.latest_id)(user)
+    socket = await open_socket(user)
+    await socket.send_json_to({"type": "resume", "last_id": last_id})
+    assert [(await socket.receive_json_from(2))["type"] for _ in range(2)] == ["resumed", "unread_count"]
+    return socket
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_next_page_is_not_sent_what_the_previous_page_received():
+    ana = await sync_to_async(make_user)("ana")
+    first_page = await _page(ana)
+    live_hub = await get_hub()
+    await live_hub.recover()  # sets the watermark, below the row to come
+    row = await anotify(ana, title="received live, left unread")
+    assert (await first_page.receive_json_from(2))["notification"]["id"] == row.pk
+    await first_page.disconnect()
+
+    next_page = await _page(ana)
+    assert live_hub.watermark < row.pk
+    assert await _recover_settled(live_hub) == 0
+    assert await next_page.receive_nothing(0.2)
+    await next_page.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_departed_users_ids_are_forgotten_once_the_watermark_passes_them():
+    ana, bob = await sync_to_async(make_user)("ana"), await sync_to_async(make_user)("bob")
+    ana_page, bob_page = await _page(ana), await _page(bob)
+    live_hub = await get_hub()
+    await live_hub.recover()
+    row = await anotify(ana, title="received live")
+    assert (await ana_page.receive_json_from(2))["notification"]["id"] == row.pk
+    await ana_page.disconnect()
+    assert live_hub.departed.keys() == live_hub.delivered.keys() == {hub.user_key(ana)}
+
+    # Stored without a live send: the sweep sends it to Bob, and its watermark passes Ana's row.
+    await sync_to_async(Notification.objects.create)(recipient=bob, title="lost send")
+    assert await _recover_settled(live_hub) == 1
+    assert live_hub.departed == live_hub.delivered == {}
+    await bob_page.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_departed_users_ids_are_forgotten_after_departed_seconds(monkeypatch):
+    ana = await sync_to_async(make_user)("ana")
+    page = await _page(ana)
+    live_hub = await get_hub()
+    await live_hub.recover()
+    await anotify(ana, title="received live")
+    assert (await page.receive_json_from(2))["type"] == "notification"
+    await page.disconnect()
+    await live_hub.recover()
+    assert live_hub.departed.keys() == {hub.user_key(ana)}, "kept while nobody moved the watermark past it"
+    monkeypatch.setattr(hub, "DEPARTED_SECONDS", 0.0)
+    await live_hub.recover()
+    assert live_hub.departed == live_hub.delivered == {}

@@ -9,10 +9,11 @@ from django import template
 from django.core.exceptions import ImproperlyConfigured
 from django.middleware.csrf import get_token
 from django.template.context import Context
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString
 
 from .. import services
+from ..checks import URLS_HINT
 from ..conf import live_settings
 from ..models import display_name
 
@@ -47,10 +48,10 @@ def live_notifications(
     if user is None:
         return ""
     unread_count = services.unread_count(user)
-    history_url = reverse("live_notify:list")
+    history_url = _url("live_notify:list", "live_notifications")
     config = {
         "url": ws_url if ws_url is not None else "/" + str(live_settings.WEBSOCKET_PATH).lstrip("/"),
-        "apiUrl": reverse("live_notify:api_list"),
+        "apiUrl": _url("live_notify:api_list", "live_notifications"),
         "historyUrl": history_url,
         "heartbeatInterval": int(float(live_settings.HEARTBEAT_INTERVAL) * 1000),
         "position": position,
@@ -82,7 +83,8 @@ def live_notify_badge(context: Context) -> str:
     user = _user(_request(context, "live_notify_badge"))
     if user is None:
         return ""
-    values = {"unread_count": services.unread_count(user), "history_url": reverse("live_notify:list")}
+    history_url = _url("live_notify:list", "live_notify_badge")
+    values = {"unread_count": services.unread_count(user), "history_url": history_url}
     return _render(context, "django_live_notify/badge.html", values)
 
 
@@ -114,6 +116,16 @@ def _request(context: Context, tag: str) -> Any:
             "or add 'django.template.context_processors.request' to the context processors in TEMPLATES."
         )
     return request
+
+
+def _url(name: str, tag: str) -> str:
+    """Reverse one of the app's URLs, or say how to include them (system check E007 says it too)."""
+    try:
+        return reverse(name)
+    except NoReverseMatch as error:
+        raise ImproperlyConfigured(
+            f"{{% {tag} %}} cannot find the URL {name!r}: the app's URLs are not included. {URLS_HINT}"
+        ) from error
 
 
 def _user(request: Any) -> Any:

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from django_live_notify.api import broadcast, notify
+from django_live_notify.hub import layer, sweep_interval
 
 
 class Command(BaseCommand):
@@ -49,3 +50,11 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if options["verbosity"]:
             self.stdout.write(f"Notified {count} user(s).")
+        if count and layer() is None:
+            sweep = sweep_interval()
+            self.stderr.write(
+                "The channel layer is in-memory, so this command's live send cannot reach your server processes: "
+                f"open pages get the notification from their server's recovery sweep {sweep:g} to {2 * sweep:g} s "
+                "from now, and others on their next page load. Use channels_redis to deliver it at once.",
+                self.style.WARNING,
+            )

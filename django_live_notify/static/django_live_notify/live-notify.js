@@ -329,6 +329,8 @@
       // notifications yet): every connect resumes from there, so nothing sent meanwhile is missed.
       const given = (options || {}).lastId;
       this._positionKnown = this.lastId > 0 || given === 0 || given === '0';
+      // The page was rendered with everything up to here: such an id is never new on this page.
+      this._pageLastId = this.lastId;
       this.unreadCount = toCount(opts.unreadCount);
       this.connected = false;
       this.status = 'idle';
@@ -758,13 +760,19 @@
       }
     }
 
-    /** Feed one notification in; return false when it was dropped as a duplicate. */
+    /**
+     * Feed one notification in; return false when it was dropped as not new.
+     *
+     * Not new: an id already seen, an id at or below the page's initial lastId
+     * (an earlier page had it), or a row already read.
+     */
     _receiveNotification(notification, source) {
       if (!notification || typeof notification !== 'object') return false;
       const id = toId(notification.id);
       if (id !== null) {
         if (this._seenIds.has(id)) return false;
         this._rememberId(id);
+        if (id <= this._pageLastId || notification.is_read) return false;
         // Unread_count frames from the server correct this guess.
         if (!notification.is_read) this._setUnreadCount(this.unreadCount + 1);
       }
