@@ -79,6 +79,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self.close_with(protocol.CLOSE_TRY_AGAIN_LATER)
             return
         issued_at = self.token_issued_at = getattr(user, "issued_at", None)
+        if issued_at is not None:
+            # A token socket's credentials: the digest its token carries (see tokens.credentials_digest).
+            self.auth_hash = getattr(user, "credentials", None)
         if issued_at is not None and token_revoked(self.user_key, issued_at):
             # The user logged out, was deactivated or changed password after this token was issued.
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)

@@ -21,7 +21,9 @@ in one query per batch; Django's cache engine with one ``get_many`` per batch;
 any other engine (``signed_cookies``, ``file``, custom ones) loads each
 session on its own, which for signed cookies is a signature check in memory
 and sees expiry but not a deletion (there is nothing server-side to delete).
-Token sockets have no session: their user is re-checked.
+Token sockets have no session: their user is re-checked, and a token
+socket closes with 4001 once the user's password changed since its token
+was issued (the token carries a digest of the user's session auth hash).
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ from django.utils.crypto import constant_time_compare
 from . import protocol
 from .auth import session_store
 from .batching import batches
+from .tokens import credentials_digest
 
 logger = logging.getLogger("django_live_notify")
 
-# (user key, session key or None for a token socket, auth hash the socket was opened with)
+# (user key, session key or None for a token socket, auth hash the socket was opened with: the session's,
+# or for a token socket the credentials digest its token carries)
 Socket = tuple[str, str | None, str | None]
 
 
@@ -116,7 +120,14 @@ def _close_code(sessions: dict[str, dict[str, Any]], users: dict[str, Any], sock
     can_authenticate = getattr(backend, "user_can_authenticate", None)
     if not (can_authenticate(user) if can_authenticate is not None else getattr(user, "is_active", True)):
         return protocol.CLOSE_UNAUTHENTICATED
-    if auth_hash is not None and hasattr(user, "get_session_auth_hash") and not _hash_matches(user, auth_hash):
+    if auth_hash is None or not hasattr(user, "get_session_auth_hash"):
+        return None
+    if session_key is None:
+        # A token socket: its token is no longer good once the password changed.
+        if not constant_time_compare(auth_hash, credentials_digest(user) or ""):
+            return protocol.CLOSE_UNAUTHENTICATED
+        return None
+    if not _hash_matches(user, auth_hash):
         return protocol.CLOSE_CREDENTIALS_CHANGED
     return None
 

@@ -176,6 +176,18 @@ async def test_a_password_set_without_set_password_is_closed_by_the_recheck_with
     assert await closed_with(await socket_for(clients[0], expect_open=False)) == 4001
 
 
+async def test_a_token_socket_is_closed_by_the_recheck_once_the_password_changed_without_a_signal():
+    ana = await sync_to_async(make_user)("ana")
+    old_token = await token_socket(ana)
+    await User.objects.filter(pk=ana.pk).aupdate(password=make_password("new password"))
+    fresh = await sync_to_async(User.objects.get)(pk=ana.pk)
+    new_token = await token_socket(fresh)
+    assert await recheck() == 1
+    assert await closed_with(old_token) == 4001
+    assert await still_open(new_token)
+    await new_token.disconnect()
+
+
 async def test_a_deleted_user_is_closed_by_the_recheck_when_no_signal_was_sent():
     ana, _clients, sockets = await two_sessions()
     # A raw delete sends no post_delete: only the re-check notices.

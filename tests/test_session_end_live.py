@@ -68,7 +68,7 @@ done["logout"] = time.time()
 print(json.dumps(done))
 """
 
-# event -> close code of its session socket; "logout" also closes the user's token socket.
+# event -> close code of its session socket; "logout" and "password" also close the user's token socket (4001).
 EXPECTED = {
     "deleted": 4001,
     "expired": 4001,
@@ -122,6 +122,7 @@ def test_each_way_a_session_ends_closes_its_socket_within_one_sweep(request, tmp
     async def scenario():
         sockets = {event: await open_socket(server.port, session_key=keys[event]["session"]) for event in EXPECTED}
         sockets["logout token"] = await open_socket(server.port, token=keys["logout"]["token"])
+        sockets["password token"] = await open_socket(server.port, token=keys["password"]["token"])
         # A user whose session stays valid: nothing may close it.
         sockets["bystander token"] = await open_socket(server.port, token=keys["deleted"]["token"])
         waiting = {
@@ -131,6 +132,7 @@ def test_each_way_a_session_ends_closes_its_socket_within_one_sweep(request, tmp
         output = await asyncio.to_thread(manage, env, "shell", "-v0", "-c", trigger)
         done = json.loads(output.strip().splitlines()[-1])
         done["logout token"] = done["logout"]
+        done["password token"] = done["password"]
         bystander = waiting.pop("bystander token")
         closes = {event: await task for event, task in waiting.items()}
         assert not bystander.done()
@@ -144,7 +146,7 @@ def test_each_way_a_session_ends_closes_its_socket_within_one_sweep(request, tmp
     finally:
         server.stop()
     codes = {event: code for event, (code, _at) in closes.items()}
-    assert codes == {**EXPECTED, "logout token": 4001}
+    assert codes == {**EXPECTED, "logout token": 4001, "password token": 4001}
     latencies = {event: max(0.0, at - done[event]) for event, (_code, at) in closes.items()}
     for event, latency in latencies.items():
         report(request, f"{event} close s", round(latency, 3), "")
