@@ -19,8 +19,8 @@ What the check can see depends on the session engine. The database engines
 (``db``, ``cached_db`` and their subclasses) are read from the session table
 in one query per batch; Django's cache engine with one ``get_many`` per batch;
 any other engine (``signed_cookies``, ``file``, custom ones) loads each
-session on its own, which for signed cookies is a signature check in memory
-and sees expiry but not a deletion (there is nothing server-side to delete).
+session on its own, which for signed cookies is a signature and age check in
+memory (there is nothing server-side to delete).
 Token sockets have no session: their user is re-checked, and a token
 socket closes with 4001 once the user's password changed since its token
 was issued (the token carries a digest of the user's session auth hash).
