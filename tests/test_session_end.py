@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -190,8 +191,13 @@ async def test_a_token_socket_is_closed_by_the_recheck_once_the_password_changed
 
 async def test_a_deleted_user_is_closed_by_the_recheck_when_no_signal_was_sent():
     ana, _clients, sockets = await two_sessions()
-    # A raw delete sends no post_delete: only the re-check notices.
-    await sync_to_async(lambda: User.objects.filter(pk=ana.pk)._raw_delete(User.objects.db))()
+
+    def delete_with_sql():
+        # Raw SQL sends no post_delete: only the re-check notices.
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {User._meta.db_table} WHERE id = %s", [ana.pk])
+
+    await sync_to_async(delete_with_sql)()
     assert await recheck() == 2
     assert [await closed_with(socket) for socket in sockets] == [4001, 4001]
 
