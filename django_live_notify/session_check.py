@@ -147,6 +147,11 @@ def _hash_matches(user: Any, auth_hash: str) -> bool:
     return any(constant_time_compare(auth_hash, fallback) for fallback in fallback_hashes)
 
 
+# Session key -> (its data as stored, decoded), from the previous re-check: most sessions are unchanged
+# between two sweeps, and decoding (a signature check) is most of a re-check's cost.
+_decoded: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
 def session_data(session_keys: set[str]) -> dict[str, dict[str, Any]]:
     """Return the data of each session that still exists and has not expired, by key; others are left out."""
     if not session_keys:
@@ -155,11 +160,17 @@ def session_data(session_keys: set[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     if isinstance(probe, db_sessions.SessionStore):
         # The session table is the truth for cached_db too: its cache may outlive a deleted row.
+        global _decoded
         model = type(probe).get_model_class()
+        decoded: dict[str, tuple[str, dict[str, Any]]] = {}
         for batch in batches(session_keys):
             rows = model._default_manager.filter(session_key__in=batch, expire_date__gt=timezone.now())
             for session_key, encoded in rows.values_list("session_key", "session_data"):
-                found[session_key] = probe.decode(encoded)
+                previous = _decoded.get(session_key)
+                data = previous[1] if previous is not None and previous[0] == encoded else probe.decode(encoded)
+                decoded[session_key] = (encoded, data)
+                found[session_key] = data
+        _decoded = decoded
     elif isinstance(probe, cache_sessions.SessionStore) and type(probe).load is cache_sessions.SessionStore.load:
         prefix, cache = probe.cache_key_prefix, probe._cache  # type: ignore[attr-defined]
         for batch in batches(session_keys):

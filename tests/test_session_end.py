@@ -135,6 +135,7 @@ async def test_a_session_rewritten_in_place_for_another_user_is_closed_by_the_re
         session[HASH_SESSION_KEY] = bob.get_session_auth_hash()
         session.save()
 
+    assert await recheck() == 0  # remembers each session's decoded data
     await sync_to_async(rewrite)()
     assert await sockets[0].receive_nothing(0.1)
     assert await recheck() == 1
