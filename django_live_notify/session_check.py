@@ -33,7 +33,9 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.sessions.backends import cache as cache_sessions
 from django.contrib.sessions.backends import db as db_sessions
 from django.utils import timezone
@@ -94,31 +96,56 @@ def closed_by(connection: Any, session_key: str | None, auth_hash: str | None, r
 
 
 def close_codes(sockets: list[Socket]) -> list[int | None]:
-    """Return for each socket the code to close it with (4001, 4003), or None while it is still valid."""
+    """Return for each socket the code to close it with (4001, 4003), or None while it is still valid.
+
+    Users come from the user table in bulk, as ``ModelBackend.get_user()``
+    would give them; a backend with a ``get_user()`` of its own is asked once
+    per user, as at the handshake (see ``auth.py``).
+    """
     sessions = session_data({session_key for _user, session_key, _hash in sockets if session_key})
+    backends = {path: _backend(path) for path in {data.get(BACKEND_SESSION_KEY) for data in sessions.values()}}
     user_model = get_user_model()
-    users: dict[str, Any] = {}
-    for batch in batches({user_key for user_key, _session, _hash in sockets}):
+    users: dict[tuple[Any, str], Any] = {}
+    bulk_keys: set[str] = set()
+    for user_key, session_key, _hash in sockets:
+        path = sessions.get(session_key or "", {}).get(BACKEND_SESSION_KEY)
+        backend = backends.get(path)
+        if backend is None or not _asks_backend(backend):
+            bulk_keys.add(user_key)
+        elif (path, user_key) not in users:
+            users[path, user_key] = backend.get_user(user_model._meta.pk.to_python(user_key))
+    for batch in batches(bulk_keys):
         found = user_model._default_manager.in_bulk([user_model._meta.pk.to_python(key) for key in batch])
-        users.update((str(pk), user) for pk, user in found.items())
-    return [_close_code(sessions, users, socket) for socket in sockets]
+        users.update(((None, str(pk)), user) for pk, user in found.items())
+    return [_close_code(sessions, backends, users, socket) for socket in sockets]
 
 
-def _close_code(sessions: dict[str, dict[str, Any]], users: dict[str, Any], socket: Socket) -> int | None:
+def _close_code(
+    sessions: dict[str, dict[str, Any]], backends: dict[Any, Any], users: dict[tuple[Any, str], Any], socket: Socket
+) -> int | None:
     user_key, session_key, auth_hash = socket
-    user = users.get(user_key)
-    if user is None:
-        return protocol.CLOSE_UNAUTHENTICATED
-    backend = None
+    backend = path = None
     if session_key is not None:
         data = sessions.get(session_key)
         if data is None or str(data.get(SESSION_KEY)) != user_key:
             return protocol.CLOSE_UNAUTHENTICATED
         if auth_hash is not None and not constant_time_compare(str(data.get(HASH_SESSION_KEY, "")), auth_hash):
             return protocol.CLOSE_UNAUTHENTICATED
-        backend = _backend(data.get(BACKEND_SESSION_KEY))
-    can_authenticate = getattr(backend, "user_can_authenticate", None)
-    if not (can_authenticate(user) if can_authenticate is not None else getattr(user, "is_active", True)):
+        path = data.get(BACKEND_SESSION_KEY)
+        backend = backends.get(path)
+        if backend is None:
+            # The backend was removed from AUTHENTICATION_BACKENDS: Django no longer accepts the session.
+            return protocol.CLOSE_UNAUTHENTICATED
+    if backend is not None and _asks_backend(backend):
+        user = users.get((path, user_key))
+    else:
+        user = users.get((None, user_key))
+        can_authenticate = getattr(backend, "user_can_authenticate", None)
+        if user is not None and not (
+            can_authenticate(user) if can_authenticate is not None else getattr(user, "is_active", True)
+        ):
+            return protocol.CLOSE_UNAUTHENTICATED
+    if user is None:
         return protocol.CLOSE_UNAUTHENTICATED
     if auth_hash is None or not hasattr(user, "get_session_auth_hash"):
         return None
@@ -132,9 +159,12 @@ def _close_code(sessions: dict[str, dict[str, Any]], users: dict[str, Any], sock
     return None
 
 
-def _backend(path: Any) -> Any:
-    from django.conf import settings
+def _asks_backend(backend: Any) -> bool:
+    """Tell whether users of ``backend`` come from its own ``get_user()`` rather than the user table in bulk."""
+    return type(backend).get_user is not ModelBackend.get_user
 
+
+def _backend(path: Any) -> Any:
     if not isinstance(path, str) or path not in settings.AUTHENTICATION_BACKENDS:
         return None
     return load_backend(path)

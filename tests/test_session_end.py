@@ -23,6 +23,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
 
 
+def delete_with_sql(user):
+    """Delete ``user`` with raw SQL, which sends no post_delete: only the re-check notices."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {User._meta.db_table} WHERE id = %s", [user.pk])
+
+
 async def recheck():
     """Run the re-check a hub's sweep runs, now; return how many sockets it closed."""
     return await session_check.recheck(await get_hub())
@@ -193,12 +199,7 @@ async def test_a_token_socket_is_closed_by_the_recheck_once_the_password_changed
 async def test_a_deleted_user_is_closed_by_the_recheck_when_no_signal_was_sent():
     ana, _clients, sockets = await two_sessions()
 
-    def delete_with_sql():
-        # Raw SQL sends no post_delete: only the re-check notices.
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {User._meta.db_table} WHERE id = %s", [ana.pk])
-
-    await sync_to_async(delete_with_sql)()
+    await sync_to_async(delete_with_sql)(ana)
     assert await recheck() == 2
     assert [await closed_with(socket) for socket in sockets] == [4001, 4001]
 
@@ -274,3 +275,25 @@ async def test_the_hubs_sweep_runs_the_recheck_every_half_heartbeat():
     assert await closed_with(sockets[0], timeout=2) == 4001
     assert await still_open(sockets[1])
     await sockets[1].disconnect()
+
+
+async def test_a_backend_with_its_own_get_user_decides_for_its_sockets(settings):
+    settings.AUTHENTICATION_BACKENDS = ["tests.testapp.backends.TaggingBackend"]
+    ana = await sync_to_async(make_user)("ana")
+    client = Client()
+    await sync_to_async(client.force_login)(ana, backend="tests.testapp.backends.TaggingBackend")
+    socket = await socket_for(client)
+    # This backend's get_user() gives inactive users too: the handshake would let this socket in again.
+    await User.objects.filter(pk=ana.pk).aupdate(is_active=False)
+    assert await recheck() == 0
+    assert await still_open(socket)
+    await sync_to_async(delete_with_sql)(ana)
+    assert await recheck() == 1
+    assert await closed_with(socket) == 4001
+
+
+async def test_a_backend_no_longer_configured_closes_its_sockets(settings):
+    _ana, _clients, sockets = await two_sessions()
+    settings.AUTHENTICATION_BACKENDS = ["tests.testapp.backends.TaggingBackend"]
+    assert await recheck() == 2
+    assert [await closed_with(socket) for socket in sockets] == [4001, 4001]
