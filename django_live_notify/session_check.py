@@ -2,9 +2,10 @@
 
 Deleting a session, logging out, deactivating or deleting a user, and
 ``set_password()`` send signals, and ``receivers.py`` closes the sockets
-concerned at once. These send none: a session that expires, a session
-flushed or rewritten by another login, ``User.objects.filter(...).update()``
-(deactivation, a new password hash), a password assigned directly. Each
+concerned at once (:func:`closed_by` tells which). These send none: a
+session that expires, a session rewritten for another user without being
+deleted, ``User.objects.filter(...).update()`` (deactivation, a new password
+hash), a password assigned directly. Each
 hub's sweep therefore re-checks all of its connected sockets together
 (:func:`recheck`), about every half heartbeat interval: one sessions query
 and one users query per ``BATCH_SIZE`` sockets, whatever their number.
@@ -71,8 +72,8 @@ async def recheck(hub: Any) -> int:
         return 0
     closed = 0
     for connection, code in zip(connections, codes, strict=True):
-        if code is None:
-            continue
+        if code is None or connection not in hub.connections.get(connection.user_key, ()):
+            continue  # still valid, or gone while the queries ran
         closed += 1
         hub.stats["closed_signed_out"] += 1
         await hub.remove(connection)
