@@ -6,9 +6,11 @@ Changes that send no signal are caught by the hubs' periodic re-check (``session
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.backends import db as db_sessions
@@ -17,7 +19,6 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from . import hub, protocol
-from .auth import session_store
 
 logger = logging.getLogger("django_live_notify")
 
@@ -91,7 +92,7 @@ def session_models() -> set[Any]:
         from django.contrib.sessions.models import Session
 
         models.add(Session)
-    store_class = session_store().__class__
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
     if issubclass(store_class, db_sessions.SessionStore):
         models.add(store_class.get_model_class())
     return models

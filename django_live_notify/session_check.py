@@ -31,21 +31,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
-from django.contrib.auth.backends import ModelBackend
 from django.contrib.sessions.backends import cache as cache_sessions
 from django.contrib.sessions.backends import db as db_sessions
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from . import protocol
-from .auth import session_store
 from .batching import batches
-from .tokens import credentials_digest
 
 logger = logging.getLogger("django_live_notify")
 
@@ -97,72 +95,85 @@ def closed_by(connection: Any, session_key: str | None, auth_hash: str | None, r
 
 
 def close_codes(sockets: list[Socket]) -> list[int | None]:
-    """Return for each socket the code to close it with (4001, 4003), or None while it is still valid.
+    """Return for each socket the code to close it with (4001, 4003), or None while it is still valid."""
+    state = _State(sockets)
+    return [state.close_code(socket) for socket in sockets]
+
+
+class _State:
+    """The sessions, backends and users of a set of sockets, read with as few queries as they allow.
 
     Users come from the user table in bulk, as ``ModelBackend.get_user()``
     would give them; a backend with a ``get_user()`` of its own is asked once
     per user, as at the handshake (see ``auth.py``).
     """
-    sessions = session_data({session_key for _user, session_key, _hash in sockets if session_key})
-    backends = {path: _backend(path) for path in {data.get(BACKEND_SESSION_KEY) for data in sessions.values()}}
-    user_model = get_user_model()
-    users: dict[tuple[Any, str], Any] = {}
-    bulk_keys: set[str] = set()
-    for user_key, session_key, _hash in sockets:
-        path = sessions.get(session_key or "", {}).get(BACKEND_SESSION_KEY)
-        backend = backends.get(path)
-        if backend is None or not _asks_backend(backend):
-            bulk_keys.add(user_key)
-        elif (path, user_key) not in users:
-            users[path, user_key] = backend.get_user(user_model._meta.pk.to_python(user_key))
-    for batch in batches(bulk_keys):
-        found = user_model._default_manager.in_bulk([user_model._meta.pk.to_python(key) for key in batch])
-        users.update(((None, str(pk)), user) for pk, user in found.items())
-    return [_close_code(sessions, backends, users, socket) for socket in sockets]
 
+    def __init__(self, sockets: list[Socket]) -> None:
+        # Imported here: the hub imports this module, and must stay importable before the app registry is ready.
+        from django.contrib.auth.backends import ModelBackend
 
-def _close_code(
-    sessions: dict[str, dict[str, Any]], backends: dict[Any, Any], users: dict[tuple[Any, str], Any], socket: Socket
-) -> int | None:
-    user_key, session_key, auth_hash = socket
-    backend = path = None
-    if session_key is not None:
-        data = sessions.get(session_key)
-        if data is None or str(data.get(SESSION_KEY)) != user_key:
+        from .tokens import credentials_digest
+
+        self.credentials_digest = credentials_digest
+        self.sessions = session_data({session_key for _user, session_key, _hash in sockets if session_key})
+        paths = {data.get(BACKEND_SESSION_KEY) for data in self.sessions.values()}
+        self.backends = {path: _backend(path) for path in paths}
+        # Backends whose users come from their own get_user(), by path.
+        self.asking = {
+            path
+            for path, backend in self.backends.items()
+            if backend is not None and type(backend).get_user is not ModelBackend.get_user
+        }
+        user_model = get_user_model()
+        # (backend path or None for the user table, user key) -> user
+        self.users: dict[tuple[Any, str], Any] = {}
+        bulk_keys: set[str] = set()
+        for user_key, session_key, _hash in sockets:
+            path = self.sessions.get(session_key or "", {}).get(BACKEND_SESSION_KEY)
+            if path not in self.asking:
+                bulk_keys.add(user_key)
+            elif (path, user_key) not in self.users:
+                pk = user_model._meta.pk.to_python(user_key)
+                self.users[path, user_key] = self.backends[path].get_user(pk)
+        for batch in batches(bulk_keys):
+            found = user_model._default_manager.in_bulk([user_model._meta.pk.to_python(key) for key in batch])
+            self.users.update(((None, str(pk)), user) for pk, user in found.items())
+
+    def close_code(self, socket: Socket) -> int | None:
+        user_key, session_key, auth_hash = socket
+        backend = path = None
+        if session_key is not None:
+            data = self.sessions.get(session_key)
+            if data is None or str(data.get(SESSION_KEY)) != user_key:
+                return protocol.CLOSE_UNAUTHENTICATED
+            if auth_hash is not None and not constant_time_compare(str(data.get(HASH_SESSION_KEY, "")), auth_hash):
+                return protocol.CLOSE_UNAUTHENTICATED
+            path = data.get(BACKEND_SESSION_KEY)
+            backend = self.backends.get(path)
+            if backend is None:
+                # The backend left AUTHENTICATION_BACKENDS: Django no longer accepts the session.
+                return protocol.CLOSE_UNAUTHENTICATED
+        if path in self.asking:
+            user = self.users.get((path, user_key))
+        else:
+            user = self.users.get((None, user_key))
+            can_authenticate = getattr(backend, "user_can_authenticate", None)
+            if user is not None and not (
+                can_authenticate(user) if can_authenticate is not None else getattr(user, "is_active", True)
+            ):
+                return protocol.CLOSE_UNAUTHENTICATED
+        if user is None:
             return protocol.CLOSE_UNAUTHENTICATED
-        if auth_hash is not None and not constant_time_compare(str(data.get(HASH_SESSION_KEY, "")), auth_hash):
-            return protocol.CLOSE_UNAUTHENTICATED
-        path = data.get(BACKEND_SESSION_KEY)
-        backend = backends.get(path)
-        if backend is None:
-            # The backend was removed from AUTHENTICATION_BACKENDS: Django no longer accepts the session.
-            return protocol.CLOSE_UNAUTHENTICATED
-    if backend is not None and _asks_backend(backend):
-        user = users.get((path, user_key))
-    else:
-        user = users.get((None, user_key))
-        can_authenticate = getattr(backend, "user_can_authenticate", None)
-        if user is not None and not (
-            can_authenticate(user) if can_authenticate is not None else getattr(user, "is_active", True)
-        ):
-            return protocol.CLOSE_UNAUTHENTICATED
-    if user is None:
-        return protocol.CLOSE_UNAUTHENTICATED
-    if auth_hash is None or not hasattr(user, "get_session_auth_hash"):
+        if auth_hash is None or not hasattr(user, "get_session_auth_hash"):
+            return None
+        if session_key is None:
+            # A token socket: its token is no longer good once the password changed.
+            if not constant_time_compare(auth_hash, self.credentials_digest(user) or ""):
+                return protocol.CLOSE_UNAUTHENTICATED
+            return None
+        if not _hash_matches(user, auth_hash):
+            return protocol.CLOSE_CREDENTIALS_CHANGED
         return None
-    if session_key is None:
-        # A token socket: its token is no longer good once the password changed.
-        if not constant_time_compare(auth_hash, credentials_digest(user) or ""):
-            return protocol.CLOSE_UNAUTHENTICATED
-        return None
-    if not _hash_matches(user, auth_hash):
-        return protocol.CLOSE_CREDENTIALS_CHANGED
-    return None
-
-
-def _asks_backend(backend: Any) -> bool:
-    """Tell whether users of ``backend`` come from its own ``get_user()`` rather than the user table in bulk."""
-    return type(backend).get_user is not ModelBackend.get_user
 
 
 def _backend(path: Any) -> Any:
@@ -181,6 +192,10 @@ def _hash_matches(user: Any, auth_hash: str) -> bool:
 # Session key -> (its data as stored, decoded), from the previous re-check: most sessions are unchanged
 # between two sweeps, and decoding (a signature check) is most of a re-check's cost.
 _decoded: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
+def session_store(session_key: str | None = None) -> Any:
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
 
 
 def session_data(session_keys: set[str]) -> dict[str, dict[str, Any]]:
