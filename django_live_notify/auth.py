@@ -15,7 +15,9 @@ two differences that matter when thousands of clients connect at once:
 ``scope["session"]`` is a real ``SessionStore`` of the project's
 ``SESSION_ENGINE`` (already loaded) and ``scope["user"]`` the user or
 ``AnonymousUser``, so other consumers behind it work as behind channels'
-stack. The batched path covers the database session engine and backends
+stack. A session cookie that cannot be a key of the session engine (see
+:func:`session_key_allowed`) means anonymous before any query, as Django
+treats it. The batched path covers the database session engine and backends
 that use ``ModelBackend.get_user``; other engines and backends are asked one
 by one, still inside the batch's single thread hop.
 """
@@ -31,6 +33,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends import db as db_sessions
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, SessionBase
 from django.core.exceptions import SuspiciousOperation
 from django.http import parse_cookie
 from django.utils import timezone
@@ -73,8 +76,36 @@ def session_store(session_key: str | None = None) -> Any:
     return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
 
 
+# Django's session keys are 32 of these characters; the database column holds 40.
+SESSION_KEY_LENGTHS = range(8, 41)
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
+
+
+def session_key_allowed(session_key: str | None) -> bool:
+    """Tell whether ``session_key`` may be looked up: None, or a key in the session engine's format.
+
+    Engines that make their keys with Django's generator (database, cache,
+    cached_db, file) only ever issue 8 to 40 characters of ``a-z0-9``; any
+    other cookie (a NUL byte, say, which PostgreSQL refuses in a query) is
+    anonymous without a query. Engines with keys of their own (signed cookies)
+    are not checked here.
+    """
+    if session_key is None:
+        return True
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    if store_class._get_session_key is not SessionBase._get_session_key or getattr(
+        store_class, "_get_new_session_key", None
+    ) is not getattr(SessionBase, "_get_new_session_key", None):
+        return True
+    return len(session_key) in SESSION_KEY_LENGTHS and _KEY_CHARS.issuperset(session_key)
+
+
 async def authenticate(session_key: str | None) -> tuple[Any, Any]:
     """Return ``(session, user)`` for a session cookie, batched with the handshakes waiting beside it."""
+    if not session_key or not session_key_allowed(session_key):
+        session = session_store()
+        session._session_cache = {}
+        return session, AnonymousUser()
     return await _authenticate_batched(session_key)
 
 
@@ -86,7 +117,7 @@ def authenticate_sessions(session_keys: list[str | None]) -> list[tuple[Any, Any
     whose auth hash no longer matches (password changed; the session is then
     flushed) all give ``AnonymousUser``.
     """
-    stores = [session_store(key) for key in session_keys]
+    stores = [session_store(key if session_key_allowed(key) else None) for key in session_keys]
     _load_sessions(stores)
     users = _session_users(stores)
     results: list[tuple[Any, Any]] = []

@@ -28,6 +28,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     user_key = ""
     session_key: str | None = None
     auth_hash: str | None = None
+    token_issued_at: float | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # No per-socket channel-layer channel: the hub subscribes once per process.
@@ -77,7 +78,10 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             logger.exception("Could not start the notification hub (channel layer down?); the client will retry")
             await self.close_with(protocol.CLOSE_TRY_AGAIN_LATER)
             return
-        issued_at = getattr(user, "issued_at", None)
+        issued_at = self.token_issued_at = getattr(user, "issued_at", None)
+        if issued_at is not None:
+            # A token socket's credentials: the digest its token carries (see tokens.credentials_digest).
+            self.auth_hash = getattr(user, "credentials", None)
         if issued_at is not None and token_revoked(self.user_key, issued_at):
             # The user logged out, was deactivated or changed password after this token was issued.
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from . import protocol
+from . import protocol, session_check
 from .conf import live_settings
 
 logger = logging.getLogger("django_live_notify")
@@ -220,6 +220,7 @@ class Hub:
         while True:
             await asyncio.sleep(sweep_interval())
             await self.sweep()
+            await session_check.recheck(self)
             due = self.loop.time() - last_refresh >= self.group_refresh_interval
             if self.layer is not None and (due or self.rejoin):
                 last_refresh = self.loop.time()
@@ -316,7 +317,7 @@ class Hub:
         """Write the frames of one message to the local connections of its recipients."""
         for key, session_key, auth_hash, code, revoked_at in message.get("close", ()):
             record_revocation(key, revoked_at)
-            await self.close_sessions(key, session_key, auth_hash, code)
+            await self.close_sessions(key, session_key, auth_hash, code, revoked_at)
         head: Any = message.get("head")
         tail = message.get("tail")
         targets = message["targets"]
@@ -354,12 +355,13 @@ class Hub:
             broadcast["id"], broadcast["after"], list(self.connections)
         )
 
-    async def close_sessions(self, key: str, session_key: str | None, auth_hash: str | None, code: int) -> None:
-        """Close the user's sockets of ``session_key`` (all when None) whose auth hash is not ``auth_hash``."""
+    async def close_sessions(
+        self, key: str, session_key: str | None, auth_hash: str | None, code: int, revoked_at: float = 0.0
+    ) -> None:
+        """Close the user's sockets of ``session_key`` (all when None) whose auth hash is not ``auth_hash``,
+        and the user's token sockets whose token was issued until ``revoked_at``."""
         for connection in list(self.connections.get(key, ())):
-            if session_key is not None and connection.session_key != session_key:
-                continue
-            if auth_hash is not None and connection.auth_hash == auth_hash:
+            if not session_check.closed_by(connection, session_key, auth_hash, revoked_at):
                 continue
             self.stats["closed_signed_out"] += 1
             await self.remove(connection)
@@ -441,12 +443,16 @@ def frames_message(targets: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
     return {"type": MESSAGE_TYPE, "targets": [[key, frames] for key, frames in targets]}
 
 
-def close_message(key: str, session_key: str | None, auth_hash: str | None, code: int) -> dict[str, Any]:
+def close_message(
+    key: str, session_key: str | None, auth_hash: str | None, code: int, revoke: bool = True
+) -> dict[str, Any]:
     """Build a message that closes a user's sockets: of one session, or all, or those with a stale auth hash.
 
-    It also revokes the user's socket tokens issued until now, in every process.
+    With ``revoke``, it also revokes the user's socket tokens issued until now, in every process, and closes
+    the sockets opened with them.
     """
-    return {"type": MESSAGE_TYPE, "targets": [], "close": [[key, session_key, auth_hash, code, time.time()]]}
+    revoked_at = time.time() if revoke else 0.0
+    return {"type": MESSAGE_TYPE, "targets": [], "close": [[key, session_key, auth_hash, code, revoked_at]]}
 
 
 def notification_message(

@@ -18,6 +18,7 @@ from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDe
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
+from django.utils.crypto import salted_hmac
 
 from .conf import live_settings
 
@@ -33,7 +34,23 @@ def _signer() -> signing.TimestampSigner:
 
 def make_token(user: Any) -> str:
     """Return a token that authenticates ``user``'s sockets until it expires."""
-    return _signer().sign_object({"u": str(user.pk), "t": time.time()})
+    payload: dict[str, Any] = {"u": str(user.pk), "t": time.time()}
+    digest = credentials_digest(user)
+    if digest is not None:
+        payload["h"] = digest
+    return _signer().sign_object(payload)
+
+
+def credentials_digest(user: Any) -> str | None:
+    """Return a short digest of ``user``'s session auth hash, which changes with the password; None without one.
+
+    A token carries it so that its sockets close once the password changes,
+    however it changed; it reveals nothing of the hash itself.
+    """
+    get_session_auth_hash = getattr(user, "get_session_auth_hash", None)
+    if get_session_auth_hash is None:
+        return None
+    return salted_hmac(SALT, get_session_auth_hash(), algorithm="sha256").hexdigest()[:20]
 
 
 def user_from_token(token: str) -> TokenUser | None:
@@ -46,7 +63,8 @@ def user_from_token(token: str) -> TokenUser | None:
         return None
     if not isinstance(payload.get("t"), (int, float)):
         return None
-    return TokenUser(payload["u"], float(payload["t"]))
+    digest = payload.get("h")
+    return TokenUser(payload["u"], float(payload["t"]), digest if isinstance(digest, str) else None)
 
 
 class TokenUser:
@@ -60,9 +78,11 @@ class TokenUser:
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, pk: str, issued_at: float) -> None:
+    def __init__(self, pk: str, issued_at: float, credentials: str | None = None) -> None:
         self.pk = self.id = get_user_model()._meta.pk.to_python(pk)
         self.issued_at = issued_at
+        # credentials_digest() of the user when the token was issued.
+        self.credentials = credentials
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

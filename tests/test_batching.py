@@ -35,16 +35,21 @@ async def test_calls_that_arrive_together_share_one_call():
 
 # Batcher runs its function on channels' database thread, which touches the connection.
 @pytest.mark.django_db(transaction=True)
-async def test_an_error_reaches_every_caller_of_its_batch_and_the_next_batch_runs():
+async def test_an_error_reaches_only_the_caller_whose_item_caused_it():
+    calls = []
+
     def picky(items):
+        calls.append(list(items))
         if 13 in items:
             raise ValueError("unlucky")
         return items
 
-    batcher = Batcher(picky, max_batch=5)
-    results = await asyncio.gather(*(batcher(number) for number in range(12, 20)), return_exceptions=True)
-    assert all(isinstance(result, ValueError) for result in results[:5])
-    assert results[5:] == [17, 18, 19]
+    batcher = Batcher(picky, max_batch=16)
+    results = await asyncio.gather(*(batcher(number) for number in range(16)), return_exceptions=True)
+    assert isinstance(results[13], ValueError)
+    assert results[:13] + results[14:] == [number for number in range(16) if number != 13]
+    # Halved down to the bad item: 16, 8+8, 4+4, 2+2, 1+1.
+    assert len(calls) == 9, calls
 
 
 # Batcher runs its function on channels' database thread, which touches the connection.

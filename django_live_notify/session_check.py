@@ -1,0 +1,229 @@
+"""Close sockets whose session or user stopped being valid without any signal saying so.
+
+Deleting a session, logging out, deactivating or deleting a user, and
+``set_password()`` send signals, and ``receivers.py`` closes the sockets
+concerned at once (:func:`closed_by` tells which). These send none: a
+session that expires, a session rewritten for another user without being
+deleted, ``User.objects.filter(...).update()`` (deactivation, a new password
+hash), a password assigned directly. Each
+hub's sweep therefore re-checks all of its connected sockets together
+(:func:`recheck`), about every half heartbeat interval: one sessions query
+and one users query per ``BATCH_SIZE`` sockets, whatever their number.
+
+A socket is closed with 4001 (log in again) when its session is gone,
+expired, or now names another user or another auth hash, or when its user
+was deleted or can no longer authenticate (inactive); with 4003 (reconnect)
+when the user's session auth hash changed (a new password): the session that
+changed it authenticates again, the others get 4001.
+
+What the check can see depends on the session engine. The database engines
+(``db``, ``cached_db`` and their subclasses) are read from the session table
+in one query per batch; Django's cache engine with one ``get_many`` per batch;
+any other engine (``signed_cookies``, ``file``, custom ones) loads each
+session on its own, which for signed cookies is a signature and age check in
+memory (there is nothing server-side to delete).
+Token sockets have no session: their user is re-checked, and a token
+socket closes with 4001 once the user's password changed since its token
+was issued (the token carries a digest of the user's session auth hash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from importlib import import_module
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
+from django.contrib.sessions.backends import cache as cache_sessions
+from django.contrib.sessions.backends import db as db_sessions
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from . import protocol
+from .batching import batches
+
+logger = logging.getLogger("django_live_notify")
+
+# (user key, session key or None for a token socket, auth hash the socket was opened with: the session's,
+# or for a token socket the credentials digest its token carries)
+Socket = tuple[str, str | None, str | None]
+
+
+async def recheck(hub: Any) -> int:
+    """Close the hub's sockets whose session or user is no longer valid; return how many.
+
+    Errors are logged, never raised: the next sweep tries again.
+    """
+    connections = [connection for connections in hub.connections.values() for connection in connections]
+    if not connections:
+        return 0
+    sockets = [(connection.user_key, connection.session_key, connection.auth_hash) for connection in connections]
+    try:
+        codes = await database_sync_to_async(close_codes)(sockets)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.warning("Could not re-check the sessions of open sockets; retrying at the next sweep", exc_info=True)
+        return 0
+    closed = 0
+    for connection, code in zip(connections, codes, strict=True):
+        if code is None or connection not in hub.connections.get(connection.user_key, ()):
+            continue  # still valid, or gone while the queries ran
+        closed += 1
+        hub.stats["closed_signed_out"] += 1
+        await hub.remove(connection)
+        await connection.close_with(code)
+    return closed
+
+
+def closed_by(connection: Any, session_key: str | None, auth_hash: str | None, revoked_at: float) -> bool:
+    """Tell whether a close message's entry closes ``connection`` (see ``hub.close_message()``).
+
+    A token socket closes when its token was issued until ``revoked_at`` (the
+    entry revoked it); a session socket when it is of ``session_key`` (any,
+    when None) and its auth hash is not ``auth_hash``.
+    """
+    issued_at = getattr(connection, "token_issued_at", None)
+    if issued_at is not None:
+        return bool(issued_at <= revoked_at)
+    if session_key is not None and connection.session_key != session_key:
+        return False
+    return auth_hash is None or connection.auth_hash != auth_hash
+
+
+def close_codes(sockets: list[Socket]) -> list[int | None]:
+    """Return for each socket the code to close it with (4001, 4003), or None while it is still valid."""
+    state = _State(sockets)
+    return [state.close_code(socket) for socket in sockets]
+
+
+class _State:
+    """The sessions, backends and users of a set of sockets, read with as few queries as they allow.
+
+    Users come from the user table in bulk, as ``ModelBackend.get_user()``
+    would give them; a backend with a ``get_user()`` of its own is asked once
+    per user, as at the handshake (see ``auth.py``).
+    """
+
+    def __init__(self, sockets: list[Socket]) -> None:
+        # Imported here: the hub imports this module, and must stay importable before the app registry is ready.
+        from django.contrib.auth.backends import ModelBackend
+
+        from .tokens import credentials_digest
+
+        self.credentials_digest = credentials_digest
+        self.sessions = session_data({session_key for _user, session_key, _hash in sockets if session_key})
+        paths = {data.get(BACKEND_SESSION_KEY) for data in self.sessions.values()}
+        self.backends = {path: _backend(path) for path in paths}
+        # Backends whose users come from their own get_user(), by path.
+        self.asking = {
+            path
+            for path, backend in self.backends.items()
+            if backend is not None and type(backend).get_user is not ModelBackend.get_user
+        }
+        user_model = get_user_model()
+        # (backend path or None for the user table, user key) -> user
+        self.users: dict[tuple[Any, str], Any] = {}
+        bulk_keys: set[str] = set()
+        for user_key, session_key, _hash in sockets:
+            path = self.sessions.get(session_key or "", {}).get(BACKEND_SESSION_KEY)
+            if path not in self.asking:
+                bulk_keys.add(user_key)
+            elif (path, user_key) not in self.users:
+                pk = user_model._meta.pk.to_python(user_key)
+                self.users[path, user_key] = self.backends[path].get_user(pk)
+        for batch in batches(bulk_keys):
+            found = user_model._default_manager.in_bulk([user_model._meta.pk.to_python(key) for key in batch])
+            self.users.update(((None, str(pk)), user) for pk, user in found.items())
+
+    def close_code(self, socket: Socket) -> int | None:
+        user_key, session_key, auth_hash = socket
+        backend = path = None
+        if session_key is not None:
+            data = self.sessions.get(session_key)
+            if data is None or str(data.get(SESSION_KEY)) != user_key:
+                return protocol.CLOSE_UNAUTHENTICATED
+            if auth_hash is not None and not constant_time_compare(str(data.get(HASH_SESSION_KEY, "")), auth_hash):
+                return protocol.CLOSE_UNAUTHENTICATED
+            path = data.get(BACKEND_SESSION_KEY)
+            backend = self.backends.get(path)
+            if backend is None:
+                # The backend left AUTHENTICATION_BACKENDS: Django no longer accepts the session.
+                return protocol.CLOSE_UNAUTHENTICATED
+        if path in self.asking:
+            user = self.users.get((path, user_key))
+        else:
+            user = self.users.get((None, user_key))
+            can_authenticate = getattr(backend, "user_can_authenticate", None)
+            if user is not None and not (
+                can_authenticate(user) if can_authenticate is not None else getattr(user, "is_active", True)
+            ):
+                return protocol.CLOSE_UNAUTHENTICATED
+        if user is None:
+            return protocol.CLOSE_UNAUTHENTICATED
+        if auth_hash is None or not hasattr(user, "get_session_auth_hash"):
+            return None
+        if session_key is None:
+            # A token socket: its token is no longer good once the password changed.
+            if not constant_time_compare(auth_hash, self.credentials_digest(user) or ""):
+                return protocol.CLOSE_UNAUTHENTICATED
+            return None
+        if not _hash_matches(user, auth_hash):
+            return protocol.CLOSE_CREDENTIALS_CHANGED
+        return None
+
+
+def _backend(path: Any) -> Any:
+    if not isinstance(path, str) or path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    return load_backend(path)
+
+
+def _hash_matches(user: Any, auth_hash: str) -> bool:
+    if constant_time_compare(auth_hash, user.get_session_auth_hash()):
+        return True
+    fallback_hashes = getattr(user, "get_session_auth_fallback_hash", lambda: ())()
+    return any(constant_time_compare(auth_hash, fallback) for fallback in fallback_hashes)
+
+
+# Session key -> (its data as stored, decoded), from the previous re-check: most sessions are unchanged
+# between two sweeps, and decoding (a signature check) is most of a re-check's cost.
+_decoded: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
+def session_store(session_key: str | None = None) -> Any:
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+
+
+def session_data(session_keys: set[str]) -> dict[str, dict[str, Any]]:
+    """Return the data of each session that still exists and has not expired, by key; others are left out."""
+    if not session_keys:
+        return {}
+    probe = session_store()
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(probe, db_sessions.SessionStore):
+        # The session table is the truth for cached_db too: its cache may outlive a deleted row.
+        global _decoded
+        model = type(probe).get_model_class()
+        decoded: dict[str, tuple[str, dict[str, Any]]] = {}
+        for batch in batches(session_keys):
+            rows = model._default_manager.filter(session_key__in=batch, expire_date__gt=timezone.now())
+            for session_key, encoded in rows.values_list("session_key", "session_data"):
+                previous = _decoded.get(session_key)
+                data = previous[1] if previous is not None and previous[0] == encoded else probe.decode(encoded)
+                decoded[session_key] = (encoded, data)
+                found[session_key] = data
+        _decoded = decoded
+    elif isinstance(probe, cache_sessions.SessionStore) and type(probe).load is cache_sessions.SessionStore.load:
+        prefix, cache = probe.cache_key_prefix, probe._cache  # type: ignore[attr-defined]
+        for batch in batches(session_keys):
+            cached = cache.get_many([prefix + session_key for session_key in batch])
+            for cache_key, data in cached.items():
+                found[cache_key[len(prefix) :]] = data
+    else:
+        for session_key in session_keys:
+            found[session_key] = session_store(session_key).load()
+    return {session_key: data for session_key, data in found.items() if data}
