@@ -12,11 +12,12 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import HASH_SESSION_KEY
 
-from . import protocol, services
+from . import protocol, reading, replay
 from .batching import Batcher
 from .conf import live_settings
-from .hub import Hub, get_hub, token_revoked, user_key
-from .tokens import SUBPROTOCOL
+from .hub import Hub, get_hub
+from .protocol import user_key
+from .tokens import SUBPROTOCOL, token_revoked
 
 logger = logging.getLogger("django_live_notify")
 
@@ -180,7 +181,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await self.send_frame(protocol.HEARTBEAT_ACK)
 
     async def handle_get_unread_count(self, frame: dict[str, Any]) -> None:
-        count = await database_sync_to_async(services.unread_count)(self.user)
+        count = await database_sync_to_async(reading.unread_count)(self.user)
         await self.send_frame(protocol.unread_count_frame(count))
 
     async def handle_mark_read(self, frame: dict[str, Any]) -> None:
@@ -188,12 +189,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if not _is_id(notification_id):
             await self.send_error("invalid_field", "'id' must be a positive integer.")
             return
-        found = await database_sync_to_async(services.mark_read)(self.user, notification_id)
+        found = await database_sync_to_async(reading.mark_read)(self.user, notification_id)
         if not found:
             await self.send_error("not_found", "No such notification.")
 
     async def handle_mark_all_read(self, frame: dict[str, Any]) -> None:
-        await database_sync_to_async(services.mark_all_read)(self.user)
+        await database_sync_to_async(reading.mark_all_read)(self.user)
 
     async def handle_resume(self, frame: dict[str, Any]) -> None:
         last_id: Any = frame.get("last_id")
@@ -222,5 +223,5 @@ def _is_id(value: Any, allow_zero: bool = False) -> bool:
 
 # A mass reconnect sends thousands of resumes at once: answered 500 per database call.
 _resume_batched: Batcher[tuple[Any, int], tuple[list[str], list[int]]] = Batcher(
-    services.resume_frames_many, max_batch=500
+    replay.resume_frames_many, max_batch=500
 )

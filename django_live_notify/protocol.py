@@ -1,11 +1,14 @@
-"""Frames and close codes of protocol v1 (see docs/protocol.rst)."""
+"""Frames, close codes and channel-layer names of protocol v1 (see docs/protocol.rst)."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+
+from .conf import live_settings
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_IDLE = 4002
@@ -23,6 +26,25 @@ DAPHNE_CLOSE_CODES = {
     CLOSE_SERVICE_RESTART: CLOSE_SERVICE_RESTART_DAPHNE,
     CLOSE_TRY_AGAIN_LATER: CLOSE_TRY_AGAIN_LATER_DAPHNE,
 }
+
+
+def user_key(user_or_pk: Any) -> str:
+    """Return the registry key of a user or a user's primary key."""
+    return str(getattr(user_or_pk, "pk", user_or_pk))
+
+
+def group_name(suffix: str) -> str:
+    """Return a channel-layer group name of this app (only the characters groups allow)."""
+    return re.sub(r"[^\w.\-]", "_", f"{live_settings.GROUP_PREFIX}.{suffix}")[:99]
+
+
+def user_group(key: str) -> str:
+    return group_name(f"user.{key}")
+
+
+def everyone_group() -> str:
+    return group_name("all")
+
 
 HEARTBEAT_ACK = '{"type":"heartbeat_ack"}'
 READ_ALL = '{"type":"read","all":true}'

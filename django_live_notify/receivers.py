@@ -9,17 +9,17 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from . import hub, protocol
+from . import protocol, publish, tokens
 
 
 def _close_after_commit(user_pk: Any, session_key: str | None, auth_hash: str | None, code: int) -> None:
-    message = hub.close_message(hub.user_key(user_pk), session_key, auth_hash, code)
+    message = publish.close_message(protocol.user_key(user_pk), session_key, auth_hash, code)
     key, _session, _hash, _code, revoked_at = message["close"][0]
 
     # To every process: those without the user's sockets must still refuse its older tokens.
     def announce() -> None:
-        hub.record_revocation(key, revoked_at)
-        hub.publish(message, everyone=True)
+        tokens.record_revocation(key, revoked_at)
+        publish.publish(message, everyone=True)
 
     transaction.on_commit(announce)
 

@@ -3,9 +3,9 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from django_live_notify import hub
+from django_live_notify import protocol
 from django_live_notify.models import Notification
-from django_live_notify.services import missed_frames
+from django_live_notify.replay import missed_frames
 
 
 def _sweep_after_loss(users, per_user):
@@ -13,7 +13,7 @@ def _sweep_after_loss(users, per_user):
     for user in users:
         for number in range(per_user):
             Notification.objects.create(recipient=user, title=f"lost {number}")
-    local = {hub.user_key(user): (watermark, set()) for user in users}
+    local = {protocol.user_key(user): (watermark, set()) for user in users}
     with CaptureQueriesContext(connection) as queries:
         result = missed_frames(watermark, local, grace=0)
     return result, len(queries)
@@ -24,7 +24,7 @@ def test_every_lagging_user_gets_its_missed_rows_then_its_count(user_factory):
     (new_watermark, frames, ids), _ = _sweep_after_loss(users, 2)
     assert new_watermark == Notification.objects.order_by("-id").first().pk
     for user in users:
-        key = hub.user_key(user)
+        key = protocol.user_key(user)
         assert len(frames[key]) == 3
         assert frames[key][-1] == '{"type":"unread_count","count":2}'
         rows = Notification.objects.filter(recipient=user).order_by("id")
@@ -45,6 +45,6 @@ def test_a_lost_row_is_found_after_a_later_one_was_delivered(user_factory):
     watermark, _, _ = missed_frames(None, {}, grace=0)
     lost = Notification.objects.create(recipient=ana, title="live send lost (Redis restarting)")
     delivered = Notification.objects.create(recipient=ana, title="live send arrived")
-    _, frames, ids = missed_frames(watermark, {hub.user_key(ana): (watermark, {delivered.pk})}, grace=0)
-    assert ids == {hub.user_key(ana): [lost.pk]}
-    assert len(frames[hub.user_key(ana)]) == 2
+    _, frames, ids = missed_frames(watermark, {protocol.user_key(ana): (watermark, {delivered.pk})}, grace=0)
+    assert ids == {protocol.user_key(ana): [lost.pk]}
+    assert len(frames[protocol.user_key(ana)]) == 2

@@ -12,7 +12,7 @@ from django.template.context import Context
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
-from .. import services
+from .. import reading
 from ..conf import live_settings
 from ..models import display_name
 
@@ -46,7 +46,7 @@ def live_notifications(
     user = _user(request)
     if user is None:
         return ""
-    unread_count = services.unread_count(user)
+    unread_count = reading.unread_count(user)
     history_url = reverse("live_notify:list")
     config = {
         "url": ws_url if ws_url is not None else "/" + str(live_settings.WEBSOCKET_PATH).lstrip("/"),
@@ -56,7 +56,7 @@ def live_notifications(
         "position": position,
         "sound": sound,
         "unreadCount": unread_count,
-        "lastId": services.latest_id(user),
+        "lastId": reading.latest_id(user),
         "csrfToken": get_token(request),
     }
     values = {
@@ -73,7 +73,7 @@ def live_notifications(
 def live_notify_unread_count(context: Context) -> int:
     """Return the signed-in user's unread count, 0 for anonymous users."""
     user = _user(_request(context, "live_notify_unread_count"))
-    return 0 if user is None else services.unread_count(user)
+    return 0 if user is None else reading.unread_count(user)
 
 
 @register.simple_tag(takes_context=True)
@@ -82,7 +82,7 @@ def live_notify_badge(context: Context) -> str:
     user = _user(_request(context, "live_notify_badge"))
     if user is None:
         return ""
-    values = {"unread_count": services.unread_count(user), "history_url": reverse("live_notify:list")}
+    values = {"unread_count": reading.unread_count(user), "history_url": reverse("live_notify:list")}
     return _render(context, "django_live_notify/badge.html", values)
 
 
