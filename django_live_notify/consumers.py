@@ -16,6 +16,7 @@ from . import protocol, reading, replay
 from .batching import Batcher
 from .conf import live_settings
 from .hub import Hub, get_hub
+from .outbox import Outbox
 from .protocol import user_key
 from .tokens import SUBPROTOCOL, token_revoked
 
@@ -29,6 +30,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     user_key = ""
     session_key: str | None = None
     auth_hash: str | None = None
+    outbox: Outbox | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # No per-socket channel-layer channel: the hub subscribes once per process.
@@ -61,6 +63,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         # A client that offers subprotocols (token sockets do) must get one of them back.
         offered = self.scope.get("subprotocols") or ()
         await self.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        self.outbox = Outbox(self)
         if user is None or not user.is_authenticated:
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
@@ -100,17 +103,26 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if hub is not None:
             await hub.remove(self)
 
-    async def send_frame(self, frame: str) -> None:
-        """Write one text frame, ignoring a socket that is already gone."""
-        try:
-            await self.base_send({"type": "websocket.send", "text": frame})
-        except Exception:
-            logger.debug("Dropped a frame for a closed socket of user %s", self.user_key, exc_info=True)
+    def send_frame(self, frame: str) -> None:
+        """Queue one text frame; never waits on the socket (see :mod:`django_live_notify.outbox`)."""
+        if self.outbox is not None:
+            self.outbox.put(frame)
 
     async def close_with(self, code: int) -> None:
-        """Leave the hub and close the socket with ``code``, ignoring a socket that is already gone."""
+        """Leave the hub and close the socket with ``code`` after the frames queued; never waits on the socket."""
         await self._leave_hub()
-        await self._close(code)
+        if self.outbox is None:
+            await self._close(code)
+        else:
+            self.outbox.close(code)
+
+    def fell_behind(self, reason: str) -> None:
+        """Count and log a socket its outbox aborted, and take it out of the hub."""
+        logger.warning("Dropped a socket of user %s that fell behind: %s", self.user_key, reason)
+        if self.hub is not None:
+            self.hub.stats["closed_too_slow"] += 1
+            # The disconnect that follows the abort would do it too; an unknown server may send none.
+            self._leaving = asyncio.get_running_loop().create_task(self._leave_hub())
 
     async def _close(self, code: int) -> None:
         try:
@@ -175,14 +187,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         return protocol.CLOSE_TOO_BIG
 
     async def send_error(self, code: str, message: str) -> None:
-        await self.send_frame(protocol.error_frame(code, message))
+        self.send_frame(protocol.error_frame(code, message))
 
     async def handle_heartbeat(self, frame: dict[str, Any]) -> None:
-        await self.send_frame(protocol.HEARTBEAT_ACK)
+        self.send_frame(protocol.HEARTBEAT_ACK)
 
     async def handle_get_unread_count(self, frame: dict[str, Any]) -> None:
         count = await database_sync_to_async(reading.unread_count)(self.user)
-        await self.send_frame(protocol.unread_count_frame(count))
+        self.send_frame(protocol.unread_count_frame(count))
 
     async def handle_mark_read(self, frame: dict[str, Any]) -> None:
         notification_id = frame.get("id")
@@ -203,7 +215,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         frames, replayed = await _resume_batched((self.user.pk, last_id))
         for text in frames:
-            await self.send_frame(text)
+            self.send_frame(text)
         if self.hub is not None:
             for notification_id in replayed:
                 self.hub.note_delivered(self.user_key, notification_id)

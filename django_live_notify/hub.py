@@ -3,8 +3,9 @@
 Per-message work happens once per process, not once per connection: a message
 reaches the hub once (straight from the sender on the in-memory layer, through
 one channel-layer channel otherwise), the hub looks the recipients up in its
-registry of live connections and writes pre-encoded frames straight to their
-sockets. Heartbeat reaping is one periodic sweep, not a timer per connection.
+registry of live connections and queues pre-encoded frames on their
+sockets' outboxes, never waiting on a socket (see outbox.py). Heartbeat reaping
+is one periodic sweep, not a timer per connection.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ class Connection(Protocol):
     session_key: str | None
     auth_hash: str | None
 
-    async def send_frame(self, frame: str) -> None: ...
+    def send_frame(self, frame: str) -> None:
+        """Queue a frame; never wait on the socket."""
 
-    async def close_with(self, code: int) -> None: ...
+    async def close_with(self, code: int) -> None:
+        """Leave the hub and queue a close; never wait on the socket."""
 
 
 class Hub:
@@ -226,7 +229,7 @@ class Hub:
         )
         sent = 0
         for key, frames in frames_by_user.items():
-            await self.send_frames(key, frames)
+            self.send_frames(key, frames)
             for notification_id in ids_by_user[key]:
                 self.note_delivered(key, notification_id)
             sent += len(frames) - 1
@@ -271,19 +274,19 @@ class Hub:
     async def deliver_frames(self, message: dict[str, Any]) -> None:
         """Write given frames to given users: targets ``[key, [frame, ...]]``."""
         for key, frames in message["targets"]:
-            await self.send_frames(key, frames)
+            self.send_frames(key, frames)
 
     async def deliver_notification(self, message: dict[str, Any]) -> None:
         """Write one notification shared by many rows: targets ``[key, id or None, unread count or None]``.
 
         No id: the row was stored silently (the user's preference), only the count goes.
         """
-        await self.send_rows(message["head"], message["tail"], message["targets"])
+        self.send_rows(message["head"], message["tail"], message["targets"])
 
     async def deliver_broadcast(self, message: dict[str, Any]) -> None:
         """Look up the rows one broadcast stored for the users here, then write them as a notification."""
         targets = await self.broadcast_targets(message["broadcast"])
-        await self.send_rows(message["head"], message["tail"], targets)
+        self.send_rows(message["head"], message["tail"], targets)
 
     async def deliver_close(self, message: dict[str, Any]) -> None:
         """Revoke a user's tokens and close the sockets of ended sessions."""
@@ -298,7 +301,7 @@ class Hub:
         publish.CLOSE: deliver_close,
     }
 
-    async def send_rows(self, head: str, tail: str | list[str], targets: list[list[Any]]) -> None:
+    def send_rows(self, head: str, tail: str | list[str], targets: list[list[Any]]) -> None:
         for key, notification_id, count in targets:
             if key not in self.connections:
                 continue
@@ -309,13 +312,13 @@ class Hub:
                 frames.append(head + text_id + protocol.tail_for(tail, text_id))
             if count is not None:
                 frames.append(protocol.unread_count_frame(count))
-            await self.send_frames(key, frames)
+            self.send_frames(key, frames)
 
-    async def send_frames(self, key: str, frames: list[str]) -> None:
+    def send_frames(self, key: str, frames: list[str]) -> None:
         """Queue ``frames`` on every socket of user ``key`` here."""
         for connection in list(self.connections.get(key, ())):
             for frame in frames:
-                await connection.send_frame(frame)
+                connection.send_frame(frame)
 
     async def broadcast_targets(self, broadcast: dict[str, Any]) -> list[list[Any]]:
         """Look up the rows one broadcast stored for the users connected here: ``[key, id, count]`` each."""
