@@ -105,16 +105,15 @@ class Outbox:
                 while buffered_bytes(server) > HIGH_WATER:  # noqa: ASYNC110
                     await asyncio.sleep(POLL_SECONDS)
                 item = self.items.popleft()
-                if isinstance(item, str):
-                    await self.owner.base_send({"type": "websocket.send", "text": item})
-                else:
-                    await self.owner._close(item)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The socket is gone; its disconnect takes it out of the hub.
-            logger.debug("Dropped %d frame(s) for a closed socket", self.pending, exc_info=True)
-            self.closing = True
+                try:
+                    if isinstance(item, str):
+                        await self.owner.base_send({"type": "websocket.send", "text": item})
+                    else:
+                        await self.owner._close(item)
+                except Exception:
+                    # The socket is gone (its disconnect takes it out of the hub), or the server refused
+                    # this one frame (daphne's message size limit): either way, go on with the next.
+                    logger.debug("Dropped a frame the server did not take", exc_info=True)
         finally:
             self.writer = None
             self.writing = False
