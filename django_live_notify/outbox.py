@@ -1,12 +1,12 @@
 """One socket's bounded write buffer: no socket can make delivery wait.
 
-The hub and the consumer queue frames here and return at once. A writer task
-exists only while frames are pending, and hands them to the server one by one;
-on a socket that reads, it empties the queue the first time it runs. A socket
-that falls behind (more than ``MAX_PENDING_FRAMES`` frames queued while the
-writer waits on it, or one write the server has not taken after
-``WRITE_TIMEOUT`` seconds) is aborted at once: its transport is dropped
-without waiting for unsent data to flush.
+The hub and the consumer queue frames here and return at once. A frame goes
+to the server at once when the server takes it without waiting, as it does
+for a socket that reads; only when a write waits does a writer task take over,
+and it lives while frames are pending. A socket that falls behind (more than
+``MAX_PENDING_FRAMES`` frames queued behind a waiting write, or one write the
+server has not taken after ``WRITE_TIMEOUT`` seconds) is aborted at once: its
+transport is dropped without waiting for unsent data to flush.
 
 ASGI gives an application no way to abort, and a ``websocket.close`` waits
 for the socket to drain under uvicorn. So the transport is looked up behind
@@ -14,7 +14,7 @@ the ``send`` callable the server passed in (see :func:`server_protocol`).
 Under daphne ``send`` never waits: frames pile up in twisted's buffer instead,
 so there a socket whose transport holds more than ``HIGH_WATER`` bytes counts
 as not writable, the same way uvicorn's ``send`` waits past asyncio's
-high-water mark. Cost per idle socket: one object of nine slots, no task.
+high-water mark. Cost per idle socket: one object of eight slots, no task.
 """
 
 from __future__ import annotations
@@ -50,15 +50,13 @@ class Owner(Protocol):
 class Outbox:
     """Queue a socket's frames and write them in the background; abort the socket when it falls behind."""
 
-    __slots__ = ("aborted", "closing", "items", "owner", "server", "since", "timer", "writer", "writing")
+    __slots__ = ("aborted", "closing", "items", "owner", "server", "since", "timer", "writer")
 
     def __init__(self, owner: Owner) -> None:
         self.owner = owner
         # Frames (str) and at most one close code (int, last); None while nothing is pending.
         self.items: deque[str | int] | None = None
         self.writer: asyncio.Task[None] | None = None
-        # Set once the writer runs: frames queued in one go before that are one burst, not a backlog.
-        self.writing = False
         self.timer: asyncio.TimerHandle | None = None
         # When the write in progress began: the deadline runs from here.
         self.since = 0.0
@@ -83,40 +81,57 @@ class Outbox:
             self._queue(code)
 
     def _queue(self, item: str | int) -> None:
-        if self.items is None:
-            self.items = deque()
-        self.items.append(item)
-        if self.writer is None:
-            loop = asyncio.get_running_loop()
-            self.since = loop.time()
-            self.writer = loop.create_task(self._write())
-            self.timer = loop.call_at(self.since + live_settings.write_timeout, self._check_deadline)
-        elif self.writing and len(self.items) > live_settings.max_pending_frames:
-            self.abort(f"{len(self.items)} frames pending")
-
-    async def _write(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.writing = True
+        if self.writer is not None:
+            assert self.items is not None
+            self.items.append(item)
+            if len(self.items) > live_settings.max_pending_frames:
+                self.abort(f"{len(self.items)} frames pending")
+            return
+        if buffered_bytes(self._server()) > HIGH_WATER:
+            self._start_writer(None, None, item)
+            return
+        # Most writes complete without suspending: run the send now, and only when it waits
+        # (the server's buffer is full) hand the rest of it to a writer task.
+        write = self._write_one(item)
         try:
+            waiting_on = write.send(None)
+        except StopIteration:
+            return
+        self._start_writer(write, waiting_on, None)
+
+    def _start_writer(self, write: Any, waiting_on: Any, item: str | int | None) -> None:
+        loop = asyncio.get_running_loop()
+        self.items = deque() if item is None else deque((item,))
+        self.since = loop.time()
+        self.writer = loop.create_task(self._write(write, waiting_on))
+        self.timer = loop.call_at(self.since + live_settings.write_timeout, self._check_deadline)
+
+    async def _write_one(self, item: str | int) -> None:
+        try:
+            if isinstance(item, str):
+                await self.owner.base_send({"type": "websocket.send", "text": item})
+            else:
+                await self.owner._close(item)
+        except Exception:
+            # The socket is gone (its disconnect takes it out of the hub), or the server refused
+            # this one frame (daphne's message size limit): either way, go on with the next.
+            logger.debug("Dropped a frame the server did not take", exc_info=True)
+
+    async def _write(self, write: Any, waiting_on: Any) -> None:
+        """Finish the write that suspended (if any), then write what was queued meanwhile."""
+        loop = asyncio.get_running_loop()
+        try:
+            if write is not None:
+                await _resume(write, waiting_on)
             while self.items:
                 self.since = loop.time()
                 server = self._server()
                 # twisted has no drain event an application can wait on: its transport is polled.
                 while buffered_bytes(server) > HIGH_WATER:  # noqa: ASYNC110
                     await asyncio.sleep(POLL_SECONDS)
-                item = self.items.popleft()
-                try:
-                    if isinstance(item, str):
-                        await self.owner.base_send({"type": "websocket.send", "text": item})
-                    else:
-                        await self.owner._close(item)
-                except Exception:
-                    # The socket is gone (its disconnect takes it out of the hub), or the server refused
-                    # this one frame (daphne's message size limit): either way, go on with the next.
-                    logger.debug("Dropped a frame the server did not take", exc_info=True)
+                await self._write_one(self.items.popleft())
         finally:
             self.writer = None
-            self.writing = False
             self.items = None
             if self.timer is not None:
                 self.timer.cancel()
@@ -155,6 +170,36 @@ class Outbox:
         if self.server is False:
             self.server = server_protocol(self.owner.base_send)
         return self.server
+
+
+async def _resume(coroutine: Any, waiting_on: Any) -> None:
+    """Drive ``coroutine``, already started by hand, from where it suspended on ``waiting_on`` to its end.
+
+    What a task does for a coroutine it started itself (asyncio.Task's eager start, which
+    Python 3.11 lacks): wait for the future it yielded (None: it only gave up its turn),
+    then send it in again. Cancelled meanwhile, the coroutine is closed.
+    """
+    try:
+        while True:
+            if waiting_on is None:
+                await asyncio.sleep(0)
+            else:
+                # What a task does with a future its coroutine yields; awaiting it again would
+                # otherwise raise "await wasn't used with future".
+                waiting_on._asyncio_future_blocking = False
+                try:
+                    await waiting_on
+                except Exception:
+                    if not waiting_on.done():
+                        raise
+                    # Its result, error included, is the coroutine's to read.
+            try:
+                waiting_on = coroutine.send(None)
+            except StopIteration:
+                return
+    except BaseException:
+        coroutine.close()
+        raise
 
 
 def server_protocol(send: Any) -> Any:
