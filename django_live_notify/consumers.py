@@ -119,10 +119,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     def fell_behind(self, reason: str) -> None:
         """Count and log a socket its outbox aborted, and take it out of the hub."""
         logger.warning("Dropped a socket of user %s that fell behind: %s", self.user_key, reason)
-        if self.hub is not None:
-            self.hub.stats["closed_too_slow"] += 1
-            # The disconnect that follows the abort would do it too; an unknown server may send none.
-            self._leaving = asyncio.get_running_loop().create_task(self._leave_hub())
+        hub, self.hub = self.hub, None
+        if hub is not None:
+            hub.stats["closed_too_slow"] += 1
+            # At once: frames the client sent before the abort are ignored, not answered. The disconnect
+            # that follows the abort would leave the hub too, but an unknown server may send none.
+            self._leaving = asyncio.get_running_loop().create_task(hub.remove(self))
 
     async def _close(self, code: int) -> None:
         try:

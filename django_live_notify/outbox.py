@@ -120,16 +120,20 @@ class Outbox:
     async def _write(self, write: Any, waiting_on: Any) -> None:
         """Finish the write that suspended (if any), then write what was queued meanwhile."""
         loop = asyncio.get_running_loop()
+        server = self._server()
         try:
             if write is not None:
                 await _resume(write, waiting_on)
             while self.items:
                 self.since = loop.time()
-                server = self._server()
                 # twisted has no drain event an application can wait on: its transport is polled.
                 while buffered_bytes(server) > HIGH_WATER:  # noqa: ASYNC110
                     await asyncio.sleep(POLL_SECONDS)
                 await self._write_one(self.items.popleft())
+            # The last frame sits in the server's buffer: the socket is not writable until it drains.
+            self.since = loop.time()
+            while buffered_bytes(server) > HIGH_WATER:  # noqa: ASYNC110
+                await asyncio.sleep(POLL_SECONDS)
         finally:
             self.writer = None
             self.items = None
@@ -227,8 +231,11 @@ def server_protocol(send: Any) -> Any:
 
 
 def buffered_bytes(server: Any) -> int:
-    """Return the bytes a twisted transport holds unsent; 0 for others, whose ``send`` waits by itself."""
+    """Return the bytes the server's transport holds unsent: asyncio's count, or twisted's buffers; 0 if unknown."""
     transport = getattr(server, "transport", None)
+    size = getattr(transport, "get_write_buffer_size", None)
+    if size is not None:
+        return int(size())
     data = getattr(transport, "dataBuffer", None)
     if data is None:
         return 0
