@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from benchmarks import baseline
 from django_live_notify import broadcast, notify
-from django_live_notify.hub import local_hubs
+from django_live_notify.publish import local_hubs
 
 MESSAGE = "Ana asked for: fix the kitchen sink, tomorrow morning if possible."
 

@@ -21,12 +21,12 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import Truncator
 
-from . import hub, preferences, protocol
+from . import preferences, protocol, publish
 from .actions import clean_actions
 from .batching import batches
 from .conf import live_settings
 from .models import Notification, NotificationPreference
-from .services import unread_counts
+from .reading import unread_counts
 from .signals import notification_created, notification_updated
 
 __all__ = [
@@ -175,8 +175,8 @@ def _broadcast_in_database(template: Notification, users: models.QuerySet[Any] |
                 notification_ids=[notification_id for _, notification_id in stored],
             )
         tail = protocol.notification_tail(template.shared_payload())
-        message = hub.broadcast_message(tail, str(template.broadcast_id), before)
-        transaction.on_commit(lambda: hub.publish(message, everyone=True), using=db)
+        message = publish.broadcast_message(tail, str(template.broadcast_id), before)
+        transaction.on_commit(lambda: publish.publish(message, everyone=True), using=db)
     return count
 
 
@@ -261,7 +261,7 @@ def send_notification_to_user(user_id: Any, notification_data: dict[str, Any]) -
     """Push a notification dict to a user's open sockets now, storing nothing."""
     user_id = _user_pk(user_id, "user_id") if isinstance(user_id, models.Model) else _user_id(user_id, "user_id")
     frame = protocol.notification_frame(notification_data)
-    hub.publish(hub.frames_message([(hub.user_key(user_id), [frame])]))
+    publish.publish(publish.frames_message([(protocol.user_key(user_id), [frame])]))
 
 
 def broadcast_system_notification(title: str, message: str, user_ids: Iterable[Any] | None = None) -> int:
@@ -557,20 +557,20 @@ def _send_stored(
     try:
         counts = unread_counts([recipient_id for recipient_id, _ in pairs] + [row.recipient_id for row in updates])
     except Exception:
-        hub.logger.exception("Could not count unread notifications; sending them without counts")
+        publish.logger.exception("Could not count unread notifications; sending them without counts")
         counts = None
     if pairs:
         targets = []
         for recipient_id, notification_id in pairs:
-            key = hub.user_key(recipient_id)
+            key = protocol.user_key(recipient_id)
             targets.append((key, notification_id, None if counts is None else counts.get(key, 0)))
-        hub.publish(hub.notification_message(tail, targets))
+        publish.publish(publish.notification_message(tail, targets))
     if updates:
         frames = []
         for row in updates:
-            key = hub.user_key(row.recipient_id)
+            key = protocol.user_key(row.recipient_id)
             row_frames = [protocol.update_frame(row.to_payload())]
             if counts is not None:
                 row_frames.append(protocol.unread_count_frame(counts.get(key, 0)))
             frames.append((key, row_frames))
-        hub.publish(hub.frames_message(frames))
+        publish.publish(publish.frames_message(frames))

@@ -71,6 +71,7 @@ def check_setup(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         )
     messages += _check_preferences(allowed)
     messages += _check_limits()
+    messages += _check_outbox()
     unknown = sorted(set(getattr(settings, "LIVE_NOTIFY", None) or {}) - set(DEFAULTS))
     if unknown:
         messages.append(
@@ -117,6 +118,30 @@ def _check_preferences(allowed: Any) -> list[Any]:
             hint="PREFERENCE_DEFAULTS maps notification types to 'live', 'store' or 'off'; MANDATORY_TYPES lists "
             "types that are always delivered live. Both name types of NOTIFICATION_TYPES when it is set.",
             id="django_live_notify.E005",
+        )
+        for problem in problems
+    ]
+
+
+def _check_outbox() -> list[Any]:
+    """E008: MAX_PENDING_FRAMES must hold a full resume answer, WRITE_TIMEOUT must be a positive number."""
+    problems = []
+    pending = live_settings.MAX_PENDING_FRAMES
+    replay_limit = live_settings.REPLAY_LIMIT
+    needed = replay_limit + 2 if type(replay_limit) is int else 2
+    if type(pending) is not int or pending < needed:
+        problems.append(
+            f"MAX_PENDING_FRAMES must be an integer of at least REPLAY_LIMIT + 2 ({needed}), not {pending!r}."
+        )
+    timeout = live_settings.WRITE_TIMEOUT
+    if type(timeout) not in (int, float) or not timeout > 0:
+        problems.append(f"WRITE_TIMEOUT must be a positive number of seconds, not {timeout!r}.")
+    return [
+        Error(
+            problem,
+            hint="A resume answer queues up to REPLAY_LIMIT + 2 frames at once, so a smaller MAX_PENDING_FRAMES "
+            "drops healthy sockets. Defaults: MAX_PENDING_FRAMES 256, WRITE_TIMEOUT 10.",
+            id="django_live_notify.E008",
         )
         for problem in problems
     ]

@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "MANDATORY_TYPES": [],
     # Most actions (buttons) one notification may carry.
     "MAX_ACTIONS": 3,
+    # Frames queued for one socket before it counts as fallen behind and is dropped (4010).
+    "MAX_PENDING_FRAMES": 256,
+    # Seconds one write to a socket may wait for the client to read before the socket is dropped (4010).
+    "WRITE_TIMEOUT": 10,
     # Days a read notification is kept before live_notify_cleanup deletes it; None keeps them.
     "RETENTION_DAYS": 90,
 }
@@ -73,6 +77,16 @@ class LiveNotifySettings:
         if self.IDLE_TIMEOUT is not None:
             return float(self.IDLE_TIMEOUT)
         return 2.5 * float(self.HEARTBEAT_INTERVAL)
+
+    @property
+    def max_pending_frames(self) -> int:
+        """Return how many frames may wait for one socket."""
+        return int(self.MAX_PENDING_FRAMES)
+
+    @property
+    def write_timeout(self) -> float:
+        """Return the seconds one write may wait for a socket's client to read."""
+        return float(self.WRITE_TIMEOUT)
 
     def reload(self) -> None:
         """Forget cached values so the next access reads the settings again."""

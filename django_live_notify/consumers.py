@@ -12,11 +12,13 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import HASH_SESSION_KEY
 
-from . import protocol, services
+from . import protocol, reading, replay
 from .batching import Batcher
 from .conf import live_settings
-from .hub import Hub, get_hub, token_revoked, user_key
-from .tokens import SUBPROTOCOL
+from .hub import Hub, get_hub
+from .outbox import Outbox
+from .protocol import user_key
+from .tokens import SUBPROTOCOL, token_revoked
 
 logger = logging.getLogger("django_live_notify")
 
@@ -29,6 +31,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     session_key: str | None = None
     auth_hash: str | None = None
     token_issued_at: float | None = None
+    outbox: Outbox | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # No per-socket channel-layer channel: the hub subscribes once per process.
@@ -61,6 +64,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         # A client that offers subprotocols (token sockets do) must get one of them back.
         offered = self.scope.get("subprotocols") or ()
         await self.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        self.outbox = Outbox(self)
         if user is None or not user.is_authenticated:
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
@@ -103,17 +107,28 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if hub is not None:
             await hub.remove(self)
 
-    async def send_frame(self, frame: str) -> None:
-        """Write one text frame, ignoring a socket that is already gone."""
-        try:
-            await self.base_send({"type": "websocket.send", "text": frame})
-        except Exception:
-            logger.debug("Dropped a frame for a closed socket of user %s", self.user_key, exc_info=True)
+    def send_frame(self, frame: str) -> None:
+        """Queue one text frame; never waits on the socket (see :mod:`django_live_notify.outbox`)."""
+        if self.outbox is not None:
+            self.outbox.put(frame)
 
     async def close_with(self, code: int) -> None:
-        """Leave the hub and close the socket with ``code``, ignoring a socket that is already gone."""
+        """Leave the hub and close the socket with ``code`` after the frames queued; never waits on the socket."""
         await self._leave_hub()
-        await self._close(code)
+        if self.outbox is None:
+            await self._close(code)
+        else:
+            self.outbox.close(code)
+
+    def fell_behind(self, reason: str) -> None:
+        """Count and log a socket its outbox aborted, and take it out of the hub."""
+        logger.warning("Dropped a socket of user %s that fell behind: %s", self.user_key, reason)
+        hub, self.hub = self.hub, None
+        if hub is not None:
+            hub.stats["closed_too_slow"] += 1
+            # At once: frames the client sent before the abort are ignored, not answered. The disconnect
+            # that follows the abort would leave the hub too, but an unknown server may send none.
+            self._leaving = asyncio.get_running_loop().create_task(hub.remove(self))
 
     async def _close(self, code: int) -> None:
         try:
@@ -178,26 +193,26 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         return protocol.CLOSE_TOO_BIG
 
     async def send_error(self, code: str, message: str) -> None:
-        await self.send_frame(protocol.error_frame(code, message))
+        self.send_frame(protocol.error_frame(code, message))
 
     async def handle_heartbeat(self, frame: dict[str, Any]) -> None:
-        await self.send_frame(protocol.HEARTBEAT_ACK)
+        self.send_frame(protocol.HEARTBEAT_ACK)
 
     async def handle_get_unread_count(self, frame: dict[str, Any]) -> None:
-        count = await database_sync_to_async(services.unread_count)(self.user)
-        await self.send_frame(protocol.unread_count_frame(count))
+        count = await database_sync_to_async(reading.unread_count)(self.user)
+        self.send_frame(protocol.unread_count_frame(count))
 
     async def handle_mark_read(self, frame: dict[str, Any]) -> None:
         notification_id = frame.get("id")
         if not _is_id(notification_id):
             await self.send_error("invalid_field", "'id' must be a positive integer.")
             return
-        found = await database_sync_to_async(services.mark_read)(self.user, notification_id)
+        found = await database_sync_to_async(reading.mark_read)(self.user, notification_id)
         if not found:
             await self.send_error("not_found", "No such notification.")
 
     async def handle_mark_all_read(self, frame: dict[str, Any]) -> None:
-        await database_sync_to_async(services.mark_all_read)(self.user)
+        await database_sync_to_async(reading.mark_all_read)(self.user)
 
     async def handle_resume(self, frame: dict[str, Any]) -> None:
         last_id: Any = frame.get("last_id")
@@ -206,7 +221,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         frames, replayed = await _resume_batched((self.user.pk, last_id))
         for text in frames:
-            await self.send_frame(text)
+            self.send_frame(text)
         if self.hub is not None:
             for notification_id in replayed:
                 self.hub.note_delivered(self.user_key, notification_id)
@@ -226,5 +241,5 @@ def _is_id(value: Any, allow_zero: bool = False) -> bool:
 
 # A mass reconnect sends thousands of resumes at once: answered 500 per database call.
 _resume_batched: Batcher[tuple[Any, int], tuple[list[str], list[int]]] = Batcher(
-    services.resume_frames_many, max_batch=500
+    replay.resume_frames_many, max_batch=500
 )

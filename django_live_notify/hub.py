@@ -3,33 +3,28 @@
 Per-message work happens once per process, not once per connection: a message
 reaches the hub once (straight from the sender on the in-memory layer, through
 one channel-layer channel otherwise), the hub looks the recipients up in its
-registry of live connections and writes pre-encoded frames straight to their
-sockets. Heartbeat reaping is one periodic sweep, not a timer per connection.
+registry of live connections and queues pre-encoded frames on their
+sockets' outboxes, never waiting on a socket (see outbox.py). Heartbeat reaping
+is one periodic sweep, not a timer per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import threading
-import time
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any, Protocol
 
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.db import database_sync_to_async
 
-from . import protocol, session_check
+from . import protocol, publish, replay, session_check
 from .conf import live_settings
+from .protocol import everyone_group, user_group
+from .publish import _hubs, _hubs_lock, layer
+from .tokens import forget_old_revocations, record_revocation
 
 logger = logging.getLogger("django_live_notify")
 
-# A message for more recipients than this goes to the "everyone" group once,
-# instead of once to each recipient's group.
-FANOUT_GROUP_THRESHOLD = 20
-MESSAGE_TYPE = "live_notify.message"
 # A failed channel-layer read that blocked at least this long was idle, not broken.
 IDLE_READ_SECONDS = 0.25
 # Group joins and leaves in flight at once. channels-redis takes a pooled Redis
@@ -47,35 +42,11 @@ class Connection(Protocol):
     session_key: str | None
     auth_hash: str | None
 
-    async def send_frame(self, frame: str) -> None: ...
+    def send_frame(self, frame: str) -> None:
+        """Queue a frame; never wait on the socket."""
 
-    async def close_with(self, code: int) -> None: ...
-
-
-def user_key(user_or_pk: Any) -> str:
-    """Return the registry key of a user or a user's primary key."""
-    return str(getattr(user_or_pk, "pk", user_or_pk))
-
-
-def group_name(suffix: str) -> str:
-    """Return a channel-layer group name of this app (only the characters groups allow)."""
-    return re.sub(r"[^\w.\-]", "_", f"{live_settings.GROUP_PREFIX}.{suffix}")[:99]
-
-
-def user_group(key: str) -> str:
-    return group_name(f"user.{key}")
-
-
-def everyone_group() -> str:
-    return group_name("all")
-
-
-def layer() -> Any:
-    """Return the channel layer that links processes, or None when there is only this one."""
-    channel_layer = get_channel_layer(live_settings.CHANNEL_LAYER)
-    if channel_layer is None or isinstance(channel_layer, InMemoryChannelLayer):
-        return None
-    return channel_layer
+    async def close_with(self, code: int) -> None:
+        """Leave the hub and queue a close; never wait on the socket."""
 
 
 class Hub:
@@ -212,7 +183,7 @@ class Hub:
             if delay:
                 logger.info("Channel layer receive works again")
                 delay = 0.0
-            if message.get("type") == MESSAGE_TYPE:
+            if message.get("type") == publish.MESSAGE_TYPE:
                 self.put(message)
 
     async def _sweep_forever(self) -> None:
@@ -260,20 +231,14 @@ class Hub:
         users connected here; only users with a gap cost more. Return how many
         notifications were sent.
         """
-        from channels.db import database_sync_to_async
-
-        from .services import missed_frames
-
         grace = sweep_interval()
         local = {key: (since, set(self.delivered.get(key, ()))) for key, since in self.since.items()}
-        self.watermark, frames_by_user, ids_by_user = await database_sync_to_async(missed_frames)(
+        self.watermark, frames_by_user, ids_by_user = await database_sync_to_async(replay.missed_frames)(
             self.watermark, local, grace
         )
         sent = 0
         for key, frames in frames_by_user.items():
-            for connection in list(self.connections.get(key, ())):
-                for frame in frames:
-                    await connection.send_frame(frame)
+            self.send_frames(key, frames)
             for notification_id in ids_by_user[key]:
                 self.note_delivered(key, notification_id)
             sent += len(frames) - 1
@@ -314,44 +279,68 @@ class Hub:
         return len(idle)
 
     async def deliver(self, message: dict[str, Any]) -> None:
-        """Write the frames of one message to the local connections of its recipients."""
-        for key, session_key, auth_hash, code, revoked_at in message.get("close", ()):
+        """Hand one message to the handler of its kind."""
+        handler = self.handlers.get(message.get("kind"))  # type: ignore[arg-type]
+        if handler is None:
+            # A process of another version may still send messages this one does not know.
+            logger.warning("Ignored a live notification message of unknown kind %r", message.get("kind"))
+            return
+        await handler(self, message)
+
+    async def deliver_frames(self, message: dict[str, Any]) -> None:
+        """Write given frames to given users: targets ``[key, [frame, ...]]``."""
+        for key, frames in message["targets"]:
+            self.send_frames(key, frames)
+
+    async def deliver_notification(self, message: dict[str, Any]) -> None:
+        """Write one notification shared by many rows: targets ``[key, id or None, unread count or None]``.
+
+        No id: the row was stored silently (the user's preference), only the count goes.
+        """
+        self.send_rows(message["head"], message["tail"], message["targets"])
+
+    async def deliver_broadcast(self, message: dict[str, Any]) -> None:
+        """Look up the rows one broadcast stored for the users here, then write them as a notification."""
+        targets = await self.broadcast_targets(message["broadcast"])
+        self.send_rows(message["head"], message["tail"], targets)
+
+    async def deliver_close(self, message: dict[str, Any]) -> None:
+        """Revoke a user's tokens and close the sockets of ended sessions."""
+        for key, session_key, auth_hash, code, revoked_at in message["close"]:
             record_revocation(key, revoked_at)
             await self.close_sessions(key, session_key, auth_hash, code, revoked_at)
-        head: Any = message.get("head")
-        tail = message.get("tail")
-        targets = message["targets"]
-        if "broadcast" in message:
-            targets = await self.broadcast_targets(message["broadcast"])
-        for target in targets:
-            key, frames = target[0], target[1]
-            connections = self.connections.get(key)
-            if not connections:
+
+    handlers = {
+        publish.FRAMES: deliver_frames,
+        publish.NOTIFICATION: deliver_notification,
+        publish.BROADCAST: deliver_broadcast,
+        publish.CLOSE: deliver_close,
+    }
+
+    def send_rows(self, head: str, tail: str | list[str], targets: list[list[Any]]) -> None:
+        for key, notification_id, count in targets:
+            if key not in self.connections:
                 continue
-            if tail is not None:
-                # [key, notification id or None, unread count or None]: a notification shared by many
-                # rows. No id: the row was stored silently (the user's preference), only the count goes.
-                notification_id, count = target[1], target[2]
-                frames = []
-                if notification_id is not None:
-                    self.note_delivered(key, notification_id)
-                    text_id = str(notification_id)
-                    frames.append(head + text_id + protocol.tail_for(tail, text_id))
-                if count is not None:
-                    frames.append(protocol.unread_count_frame(count))
-            for connection in list(connections):
-                for frame in frames:
-                    await connection.send_frame(frame)
+            frames = []
+            if notification_id is not None:
+                self.note_delivered(key, notification_id)
+                text_id = str(notification_id)
+                frames.append(head + text_id + protocol.tail_for(tail, text_id))
+            if count is not None:
+                frames.append(protocol.unread_count_frame(count))
+            self.send_frames(key, frames)
+
+    def send_frames(self, key: str, frames: list[str]) -> None:
+        """Queue ``frames`` on every socket of user ``key`` here."""
+        for connection in list(self.connections.get(key, ())):
+            for frame in frames:
+                connection.send_frame(frame)
 
     async def broadcast_targets(self, broadcast: dict[str, Any]) -> list[list[Any]]:
         """Look up the rows one broadcast stored for the users connected here: ``[key, id, count]`` each."""
         if not self.connections:
             return []
-        from channels.db import database_sync_to_async
-
-        from .services import broadcast_targets
-
-        return await database_sync_to_async(broadcast_targets)(
+        return await database_sync_to_async(replay.broadcast_targets)(
             broadcast["id"], broadcast["after"], list(self.connections)
         )
 
@@ -370,33 +359,6 @@ class Hub:
 
 def sweep_interval() -> float:
     return max(0.05, min(float(live_settings.HEARTBEAT_INTERVAL), live_settings.idle_timeout) / 2)
-
-
-# When each user last lost access (logout, deactivation, password change, deletion), as
-# recorded in this process or announced by another one: tokens issued before may not connect.
-_revoked_at: dict[str, float] = {}
-
-
-def record_revocation(key: str, revoked_at: float) -> None:
-    with _hubs_lock:
-        _revoked_at[key] = max(revoked_at, _revoked_at.get(key, 0.0))
-
-
-def token_revoked(key: str, issued_at: float) -> bool:
-    """Tell whether a socket token of user ``key`` issued at ``issued_at`` was revoked since."""
-    return _revoked_at.get(key, 0.0) >= issued_at
-
-
-def forget_old_revocations() -> None:
-    """Drop revocations older than any token that could still connect."""
-    expired = time.time() - float(live_settings.TOKEN_MAX_AGE) - 1
-    with _hubs_lock:
-        for key in [key for key, revoked_at in _revoked_at.items() if revoked_at < expired]:
-            del _revoked_at[key]
-
-
-_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
-_hubs_lock = threading.Lock()
 
 
 async def get_hub() -> Hub:
@@ -429,116 +391,3 @@ async def stop_hubs() -> None:
     hub = _hubs.pop(asyncio.get_running_loop(), None)
     if hub is not None:
         await hub.stop()
-
-
-def local_hubs() -> list[Hub]:
-    with _hubs_lock:
-        for loop in [loop for loop in _hubs if loop.is_closed()]:
-            del _hubs[loop]
-        return list(_hubs.values())
-
-
-def frames_message(targets: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
-    """Build a message that writes given frames to given users: ``[(user_key, [frame, ...]), ...]``."""
-    return {"type": MESSAGE_TYPE, "targets": [[key, frames] for key, frames in targets]}
-
-
-def close_message(
-    key: str, session_key: str | None, auth_hash: str | None, code: int, revoke: bool = True
-) -> dict[str, Any]:
-    """Build a message that closes a user's sockets: of one session, or all, or those with a stale auth hash.
-
-    With ``revoke``, it also revokes the user's socket tokens issued until now, in every process, and closes
-    the sockets opened with them.
-    """
-    revoked_at = time.time() if revoke else 0.0
-    return {"type": MESSAGE_TYPE, "targets": [], "close": [[key, session_key, auth_hash, code, revoked_at]]}
-
-
-def notification_message(
-    tail: str | list[str], targets: Iterable[tuple[str, int | None, int | None]]
-) -> dict[str, Any]:
-    """Build a message for one notification stored as many rows: ``[(user_key, id, unread_count), ...]``.
-
-    A target without an id gets only its unread count.
-    """
-    return {
-        "type": MESSAGE_TYPE,
-        "head": protocol.NOTIFICATION_HEAD,
-        "tail": tail,
-        "targets": [list(target) for target in targets],
-    }
-
-
-def broadcast_message(tail: str | list[str], broadcast_id: str, after_id: int) -> dict[str, Any]:
-    """Build the message of one broadcast: every process looks its own recipients' rows up.
-
-    It names the broadcast and the highest id stored before it, nothing per
-    recipient, so its size does not grow with the number of users.
-    """
-    return {
-        "type": MESSAGE_TYPE,
-        "head": protocol.NOTIFICATION_HEAD,
-        "tail": tail,
-        "targets": [],
-        "broadcast": {"id": broadcast_id, "after": after_id},
-    }
-
-
-def publish(message: dict[str, Any], everyone: bool = False) -> None:
-    """Send a message to every process that may hold its recipients, from sync code.
-
-    Failures are logged, never raised: the rows are stored, and clients catch
-    up with ``resume``.
-    """
-    try:
-        channel_layer = layer()
-        if channel_layer is None:
-            _publish_local(message)
-        else:
-            async_to_sync(_publish_layer)(channel_layer, message, everyone)
-    except Exception:
-        logger.exception(
-            "Could not publish a live notification to %d recipient(s); clients will catch up on resume",
-            len(message["targets"]),
-        )
-
-
-async def apublish(message: dict[str, Any], everyone: bool = False) -> None:
-    """Send a message to every process that may hold its recipients, from async code."""
-    try:
-        channel_layer = layer()
-        if channel_layer is None:
-            _publish_local(message)
-        else:
-            await _publish_layer(channel_layer, message, everyone)
-    except Exception:
-        logger.exception(
-            "Could not publish a live notification to %d recipient(s); clients will catch up on resume",
-            len(message["targets"]),
-        )
-
-
-def _publish_local(message: dict[str, Any]) -> None:
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    for hub in local_hubs():
-        if hub.loop is running:
-            hub.put(message)
-        else:
-            try:
-                hub.loop.call_soon_threadsafe(hub.put, message)
-            except RuntimeError:
-                # The loop closed between listing and scheduling.
-                pass
-
-
-async def _publish_layer(channel_layer: Any, message: dict[str, Any], everyone: bool) -> None:
-    targets = message["targets"]
-    if everyone or len(targets) > FANOUT_GROUP_THRESHOLD:
-        await channel_layer.group_send(everyone_group(), message)
-        return
-    for target in targets:
-        await channel_layer.group_send(user_group(target[0]), {**message, "targets": [target]})

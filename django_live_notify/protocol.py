@@ -1,16 +1,21 @@
-"""Frames and close codes of protocol v1 (see docs/protocol.rst)."""
+"""Frames, close codes and channel-layer names of protocol v1 (see docs/protocol.rst)."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+
+from .conf import live_settings
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_IDLE = 4002
 CLOSE_CREDENTIALS_CHANGED = 4003
 CLOSE_TOO_MANY_CONNECTIONS = 4005
+# The socket fell behind: more than MAX_PENDING_FRAMES frames unsent, or a write pending longer than WRITE_TIMEOUT.
+CLOSE_TOO_SLOW = 4010
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_BIG_DAPHNE = 4009
 CLOSE_SERVICE_RESTART = 1012
@@ -23,6 +28,25 @@ DAPHNE_CLOSE_CODES = {
     CLOSE_SERVICE_RESTART: CLOSE_SERVICE_RESTART_DAPHNE,
     CLOSE_TRY_AGAIN_LATER: CLOSE_TRY_AGAIN_LATER_DAPHNE,
 }
+
+
+def user_key(user_or_pk: Any) -> str:
+    """Return the registry key of a user or a user's primary key."""
+    return str(getattr(user_or_pk, "pk", user_or_pk))
+
+
+def group_name(suffix: str) -> str:
+    """Return a channel-layer group name of this app (only the characters groups allow)."""
+    return re.sub(r"[^\w.\-]", "_", f"{live_settings.GROUP_PREFIX}.{suffix}")[:99]
+
+
+def user_group(key: str) -> str:
+    return group_name(f"user.{key}")
+
+
+def everyone_group() -> str:
+    return group_name("all")
+
 
 HEARTBEAT_ACK = '{"type":"heartbeat_ack"}'
 READ_ALL = '{"type":"read","all":true}'

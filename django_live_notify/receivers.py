@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from . import hub, protocol
+from . import protocol, publish, tokens
 
 logger = logging.getLogger("django_live_notify")
 
@@ -26,13 +26,13 @@ logger = logging.getLogger("django_live_notify")
 def _close_after_commit(
     user_pk: Any, session_key: str | None, auth_hash: str | None, code: int, revoke: bool = True
 ) -> None:
-    message = hub.close_message(hub.user_key(user_pk), session_key, auth_hash, code, revoke=revoke)
+    message = publish.close_message(protocol.user_key(user_pk), session_key, auth_hash, code, revoke=revoke)
     key, _session, _hash, _code, revoked_at = message["close"][0]
 
     # To every process: those without the user's sockets must still refuse its older tokens.
     def announce() -> None:
-        hub.record_revocation(key, revoked_at)
-        hub.publish(message, everyone=True)
+        tokens.record_revocation(key, revoked_at)
+        publish.publish(message, everyone=True)
 
     transaction.on_commit(announce)
 

@@ -80,7 +80,7 @@ async def recheck(hub: Any) -> int:
 
 
 def closed_by(connection: Any, session_key: str | None, auth_hash: str | None, revoked_at: float) -> bool:
-    """Tell whether a close message's entry closes ``connection`` (see ``hub.close_message()``).
+    """Tell whether a close message's entry closes ``connection`` (see ``publish.close_message()``).
 
     A token socket closes when its token was issued until ``revoked_at`` (the
     entry revoked it); a session socket when it is of ``session_key`` (any,

@@ -9,6 +9,7 @@ do not log it) or as ``?token=<token>``.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -25,6 +26,31 @@ from .conf import live_settings
 SALT = "django_live_notify.socket-token"
 SUBPROTOCOL = "live-notify.v1"
 TOKEN_SUBPROTOCOL_PREFIX = "live-notify.token."
+
+
+# When each user last lost access (logout, deactivation, password change, deletion), as
+# recorded in this process or announced by another one: tokens issued before may not connect.
+_revoked_at: dict[str, float] = {}
+_revoked_lock = threading.Lock()
+
+
+def record_revocation(key: str, revoked_at: float) -> None:
+    """Refuse tokens of user ``key`` issued until ``revoked_at``."""
+    with _revoked_lock:
+        _revoked_at[key] = max(revoked_at, _revoked_at.get(key, 0.0))
+
+
+def token_revoked(key: str, issued_at: float) -> bool:
+    """Tell whether a socket token of user ``key`` issued at ``issued_at`` was revoked since."""
+    return _revoked_at.get(key, 0.0) >= issued_at
+
+
+def forget_old_revocations() -> None:
+    """Drop revocations older than any token that could still connect."""
+    expired = time.time() - float(live_settings.TOKEN_MAX_AGE) - 1
+    with _revoked_lock:
+        for key in [key for key, revoked_at in _revoked_at.items() if revoked_at < expired]:
+            del _revoked_at[key]
 
 
 def _signer() -> signing.TimestampSigner:

@@ -2,7 +2,7 @@
 
 Every query starts from ``Notification.objects.for_user(request.user)``, so a
 notification of another user is "not found", exactly like a missing one. Read
-state only changes through ``services``, which pushes ``read`` and
+state only changes through ``reading``, which pushes ``read`` and
 ``unread_count`` frames to the user's open sockets after commit.
 """
 
@@ -27,7 +27,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import actions, preferences, services, tokens
+from . import actions, preferences, reading, tokens
 from .conf import live_settings
 from .models import Notification, NotificationPreference, NotificationQuerySet
 
@@ -67,7 +67,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         "unread_only": unread_only,
         "notification_type": notification_type,
         "type_choices": _type_choices(notifications),
-        "unread_count": services.unread_count(request.user),
+        "unread_count": reading.unread_count(request.user),
         "filter_query": filter_query.urlencode(),
         "next_url": request.get_full_path(),
     }
@@ -79,7 +79,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one notification read, then go back to ``next`` or the list."""
-    if not services.mark_read(request.user, pk):
+    if not reading.mark_read(request.user, pk):
         raise Http404("No such notification.")
     return _redirect_back(request)
 
@@ -89,7 +89,7 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def mark_all_read(request: HttpRequest) -> HttpResponse:
     """Mark every notification read, then go back to ``next`` or the list."""
-    services.mark_all_read(request.user)
+    reading.mark_all_read(request.user)
     return _redirect_back(request)
 
 
@@ -174,7 +174,7 @@ def api_list(request: HttpRequest) -> HttpResponse:
             "count": paginator.count,
             "next": _page_url(request, page.next_page_number()) if page.has_next() else None,
             "previous": _page_url(request, page.previous_page_number()) if page.has_previous() else None,
-            "unread_count": services.unread_count(request.user),
+            "unread_count": reading.unread_count(request.user),
         }
     )
 
@@ -183,24 +183,24 @@ def api_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 def api_unread_count(request: HttpRequest) -> HttpResponse:
     """Return the user's unread count."""
-    return JsonResponse({"count": services.unread_count(request.user)})
+    return JsonResponse({"count": reading.unread_count(request.user)})
 
 
 @api_view("POST")
 @csrf_protect
 def api_mark_read(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one notification read and return the new unread count."""
-    if not services.mark_read(request.user, pk):
+    if not reading.mark_read(request.user, pk):
         return _error("Not found.", 404)
-    return JsonResponse({"id": pk, "is_read": True, "unread_count": services.unread_count(request.user)})
+    return JsonResponse({"id": pk, "is_read": True, "unread_count": reading.unread_count(request.user)})
 
 
 @api_view("POST")
 @csrf_protect
 def api_mark_all_read(request: HttpRequest) -> HttpResponse:
     """Mark every notification read and return how many changed."""
-    marked = services.mark_all_read(request.user)
-    return JsonResponse({"marked": marked, "unread_count": services.unread_count(request.user)})
+    marked = reading.mark_all_read(request.user)
+    return JsonResponse({"marked": marked, "unread_count": reading.unread_count(request.user)})
 
 
 @api_view("POST")
@@ -258,7 +258,7 @@ def run_action(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
     with transaction.atomic():
         result = handler(request, notification)
         if not (isinstance(result, HttpResponseBase) and result.status_code >= 400):
-            services.mark_read(request.user, notification.pk)
+            reading.mark_read(request.user, notification.pk)
     if isinstance(result, HttpResponseBase):
         return result
     if html:
@@ -268,7 +268,7 @@ def run_action(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
             "id": notification.pk,
             "action": name,
             "is_read": True,
-            "unread_count": services.unread_count(request.user),
+            "unread_count": reading.unread_count(request.user),
             "result": result,
         }
     )

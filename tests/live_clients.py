@@ -287,12 +287,13 @@ class Sender:
                 self.call_times.append(answer["committed"] - requested)
             future.set_result(answer)
 
-    def notify(self, user_ids: list[int], title: str) -> asyncio.Future[dict[str, Any]]:
+    def notify(self, user_ids: list[int], title: str, message: str = "") -> asyncio.Future[dict[str, Any]]:
         """Queue one notify() call; return a future of its answer."""
         assert self.process is not None and self.process.stdin is not None
         answer = asyncio.get_running_loop().create_future()
         self.pending.put_nowait((answer, time.time()))
-        self.process.stdin.write((json.dumps({"users": user_ids, "title": title}) + "\n").encode())
+        command = {"users": user_ids, "title": title, "message": message}
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
         return answer
 
     async def stop(self) -> None:

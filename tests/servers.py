@@ -100,13 +100,18 @@ def start_redis() -> tuple[str, RedisServer | None]:
 
 
 def start_asgi_server(kind: str, port: int, env: dict[str, str], module: str = "tests.asgi:application"):
-    """Start daphne or uvicorn serving ``module`` on 127.0.0.1:``port``; return the process."""
+    """Start daphne or uvicorn serving ``module`` on 127.0.0.1:``port``; return the process.
+
+    ``uvicorn`` runs uvicorn's ``websockets`` implementation, ``uvicorn-sansio`` its ``websockets-sansio`` one
+    (what ``--ws auto`` picks in uvicorn 0.55).
+    """
     if kind == "daphne":
         command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), module]
     else:
+        implementation = "websockets-sansio" if kind == "uvicorn-sansio" else "websockets"
         command = [
             sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),
-            "--ws", "websockets", "--ws-per-message-deflate", "false", "--log-level", "warning",
+            "--ws", implementation, "--ws-per-message-deflate", "false", "--log-level", "warning",
         ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
     wait_for_port(port, process)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_live_notify import anotify, notify
 from django_live_notify.batching import Batcher
 from django_live_notify.models import Notification
-from django_live_notify.services import resume_frames_many
+from django_live_notify.replay import resume_frames_many
 from tests.conftest import make_user, open_socket
 
 

@@ -6,9 +6,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
-from django_live_notify import abroadcast, anotify, hub
+from django_live_notify import abroadcast, anotify, protocol, publish
 from django_live_notify.models import Notification
-from django_live_notify.services import broadcast_targets
+from django_live_notify.replay import broadcast_targets
 from tests.conftest import make_user, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,13 +20,13 @@ async def receive(communicator, timeout=3):
 
 def published_messages(monkeypatch):
     messages = []
-    original = hub._publish_local
+    original = publish._publish_local
 
     def recording(message):
         messages.append(message)
         original(message)
 
-    monkeypatch.setattr(hub, "_publish_local", recording)
+    monkeypatch.setattr(publish, "_publish_local", recording)
     return messages
 
 
@@ -72,7 +72,8 @@ def test_a_process_finds_only_its_users_rows_of_that_broadcast(user_factory):
     notify(ana, title="targeted, stored between the two broadcasts")
     broadcast(title="second")
     second = Notification.objects.filter(title="second").first().broadcast_id
-    targets = broadcast_targets(str(second), before, [hub.user_key(ana), hub.user_key(bob)])
+    ana_key, bob_key = protocol.user_key(ana), protocol.user_key(bob)
+    targets = broadcast_targets(str(second), before, [ana_key, bob_key])
     ids = {row.recipient_id: row.pk for row in Notification.objects.filter(title="second")}
-    assert sorted(targets) == sorted([[hub.user_key(ana), ids[ana.pk], 3], [hub.user_key(bob), ids[bob.pk], 2]])
+    assert sorted(targets) == sorted([[ana_key, ids[ana.pk], 3], [bob_key, ids[bob.pk], 2]])
     assert cid.pk in ids

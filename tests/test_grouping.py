@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from django_live_notify import anotify, notify
 from django_live_notify.models import Notification
+from django_live_notify.reading import mark_read
 from django_live_notify.rules import register, registry, unregister
-from django_live_notify.services import mark_read
 from django_live_notify.signals import notification_created, notification_updated
 from tests.conftest import make_user, open_socket
 from tests.testapp.models import Note, Ticket

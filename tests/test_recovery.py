@@ -9,10 +9,10 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_live_notify import anotify, hub, services
+from django_live_notify import anotify, hub, protocol, reading
 from django_live_notify.hub import get_hub
 from django_live_notify.models import Notification
-from django_live_notify.services import missed_frames
+from django_live_notify.replay import missed_frames
 from tests.conftest import make_user, open_socket
 
 
@@ -21,7 +21,7 @@ def _sweep_after_loss(users, per_user):
     for user in users:
         for number in range(per_user):
             Notification.objects.create(recipient=user, title=f"lost {number}")
-    local = {hub.user_key(user): (watermark, set()) for user in users}
+    local = {protocol.user_key(user): (watermark, set()) for user in users}
     with CaptureQueriesContext(connection) as queries:
         result = missed_frames(watermark, local, grace=0)
     return result, len(queries)
@@ -32,7 +32,7 @@ def test_every_lagging_user_gets_its_missed_rows_then_its_count(user_factory):
     (new_watermark, frames, ids), _ = _sweep_after_loss(users, 2)
     assert new_watermark == Notification.objects.order_by("-id").first().pk
     for user in users:
-        key = hub.user_key(user)
+        key = protocol.user_key(user)
         assert len(frames[key]) == 3
         assert frames[key][-1] == '{"type":"unread_count","count":2}'
         rows = Notification.objects.filter(recipient=user).order_by("id")
@@ -53,9 +53,9 @@ def test_a_lost_row_is_found_after_a_later_one_was_delivered(user_factory):
     watermark, _, _ = missed_frames(None, {}, grace=0)
     lost = Notification.objects.create(recipient=ana, title="live send lost (Redis restarting)")
     delivered = Notification.objects.create(recipient=ana, title="live send arrived")
-    _, frames, ids = missed_frames(watermark, {hub.user_key(ana): (watermark, {delivered.pk})}, grace=0)
-    assert ids == {hub.user_key(ana): [lost.pk]}
-    assert len(frames[hub.user_key(ana)]) == 2
+    _, frames, ids = missed_frames(watermark, {protocol.user_key(ana): (watermark, {delivered.pk})}, grace=0)
+    assert ids == {protocol.user_key(ana): [lost.pk]}
+    assert len(frames[protocol.user_key(ana)]) == 2
 
 
 def test_a_read_row_is_never_recovered_but_the_watermark_passes_it(user_factory):
@@ -64,9 +64,9 @@ def test_a_read_row_is_never_recovered_but_the_watermark_passes_it(user_factory)
     read = Notification.objects.create(recipient=ana, title="read on the page that got it")
     Notification.objects.filter(pk=read.pk).update(read_at=timezone.now())
     lost = Notification.objects.create(recipient=ana, title="never sent")
-    new_watermark, frames, ids = missed_frames(watermark, {hub.user_key(ana): (watermark, set())}, grace=0)
-    assert ids == {hub.user_key(ana): [lost.pk]}
-    assert frames[hub.user_key(ana)][-1] == '{"type":"unread_count","count":1}'
+    new_watermark, frames, ids = missed_frames(watermark, {protocol.user_key(ana): (watermark, set())}, grace=0)
+    assert ids == {protocol.user_key(ana): [lost.pk]}
+    assert frames[protocol.user_key(ana)][-1] == '{"type":"unread_count","count":1}'
     assert new_watermark == lost.pk
 
 
@@ -82,7 +82,7 @@ async def _recover_settled(live_hub):
 
 async def _page(user):
     """Open a socket as a page does: resume from the user's newest id when the page rendered."""
-    last_id = await sync_to_async(services.latest_id)(user)
+    last_id = await sync_to_async(reading.latest_id)(user)
     socket = await open_socket(user)
     await socket.send_json_to({"type": "resume", "last_id": last_id})
     assert [(await socket.receive_json_from(2))["type"] for _ in range(2)] == ["resumed", "unread_count"]
@@ -115,7 +115,7 @@ async def test_a_departed_users_ids_are_forgotten_once_the_watermark_passes_them
     row = await anotify(ana, title="received live")
     assert (await ana_page.receive_json_from(2))["notification"]["id"] == row.pk
     await ana_page.disconnect()
-    assert live_hub.departed.keys() == live_hub.delivered.keys() == {hub.user_key(ana)}
+    assert live_hub.departed.keys() == live_hub.delivered.keys() == {protocol.user_key(ana)}
 
     # Stored without a live send: the sweep sends it to Bob, and its watermark passes Ana's row.
     await sync_to_async(Notification.objects.create)(recipient=bob, title="lost send")
@@ -134,7 +134,7 @@ async def test_a_departed_users_ids_are_forgotten_after_departed_seconds(monkeyp
     assert (await page.receive_json_from(2))["type"] == "notification"
     await page.disconnect()
     await live_hub.recover()
-    assert live_hub.departed.keys() == {hub.user_key(ana)}, "kept while nobody moved the watermark past it"
+    assert live_hub.departed.keys() == {protocol.user_key(ana)}, "kept while nobody moved the watermark past it"
     monkeypatch.setattr(hub, "DEPARTED_SECONDS", 0.0)
     await live_hub.recover()
     assert live_hub.departed == live_hub.delivered == {}

@@ -8,8 +8,9 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.test import override_settings
 
-from django_live_notify import abroadcast, anotify, hub, protocol, send_notification_to_user
-from django_live_notify.hub import FANOUT_GROUP_THRESHOLD, get_hub
+from django_live_notify import abroadcast, anotify, hub, protocol, publish, send_notification_to_user
+from django_live_notify.hub import get_hub
+from django_live_notify.publish import FANOUT_GROUP_THRESHOLD
 from tests.conftest import make_user, open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
@@ -98,7 +99,7 @@ async def test_memberships_are_renewed_before_group_expiry(redis_url):
         await sync_to_async(send_notification_to_user)(ana.pk, {"title": "to the user group"})
         assert (await receive(socket))["notification"] == {"title": "to the user group"}
         frame = protocol.notification_frame({"title": "to everyone"})
-        await hub.apublish(hub.frames_message([(str(ana.pk), [frame])]), everyone=True)
+        await sync_to_async(publish.publish)(publish.frames_message([(str(ana.pk), [frame])]), everyone=True)
         assert (await receive(socket))["notification"] == {"title": "to everyone"}
         await socket.disconnect()
 
@@ -134,7 +135,7 @@ async def test_a_hub_that_cannot_start_is_dropped_and_the_next_socket_retries(re
         closed = await first.receive_output(5)
         assert closed == {"type": "websocket.close", "code": protocol.CLOSE_TRY_AGAIN_LATER}
         assert "Could not start the notification hub" in caplog.text
-        assert hub.local_hubs() == []
+        assert publish.local_hubs() == []
     channel_layers.backends.clear()
     with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": LAYERS[0], "CONFIG": {"hosts": [redis_url]}}}):
         second = await open_socket(ana)
@@ -164,7 +165,7 @@ async def test_a_socket_that_cannot_join_its_group_is_closed_and_forgotten(redis
             second = await open_socket(bob)
             closed = await second.receive_output(10)
             assert closed == {"type": "websocket.close", "code": protocol.CLOSE_TRY_AGAIN_LATER}
-            assert list(running.connections) == [hub.user_key(ana)]
+            assert list(running.connections) == [protocol.user_key(ana)]
             await first.disconnect()
     finally:
         server.stop()

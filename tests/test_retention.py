@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from django_live_notify import broadcast, notify
 from django_live_notify.models import Notification
-from django_live_notify.services import resume_frames, unread_count, unread_counts
+from django_live_notify.reading import unread_count, unread_counts
+from django_live_notify.replay import resume_frames
 
 
 def age(notifications, days, read=True):

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from django_live_notify import hub
+from django_live_notify import protocol, publish
 from django_live_notify.models import Notification
 from django_live_notify.rules import ANY, Event, Rule, changed, register, registry, unregister
 from tests.conftest import make_user, open_socket
@@ -39,14 +39,14 @@ def clean_registry():
 def published(monkeypatch):
     """Record the notification messages sent to sockets instead of sending them."""
     messages = []
-    original = hub.publish
+    original = publish.publish
 
-    def publish(message, everyone=False):
+    def recording(message, everyone=False):
         if "tail" in message:
             messages.append(message)
         original(message, everyone)
 
-    monkeypatch.setattr(hub, "publish", publish)
+    monkeypatch.setattr(publish, "publish", recording)
     return messages
 
 
@@ -572,7 +572,7 @@ def test_one_insert_per_rule_and_the_send_waits_for_the_commit(people, published
         callback()
     (message,) = published
     assert sorted(key for key, _id, _count in message["targets"]) == sorted(
-        hub.user_key(user) for user in (ana, bob, cid)
+        protocol.user_key(user) for user in (ana, bob, cid)
     )
 
 

@@ -12,7 +12,7 @@ from django.template.context import Context
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString
 
-from .. import services
+from .. import reading
 from ..checks import URLS_HINT
 from ..conf import live_settings
 from ..models import display_name
@@ -47,7 +47,7 @@ def live_notifications(
     user = _user(request)
     if user is None:
         return ""
-    unread_count = services.unread_count(user)
+    unread_count = reading.unread_count(user)
     history_url = _url("live_notify:list", "live_notifications")
     config = {
         "url": ws_url if ws_url is not None else "/" + str(live_settings.WEBSOCKET_PATH).lstrip("/"),
@@ -57,7 +57,7 @@ def live_notifications(
         "position": position,
         "sound": sound,
         "unreadCount": unread_count,
-        "lastId": services.latest_id(user),
+        "lastId": reading.latest_id(user),
         "csrfToken": get_token(request),
     }
     values = {
@@ -74,7 +74,7 @@ def live_notifications(
 def live_notify_unread_count(context: Context) -> int:
     """Return the signed-in user's unread count, 0 for anonymous users."""
     user = _user(_request(context, "live_notify_unread_count"))
-    return 0 if user is None else services.unread_count(user)
+    return 0 if user is None else reading.unread_count(user)
 
 
 @register.simple_tag(takes_context=True)
@@ -84,7 +84,7 @@ def live_notify_badge(context: Context) -> str:
     if user is None:
         return ""
     history_url = _url("live_notify:list", "live_notify_badge")
-    values = {"unread_count": services.unread_count(user), "history_url": history_url}
+    values = {"unread_count": reading.unread_count(user), "history_url": history_url}
     return _render(context, "django_live_notify/badge.html", values)
 
 

@@ -172,6 +172,19 @@ test('close code 4002 (reaped idle socket) reconnects with backoff', (t) => {
   assert.equal(env.sockets().length, 2);
 });
 
+test('close code 4010 (fell behind reading) reconnects with backoff and resumes', (t) => {
+  t.mock.method(Math, 'random', () => 0);
+  const env = setup(t, {reconnectDelay: 3000});
+  const first = connectOpen(env);
+  first.receive({type: 'notification', notification: {id: 7, title: 'seen'}});
+  first.serverClose(4010);
+  assert.equal(env.client.status, 'reconnecting');
+  env.tick(1500);
+  assert.equal(env.sockets().length, 2);
+  env.socket().open();
+  assert.deepEqual(env.socket().sent, [{type: 'resume', last_id: 7}]);
+});
+
 test('onConnect and onDisconnect fire once per open connection', (t) => {
   const env = setup(t);
   const log = [];

@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from django_live_notify.api import broadcast, notify
-from django_live_notify.hub import layer, sweep_interval
+from django_live_notify.hub import sweep_interval
+from django_live_notify.publish import layer
 
 
 class Command(BaseCommand):

@@ -1,0 +1,157 @@
+"""The sending side of live delivery: typed messages to every process's hub.
+
+A sender builds one message per notification (or broadcast, read-state push,
+or session close) and publishes it: straight to the hubs of this process on
+the in-memory layer, through the channel layer otherwise. Every message is a
+plain dict of strings, numbers and lists, so the channel layer's msgpack can
+carry it; its ``kind`` tells the receiving hub how to deliver it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from . import protocol
+from .conf import live_settings
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+logger = logging.getLogger("django_live_notify")
+
+# A message for more recipients than this goes to the "everyone" group once,
+# instead of once to each recipient's group.
+FANOUT_GROUP_THRESHOLD = 20
+MESSAGE_TYPE = "live_notify.message"
+# The kinds of message, each with its own builder below and its own handler in Hub.deliver().
+FRAMES = "frames"
+NOTIFICATION = "notification"
+BROADCAST = "broadcast"
+CLOSE = "close"
+
+
+def layer() -> Any:
+    """Return the channel layer that links processes, or None when there is only this one."""
+    channel_layer = get_channel_layer(live_settings.CHANNEL_LAYER)
+    if channel_layer is None or isinstance(channel_layer, InMemoryChannelLayer):
+        return None
+    return channel_layer
+
+
+def frames_message(targets: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
+    """Build a message that writes given frames to given users: ``[(user_key, [frame, ...]), ...]``."""
+    return {"type": MESSAGE_TYPE, "kind": FRAMES, "targets": [[key, frames] for key, frames in targets]}
+
+
+def close_message(
+    key: str, session_key: str | None, auth_hash: str | None, code: int, revoke: bool = True
+) -> dict[str, Any]:
+    """Build a message that closes a user's sockets: of one session, or all, or those with a stale auth hash.
+
+    With ``revoke``, it also revokes the user's socket tokens issued until now, in every process, and closes
+    the sockets opened with them.
+    """
+    revoked_at = time.time() if revoke else 0.0
+    return {
+        "type": MESSAGE_TYPE,
+        "kind": CLOSE,
+        "targets": [],
+        "close": [[key, session_key, auth_hash, code, revoked_at]],
+    }
+
+
+def notification_message(
+    tail: str | list[str], targets: Iterable[tuple[str, int | None, int | None]]
+) -> dict[str, Any]:
+    """Build a message for one notification stored as many rows: ``[(user_key, id, unread_count), ...]``.
+
+    A target without an id gets only its unread count.
+    """
+    return {
+        "type": MESSAGE_TYPE,
+        "kind": NOTIFICATION,
+        "head": protocol.NOTIFICATION_HEAD,
+        "tail": tail,
+        "targets": [list(target) for target in targets],
+    }
+
+
+def broadcast_message(tail: str | list[str], broadcast_id: str, after_id: int) -> dict[str, Any]:
+    """Build the message of one broadcast: every process looks its own recipients' rows up.
+
+    It names the broadcast and the highest id stored before it, nothing per
+    recipient, so its size does not grow with the number of users.
+    """
+    return {
+        "type": MESSAGE_TYPE,
+        "kind": BROADCAST,
+        "head": protocol.NOTIFICATION_HEAD,
+        "tail": tail,
+        "targets": [],
+        "broadcast": {"id": broadcast_id, "after": after_id},
+    }
+
+
+def publish(message: dict[str, Any], everyone: bool = False) -> None:
+    """Send a message to every process that may hold its recipients, from sync code.
+
+    Failures are logged, never raised: the rows are stored, and clients catch
+    up with ``resume``.
+    """
+    try:
+        channel_layer = layer()
+        if channel_layer is None:
+            _publish_local(message)
+        else:
+            async_to_sync(_publish_layer)(channel_layer, message, everyone)
+    except Exception:
+        logger.exception(
+            "Could not publish a live notification to %d recipient(s); clients will catch up on resume",
+            len(message["targets"]),
+        )
+
+
+def _publish_local(message: dict[str, Any]) -> None:
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for hub in local_hubs():
+        if hub.loop is running:
+            hub.put(message)
+        else:
+            try:
+                hub.loop.call_soon_threadsafe(hub.put, message)
+            except RuntimeError:
+                # The loop closed between listing and scheduling.
+                pass
+
+
+async def _publish_layer(channel_layer: Any, message: dict[str, Any], everyone: bool) -> None:
+    targets = message["targets"]
+    if everyone or len(targets) > FANOUT_GROUP_THRESHOLD:
+        await channel_layer.group_send(protocol.everyone_group(), message)
+        return
+    for target in targets:
+        await channel_layer.group_send(protocol.user_group(target[0]), {**message, "targets": [target]})
+
+
+# The hubs of this process, one per event loop; hub.get_hub() registers them.
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+_hubs_lock = threading.Lock()
+
+
+def local_hubs() -> list[Hub]:
+    """Return the hubs of this process whose loops are still open."""
+    with _hubs_lock:
+        for loop in [loop for loop in _hubs if loop.is_closed()]:
+            del _hubs[loop]
+        return list(_hubs.values())

@@ -1,0 +1,78 @@
+"""Read state: unread counts, marking read, the newest id; the database side of the consumer, views and API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from . import protocol, publish
+from .batching import batches
+from .models import Notification
+from .signals import notification_read
+
+
+def unread_count(user: Any) -> int:
+    return Notification.objects.for_user(user).unread().count()
+
+
+def unread_counts(recipient_ids: Iterable[Any]) -> dict[str, int]:
+    """Return the unread count of each of ``recipient_ids``, one query per batch, keyed by registry key."""
+    counts: dict[str, int] = {}
+    for batch in batches(recipient_ids):
+        rows = (
+            Notification.objects.unexpired()
+            .filter(recipient_id__in=batch, read_at__isnull=True)
+            .order_by()
+            .values("recipient_id")
+            .annotate(count=Count("id"))
+            .values_list("recipient_id", "count")
+        )
+        counts.update((protocol.user_key(recipient_id), count) for recipient_id, count in rows)
+    return counts
+
+
+def latest_id(user: Any) -> int:
+    """Return the id of the user's newest notification, or 0."""
+    return Notification.objects.for_user(user).order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def mark_read(user: Any, notification_id: int) -> bool:
+    """Mark one of the user's notifications read; return False when the user has no such notification.
+
+    A notification of another user is "not found", exactly like a missing one.
+    """
+    notifications = Notification.objects.for_user(user).filter(pk=notification_id)
+    changed = notifications.filter(read_at__isnull=True).update(read_at=timezone.now())
+    if not changed and not notifications.exists():
+        return False
+    if changed:
+        notification_read.send(sender=Notification, user=user, ids=[notification_id], count=changed)
+        _push_after_commit(user, protocol.read_frame([notification_id]))
+    else:
+        _push_after_commit(user, None)
+    return True
+
+
+def mark_all_read(user: Any) -> int:
+    """Mark every notification of the user read; return how many changed."""
+    changed = Notification.objects.for_user(user).mark_all_read()
+    if changed:
+        notification_read.send(sender=Notification, user=user, ids=None, count=changed)
+    _push_after_commit(user, protocol.READ_ALL if changed else None)
+    return changed
+
+
+def _push_after_commit(user: Any, read_frame: str | None) -> None:
+    """Send the read frame (if any) and the new unread count to every socket of the user."""
+
+    def push() -> None:
+        frames = [protocol.unread_count_frame(unread_count(user))]
+        if read_frame is not None:
+            frames.insert(0, read_frame)
+        publish.publish(publish.frames_message([(protocol.user_key(user), frames)]))
+
+    transaction.on_commit(push)

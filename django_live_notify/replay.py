@@ -1,0 +1,141 @@
+"""What a socket missed: the frames answering ``resume``, the recovery sweep's gaps, a broadcast's rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Max
+from django.utils import timezone
+
+from . import protocol
+from .batching import batches
+from .conf import live_settings
+from .models import Notification
+from .reading import unread_counts
+
+
+def resume_frames(user: Any, last_id: int) -> tuple[list[str], list[int]]:
+    """Return the frames answering ``resume`` (missed notifications, ``resumed``, ``unread_count``)
+    and the ids of the notifications among them (a client's claim is not a delivery).
+
+    Silent rows (stored only, by the user's preference) are not replayed: they never toast.
+    """
+    return resume_frames_many([(user.pk, last_id)])[0]
+
+
+def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str], list[int]]]:
+    """Answer many ``resume`` requests, ``[(user pk, last id), ...]``, as resume_frames() answers one.
+
+    Two queries for the whole batch find the users with something to replay
+    and everyone's unread count; only those users (after a reconnect, usually
+    none) cost a query each.
+    """
+    limit = int(live_settings.REPLAY_LIMIT)
+    recipient_ids = list(dict.fromkeys(recipient_id for recipient_id, _ in requests))
+    newest: dict[Any, int] = {}
+    for batch in batches(recipient_ids):
+        newest.update(
+            Notification.objects.unexpired()
+            .filter(recipient_id__in=batch, silent=False)
+            .order_by()
+            .values("recipient_id")
+            .annotate(top=Max("id"))
+            .values_list("recipient_id", "top")
+        )
+    counts = unread_counts(recipient_ids)
+    answers = []
+    for recipient_id, last_id in requests:
+        missed: list[Notification] = []
+        if newest.get(recipient_id, 0) > last_id:
+            missed = list(
+                Notification.objects.unexpired()
+                .filter(recipient_id=recipient_id, pk__gt=last_id, silent=False)
+                .select_related("sender")
+                .order_by("-id")[: limit + 1]
+            )
+        complete = len(missed) <= limit
+        missed = missed[:limit]
+        missed.reverse()
+        frames = [protocol.notification_frame(notification.to_payload()) for notification in missed]
+        frames.append(protocol.resumed_frame(len(missed), complete))
+        frames.append(protocol.unread_count_frame(counts.get(protocol.user_key(recipient_id), 0)))
+        answers.append((frames, [notification.pk for notification in missed]))
+    return answers
+
+
+def missed_frames(
+    watermark: int | None, local: dict[str, tuple[int, set[int]]], grace: float
+) -> tuple[int, dict[str, list[str]], dict[str, list[int]]]:
+    """Find notifications stored since ``watermark`` that sockets were never sent.
+
+    ``local`` maps each local user's key to the watermark when its first socket
+    opened (older rows are that socket's resume's business) and the ids above
+    ``watermark`` its sockets were sent. Comparing ids one by one, not with the
+    highest id sent, finds a row whose live send was lost even when a later
+    one arrived. Rows younger than ``grace`` seconds are left for the next
+    sweep: their live send may still be on its way. Rows already read are
+    never sent: the user has seen them, on this page or another one. Return
+    the new watermark, the frames to send per user (the missed notifications,
+    then the unread count), and the ids in those frames per user.
+    """
+    settled = Notification.objects.unexpired().filter(
+        created__lte=timezone.now() - timedelta(seconds=grace), silent=False
+    )
+    if watermark is None:
+        return settled.aggregate(top=Max("id"))["top"] or 0, {}, {}
+    recipient_ids = list(local)
+    if not recipient_ids:
+        return watermark, {}, {}
+    stored = list(
+        settled.filter(id__gt=watermark, recipient_id__in=recipient_ids)
+        .order_by("id")
+        .values_list("recipient_id", "id", "read_at")
+    )
+    new_watermark = max([watermark, *(notification_id for _, notification_id, _ in stored)])
+    limit = int(live_settings.REPLAY_LIMIT)
+    missed: dict[Any, list[int]] = {}
+    for recipient_id, notification_id, read_at in stored:
+        since, sent = local[protocol.user_key(recipient_id)]
+        if notification_id > since and notification_id not in sent and read_at is None:
+            missed.setdefault(recipient_id, []).append(notification_id)
+    if not missed:
+        return new_watermark, {}, {}
+    wanted = [notification_id for ids in missed.values() for notification_id in ids[-limit:]]
+    rows = [
+        row
+        for batch in batches(wanted)
+        for row in settled.filter(id__in=batch, read_at__isnull=True).select_related("sender").order_by("id")
+    ]
+    counts = unread_counts(missed)
+    frames_by_user: dict[str, list[str]] = {}
+    ids_by_user: dict[str, list[int]] = {}
+    for row in rows:
+        key = protocol.user_key(row.recipient_id)
+        frames_by_user.setdefault(key, []).append(protocol.notification_frame(row.to_payload()))
+        ids_by_user.setdefault(key, []).append(row.pk)
+    for key, frames in frames_by_user.items():
+        frames.append(protocol.unread_count_frame(counts.get(key, 0)))
+    return new_watermark, frames_by_user, ids_by_user
+
+
+def broadcast_targets(broadcast_id: str, after_id: int, user_keys: list[str]) -> list[list[Any]]:
+    """Return ``[user key, row id or None when silent, unread count]`` for each of ``user_keys`` the broadcast reached.
+
+    One query per ``BATCH_SIZE`` users for the rows, the same for the counts.
+    """
+    to_python = get_user_model()._meta.pk.to_python
+    rows: list[tuple[Any, int, bool]] = []
+    for batch in batches(to_python(key) for key in user_keys):
+        rows.extend(
+            Notification.objects.filter(recipient_id__in=batch, id__gt=after_id, broadcast_id=broadcast_id)
+            .order_by()
+            .values_list("recipient_id", "id", "silent")
+        )
+    counts = unread_counts(recipient_id for recipient_id, _, _ in rows)
+    targets = []
+    for recipient_id, notification_id, silent in rows:
+        key = protocol.user_key(recipient_id)
+        targets.append([key, None if silent else notification_id, counts.get(key, 0)])
+    return targets
