@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     # Delivery of each notification type for users who chose nothing: "live", "store" or "off".
     # A type not in it is "live".
     "PREFERENCE_DEFAULTS": {},
+    # Preference rows one user may have: a change that would make more is refused.
+    "MAX_PREFERENCES": 100,
     # Types users cannot turn off or silence (security notices): always delivered live.
     "MANDATORY_TYPES": [],
     # Most actions (buttons) one notification may carry.
