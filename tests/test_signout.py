@@ -24,7 +24,7 @@ async def socket_for(client, expect_open=True):
     from tests.asgi import application
 
     key = client.cookies["sessionid"].value
-    headers = [(b"origin", b"http://testserver"), (b"cookie", f"sessionid={key}".encode())]
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"), (b"cookie", f"sessionid={key}".encode())]
     communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
     connected, _ = await communicator.connect()
     assert connected
