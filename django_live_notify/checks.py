@@ -114,9 +114,9 @@ def _check_preferences(allowed: Any) -> list[Any]:
 
 
 def _check_limits() -> list[Any]:
-    """E006: MAX_ACTIONS and MAX_PREFERENCES must be non-negative integers, RETENTION_DAYS a positive one or None."""
+    """E006: counts and budgets must be non-negative integers, RETENTION_DAYS a positive one or None."""
     problems = []
-    for name in ("MAX_ACTIONS", "MAX_PREFERENCES"):
+    for name in ("MAX_ACTIONS", "MAX_PREFERENCES", "MAX_MESSAGES_PER_SECOND", "MAX_REPLAYED_PER_MINUTE"):
         value = getattr(live_settings, name)
         if type(value) is not int or value < 0:
             problems.append(f"{name} must be a non-negative integer, not {value!r}.")
@@ -127,7 +127,8 @@ def _check_limits() -> list[Any]:
         Error(
             problem,
             hint="See the settings reference: MAX_ACTIONS (default 3), MAX_PREFERENCES (default 100), "
-            "RETENTION_DAYS (default 90; None keeps read notifications for good).",
+            "MAX_MESSAGES_PER_SECOND (default 20; 0 = no limit), MAX_REPLAYED_PER_MINUTE (default 1000; "
+            "0 = no limit), RETENTION_DAYS (default 90; None keeps read notifications for good).",
             id="django_live_notify.E006",
         )
         for problem in problems
