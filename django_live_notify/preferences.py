@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils.translation import gettext
 
 from .batching import batches
@@ -179,12 +179,16 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
         for batch in batches(sorted(reset)):
             user.live_notify_preferences.filter(notification_type__in=batch).delete()
         if chosen:
+            features = connections[router.db_for_write(NotificationPreference)].features
             NotificationPreference.objects.bulk_create(
                 [
                     NotificationPreference(user=user, notification_type=key, delivery=value)
                     for key, value in chosen.items()
                 ],
                 update_conflicts=True,
-                unique_fields=["user", "notification_type"],
+                # MySQL and MariaDB upsert on any unique key and refuse to be told which.
+                unique_fields=(
+                    ["user", "notification_type"] if features.supports_update_conflicts_with_target else None
+                ),
                 update_fields=["delivery"],
             )
