@@ -135,13 +135,18 @@ def _clean_url(url: Any, label: str) -> str:
         raise ValueError(f"GET action {label!r} needs a url")
     if len(url) > URL_MAX_LENGTH:
         raise ValueError(f"Action URLs are at most {URL_MAX_LENGTH} characters")
+    if not has_safe_scheme(url):
+        raise ValueError(f"Action URLs must be relative or http(s), not {url!r}")
+    return url
+
+
+def has_safe_scheme(url: str) -> bool:
+    """Tell whether ``url`` is relative or http(s): a link no client can run as script (javascript:, data:)."""
     try:
         scheme = urlsplit(url).scheme
     except ValueError:
-        scheme = "invalid"
-    if scheme not in ("", "http", "https"):
-        raise ValueError(f"Action URLs must be relative or http(s), not {url!r}")
-    return url
+        return False
+    return scheme in ("", "http", "https")
 
 
 class IdUrl(NamedTuple):

@@ -22,7 +22,7 @@ from django.utils.functional import Promise
 from django.utils.text import Truncator
 
 from . import preferences, protocol, publish
-from .actions import clean_actions
+from .actions import clean_actions, has_safe_scheme
 from .batching import batches
 from .conf import live_settings
 from .models import Notification, NotificationPreference
@@ -313,6 +313,8 @@ def _build(
     title, message, url, notification_type, group_key = strings.values()
     if not title.strip():
         raise ValueError("title must not be empty")
+    if not has_safe_scheme(url):
+        raise ValueError(f"url must be relative or http(s), not {url!r}")
     allowed = live_settings.NOTIFICATION_TYPES
     if allowed is not None and notification_type not in {value for value, _label in allowed}:
         raise ValueError(

@@ -148,19 +148,21 @@ def _check_outbox() -> list[Any]:
 
 
 def _check_limits() -> list[Any]:
-    """E006: MAX_ACTIONS must be a non-negative integer, RETENTION_DAYS a positive integer or None."""
+    """E006: counts and budgets must be non-negative integers, RETENTION_DAYS a positive one or None."""
     problems = []
-    max_actions = live_settings.MAX_ACTIONS
-    if type(max_actions) is not int or max_actions < 0:
-        problems.append(f"MAX_ACTIONS must be a non-negative integer, not {max_actions!r}.")
+    for name in ("MAX_ACTIONS", "MAX_PREFERENCES", "MAX_MESSAGES_PER_SECOND", "MAX_REPLAYED_PER_MINUTE"):
+        value = getattr(live_settings, name)
+        if type(value) is not int or value < 0:
+            problems.append(f"{name} must be a non-negative integer, not {value!r}.")
     retention = live_settings.RETENTION_DAYS
     if retention is not None and (type(retention) is not int or retention < 1):
         problems.append(f"RETENTION_DAYS must be a positive number of days or None, not {retention!r}.")
     return [
         Error(
             problem,
-            hint="See the settings reference: MAX_ACTIONS (default 3), RETENTION_DAYS (default 90; None keeps "
-            "read notifications for good).",
+            hint="See the settings reference: MAX_ACTIONS (default 3), MAX_PREFERENCES (default 100), "
+            "MAX_MESSAGES_PER_SECOND (default 20; 0 = no limit), MAX_REPLAYED_PER_MINUTE (default 1000; "
+            "0 = no limit), RETENTION_DAYS (default 90; None keeps read notifications for good).",
             id="django_live_notify.E006",
         )
         for problem in problems

@@ -22,8 +22,13 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 20,
     # Largest client frame in bytes; bigger frames close the socket (1009, or 4009 under daphne).
     "MAX_MESSAGE_SIZE": 64 * 1024,
-    # Frames one socket may send in one second; more are answered with a "rate_limited" error. 0 = no limit.
+    # Frames one user's sockets may send in one second, together, per process; the first frame over it is
+    # answered "rate_limited", later ones in that second are dropped, and a socket still over it after
+    # 5 such seconds in a row is closed (1008, or 4008 under daphne). 0 = no limit.
     "MAX_MESSAGES_PER_SECOND": 20,
+    # Rows one user's resumes may replay per minute, per process (each resume counts one more); a resume
+    # past it waits until the budget refills. 0 = no limit.
+    "MAX_REPLAYED_PER_MINUTE": 1000,
     # Sockets of one user in one server process; past it the oldest is closed (4005). 0 = no limit.
     "MAX_CONNECTIONS_PER_USER": 20,
     # Seconds a socket token (POST notifications/api/token/) stays valid for connecting.
@@ -41,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     # Delivery of each notification type for users who chose nothing: "live", "store" or "off".
     # A type not in it is "live".
     "PREFERENCE_DEFAULTS": {},
+    # Preference rows one user may have: a change that would make more is refused.
+    "MAX_PREFERENCES": 100,
     # Types users cannot turn off or silence (security notices): always delivered live.
     "MANDATORY_TYPES": [],
     # Most actions (buttons) one notification may carry.

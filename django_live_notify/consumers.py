@@ -12,8 +12,9 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import HASH_SESSION_KEY
 
-from . import protocol, reading, replay
+from . import budgets, protocol, reading, replay
 from .batching import Batcher
+from .budgets import Admission, UserBudget
 from .conf import live_settings
 from .hub import Hub, get_hub
 from .outbox import Outbox
@@ -32,6 +33,10 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     auth_hash: str | None = None
     token_issued_at: float | None = None
     outbox: Outbox | None = None
+    budget: UserBudget | None = None
+    # The last_id of the newest resume not answered yet, and the task that answers it when it had to wait.
+    resume_from: int | None = None
+    resume_task: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # No per-socket channel-layer channel: the hub subscribes once per process.
@@ -74,8 +79,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if session is not None:
             self.session_key = session.session_key
             self.auth_hash = session.get(HASH_SESSION_KEY)
-        self.last_seen = self.window_start = asyncio.get_running_loop().time()
-        self.window_count = 0
+        self.last_seen = asyncio.get_running_loop().time()
         try:
             hub = await get_hub()
         except Exception:
@@ -91,6 +95,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
         # Set first: if joining the user's group fails, leaving the hub undoes the registration.
+        self.budget = budgets.acquire(self.user_key)
         self.hub = hub
         try:
             await hub.add(self)
@@ -105,7 +110,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     async def _leave_hub(self) -> None:
         hub, self.hub = self.hub, None
         if hub is not None:
+            self._release_budget()
             await hub.remove(self)
+
+    def _release_budget(self) -> None:
+        if self.resume_task is not None and self.resume_task is not asyncio.current_task():
+            self.resume_task.cancel()
+        budgets.release(self.user_key)
 
     def send_frame(self, frame: str) -> None:
         """Queue one text frame; never waits on the socket (see :mod:`django_live_notify.outbox`)."""
@@ -145,9 +156,23 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if self.hub is None:
             return
         self.last_seen = asyncio.get_running_loop().time()
-        if self.over_rate_limit():
+        admission = self.budget.admit() if self.budget is not None else Admission.ANSWER
+        if admission is not Admission.ANSWER:
+            # One error per window, then silence: an error per frame would make a flood cost as much out as in.
             self.hub.stats["rate_limited"] += 1
-            await self.send_error("rate_limited", "Too many messages; slow down.")
+            if admission is Admission.WARN:
+                await self.send_error("rate_limited", "Too many messages; slow down.")
+            elif admission in (Admission.FIRST_CLOSE, Admission.CLOSE):
+                self.hub.stats["closed_rate_limited"] += 1
+                if admission is Admission.FIRST_CLOSE:
+                    # Once per streak: the log must not grow with the flood.
+                    logger.warning(
+                        "User %s sent over MAX_MESSAGES_PER_SECOND for %s seconds in a row: closing their sockets "
+                        "that go on (1008)",
+                        self.user_key,
+                        budgets.ABUSIVE_WINDOWS,
+                    )
+                await self.close_with(protocol.CLOSE_POLICY_VIOLATION)
             return
         text = message.get("text")
         if text is None:
@@ -176,16 +201,6 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self.send_error("unknown_type", "Unknown message type; see protocol v1.")
             return
         await handler(self, frame)
-
-    def over_rate_limit(self) -> bool:
-        """Count this frame in its one-second window; tell whether the socket sent too many in it."""
-        limit = live_settings.MAX_MESSAGES_PER_SECOND
-        if not limit:
-            return False
-        if self.last_seen - self.window_start >= 1.0:
-            self.window_start, self.window_count = self.last_seen, 0
-        self.window_count += 1
-        return self.window_count > limit
 
     def too_big_code(self) -> int:
         if live_settings.TOO_BIG_CLOSE_CODE is not None:
@@ -219,12 +234,47 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if not _is_id(last_id, allow_zero=True):
             await self.send_error("invalid_field", "'last_id' must be a non-negative integer.")
             return
-        frames, replayed = await _resume_batched((self.user.pk, last_id))
-        for text in frames:
-            self.send_frame(text)
-        if self.hub is not None:
-            for notification_id in replayed:
-                self.hub.note_delivered(self.user_key, notification_id)
+        # Resumes of a socket that are not answered yet merge into one, answered from the newest last_id.
+        self.resume_from = last_id
+        if self.resume_task is not None:
+            return
+        budget = self.budget
+        if budget is not None and (budget.resume_lock.locked() or budget.resume_wait() > 0):
+            # Throttled: answered as soon as the user's budget allows, while this socket's other frames go on.
+            self.resume_task = asyncio.create_task(self._answer_resumes_later())
+            return
+        await self._answer_resumes()
+
+    async def _answer_resumes_later(self) -> None:
+        try:
+            await self._answer_resumes()
+        except Exception:
+            logger.exception(
+                "A resume of user %s failed; closing its socket so that the client resumes again", self.user_key
+            )
+            await self.close_with(protocol.CLOSE_TRY_AGAIN_LATER)
+
+    async def _answer_resumes(self) -> None:
+        """Answer this socket's pending resume, one resume of the user at a time, within the user's row budget."""
+        try:
+            while self.resume_from is not None and self.hub is not None and self.budget is not None:
+                budget = self.budget
+                async with budget.resume_lock:
+                    wait = budget.resume_wait()
+                    if wait:
+                        # Then the bucket holds a row: no other resume of the user can take it, they wait on the lock.
+                        await asyncio.sleep(wait)
+                    last_id, self.resume_from = self.resume_from, None
+                    frames, replayed = await _resume_batched((self.user.pk, last_id))
+                    budget.charge_resume(len(replayed))
+                for text in frames:
+                    self.send_frame(text)
+                if self.hub is not None:
+                    for notification_id in replayed:
+                        self.hub.note_delivered(self.user_key, notification_id)
+        finally:
+            if self.resume_task is asyncio.current_task():
+                self.resume_task = None
 
     handlers = {
         "heartbeat": handle_heartbeat,

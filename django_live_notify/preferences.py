@@ -6,10 +6,12 @@ one query per ``BATCH_SIZE`` users; mandatory types skip the query.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import connections, router, transaction
 from django.utils.translation import gettext
 
 from .batching import batches
@@ -33,6 +35,10 @@ LIVE = NotificationPreference.DELIVERY.live
 STORE = NotificationPreference.DELIVERY.store
 OFF = NotificationPreference.DELIVERY.off
 DELIVERIES = (LIVE, STORE, OFF)
+
+
+# What set_preferences() accepts as a new type when NOTIFICATION_TYPES is not set.
+TYPE_NAME = re.compile(r"[\w.:-]+")
 
 
 class PreferenceError(ValueError):
@@ -111,12 +117,14 @@ def preferences_for(user: Any) -> list[dict[str, Any]]:
 def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
     """Save ``{type: "live" | "store" | "off" | None}`` for the user; None goes back to the default.
 
-    Every change is checked first; on a PreferenceError nothing is saved.
+    Every change is checked first; on a PreferenceError nothing is saved. A
+    user keeps at most ``MAX_PREFERENCES`` rows.
     """
     configured = live_settings.NOTIFICATION_TYPES
     allowed = None if configured is None else {str(value) for value, _label in configured}
     # A CharField: its max_length is set.
     max_length: int = NotificationPreference._meta.get_field("notification_type").max_length  # type: ignore[assignment]
+    known_to_user: set[str] | None = None
     for notification_type, delivery in changes.items():
         if not isinstance(notification_type, str) or not notification_type or len(notification_type) > max_length:
             raise PreferenceError(
@@ -128,6 +136,18 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
                 gettext("Unknown notification type %(type)r; known types: %(known)s.")
                 % {"type": notification_type, "known": ", ".join(sorted(allowed))}
             )
+        if allowed is None and not TYPE_NAME.fullmatch(notification_type):
+            # Any string is a type for notify(): one the user has received or that the settings name stays settable.
+            if known_to_user is None:
+                known_to_user = {value for value, _label in type_choices(user)}
+            if notification_type not in known_to_user:
+                raise PreferenceError(
+                    gettext(
+                        "%(type)r is not a notification type: type names are letters, digits and the "
+                        "characters _ . : -"
+                    )
+                    % {"type": notification_type}
+                )
         if delivery is not None and delivery not in DELIVERIES:
             raise PreferenceError(
                 gettext("Delivery of %(type)r must be one of %(choices)s, not %(delivery)r.")
@@ -139,17 +159,36 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
                 % {"type": notification_type, "delivery": delivery}
             )
     chosen = {key: value for key, value in changes.items() if value is not None and not is_mandatory(key)}
-    reset = [key for key, value in changes.items() if value is None]
+    reset = {key for key, value in changes.items() if value is None}
     with transaction.atomic():
-        if reset:
-            user.live_notify_preferences.filter(notification_type__in=reset).delete()
+        # Lock the user's row so that concurrent requests cannot each pass the bound.
+        list(get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        existing = set(user.live_notify_preferences.values_list("notification_type", flat=True))
+        after = len((existing - reset) | chosen.keys())
+        limit = live_settings.MAX_PREFERENCES
+        # A user already over the bound (a lowered setting) may still change and remove rows, not add.
+        if after > limit and after > len(existing):
+            raise PreferenceError(
+                gettext(
+                    "At most %(limit)s notification types can have a preference; this change would make "
+                    "%(count)s. Set some types back to their default first."
+                )
+                % {"limit": limit, "count": after}
+            )
+        reset &= existing
+        for batch in batches(sorted(reset)):
+            user.live_notify_preferences.filter(notification_type__in=batch).delete()
         if chosen:
+            features = connections[router.db_for_write(NotificationPreference)].features
             NotificationPreference.objects.bulk_create(
                 [
                     NotificationPreference(user=user, notification_type=key, delivery=value)
                     for key, value in chosen.items()
                 ],
                 update_conflicts=True,
-                unique_fields=["user", "notification_type"],
+                # MySQL and MariaDB upsert on any unique key and refuse to be told which.
+                unique_fields=(
+                    ["user", "notification_type"] if features.supports_update_conflicts_with_target else None
+                ),
                 update_fields=["delivery"],
             )

@@ -17,9 +17,10 @@ websocket_urlpatterns = [
 def websocket_application(urlpatterns: list[Any] | None = None) -> Any:
     """Return the socket route behind origin checks, session authentication and token authentication.
 
-    Cookie sockets must come from an origin in ``ALLOWED_HOSTS``
-    (``AllowedHostsOriginValidator``); sockets that present a token (see
-    ``django_live_notify.tokens``) may come from anywhere. Authentication is
+    Sockets must come from their own origin or one in ``CSRF_TRUSTED_ORIGINS``,
+    matched on scheme, host and port (``django_live_notify.origins``); sockets
+    that present a token (see ``django_live_notify.tokens``) may also come
+    with no Origin at all. Authentication is
     ``django_live_notify.auth.SocketAuthMiddleware``: what channels'
     ``AuthMiddlewareStack`` puts in the scope, with the sessions of concurrent
     handshakes looked up in batches. Pass ``urlpatterns`` to serve more

@@ -25,6 +25,8 @@ from django.utils.functional import Promise
 from django.utils.text import Truncator
 from model_utils import FieldTracker
 
+from .actions import has_safe_scheme
+
 __all__ = [
     "ANY",
     "CHANGED",
@@ -260,6 +262,7 @@ class Rule:
                 self._check_format(option, value, GROUP_FORMAT_NAMES if option == "group_title" else FORMAT_NAMES)
             elif value is not None and not callable(value):
                 raise ImproperlyConfigured(f"{self._label()}: {option} must be a string or a callable, not {value!r}.")
+        self._check_url()
         self._check_actions()
         if self.data is not None and not isinstance(self.data, dict) and not callable(self.data):
             raise ImproperlyConfigured(f"{self._label()}: data must be a dict or a callable, not {self.data!r}.")
@@ -305,6 +308,13 @@ class Rule:
             except (FieldDoesNotExist, AttributeError):
                 related = None
             current = related if isinstance(related, type) else None
+
+    def _check_url(self) -> None:
+        if isinstance(self.url, (str, Promise)):
+            # The text before the first field fixes the scheme: "javascript:{instance.pk}" is never safe.
+            fixed = str(self.url).split("{", 1)[0]
+            if not has_safe_scheme(fixed):
+                raise ImproperlyConfigured(f"{self._label()}: url must be relative or http(s), not {str(self.url)!r}.")
 
     def _check_actions(self) -> None:
         actions = self.actions

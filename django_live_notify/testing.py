@@ -209,8 +209,9 @@ async def communicator(
     """Return a connected ``channels.testing.WebsocketCommunicator`` for ``user`` (anonymous when None).
 
     It talks to ``websocket_application()`` (or ``application``, such as your
-    project's ASGI application) with the user's session cookie and an
-    ``Origin`` header, on ``path`` (by default ``/`` + ``WEBSOCKET_PATH``).
+    project's ASGI application) with the user's session cookie, an ``Origin``
+    header and ``Host: testserver`` (unless ``headers`` holds a Host), on
+    ``path`` (by default ``/`` + ``WEBSOCKET_PATH``).
     Fails unless the handshake succeeds, or with ``expect_open=False``, unless
     it is refused (a foreign origin). An anonymous socket is accepted, then
     closed with code 4001: ``receive_frame()`` reports that. Disconnect the
@@ -224,6 +225,9 @@ async def communicator(
     if path is None:
         path = "/" + str(live_settings.WEBSOCKET_PATH).lstrip("/")
     all_headers = list(headers or [])
+    if not any(name == b"host" for name, _value in all_headers):
+        # The site the page is on, as Django's test Client sends it.
+        all_headers.append((b"host", b"testserver"))
     if origin:
         all_headers.append((b"origin", origin.encode()))
     if user is not None:
@@ -234,7 +238,7 @@ async def communicator(
     if expect_open and not connected:
         raise AssertionError(
             f"The socket at {path!r} for {_describe_user(user)} was refused (close code {close_code!r}). "
-            "Is the user active, and the origin in ALLOWED_HOSTS?"
+            "Is the user active, and the origin the site's own (http://testserver) or in CSRF_TRUSTED_ORIGINS?"
         )
     if not expect_open and connected:
         await ws.disconnect()

@@ -1,4 +1,4 @@
-"""Short-lived signed tokens for sockets without cookies (mobile apps, other origins).
+"""Short-lived signed tokens for sockets without cookies (mobile apps, pages of trusted origins).
 
 A token names a user and expires after ``LIVE_NOTIFY["TOKEN_MAX_AGE"]``
 seconds. It is checked in-process from its signature: no database round trip
@@ -12,16 +12,17 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
 from channels.middleware import BaseMiddleware
-from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from channels.security.websocket import WebsocketDenier
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.utils.crypto import salted_hmac
 
 from .conf import live_settings
+from .origins import origin_allowed
 
 SALT = "django_live_notify.socket-token"
 SUBPROTOCOL = "live-notify.v1"
@@ -140,17 +141,18 @@ class TokenAuthMiddleware(BaseMiddleware):
 
 
 class TokenOrOriginValidator:
-    """Let token sockets in from any origin; check cookie sockets against ALLOWED_HOSTS.
+    """Let a socket in from its own origin or one in ``CSRF_TRUSTED_ORIGINS``; a token socket also with no Origin.
 
-    A page of another site can make a browser send the user's cookies, so a
-    cookie socket must come from an allowed origin. It cannot read a token,
-    which only a CSRF-protected POST hands out, so a token socket needs no
-    origin check.
+    A page of another origin can make a browser send the user's cookies, so a
+    cookie socket must come from an allowed origin, matched on scheme, host
+    and port (see ``django_live_notify.origins``). A token is handed out only
+    by a CSRF-protected POST, which Django accepts from the same origins, so
+    a browser page that holds a token comes from one of them; a native client
+    sends no Origin at all and is let in on its token alone.
     """
 
     def __init__(self, application: Any) -> None:
         self.application = application
-        self.origin_checked = AllowedHostsOriginValidator(application)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if self.allows(scope):
@@ -158,16 +160,11 @@ class TokenOrOriginValidator:
         return await WebsocketDenier()(scope, receive, send)
 
     def allows(self, scope: dict[str, Any]) -> bool:
-        """Tell whether the socket may go on: it offers a token, or comes from an allowed origin."""
-        if token_from_scope(scope) is not None:
-            return True
+        """Tell whether the socket may go on: it comes from an allowed origin, or offers a token and no Origin."""
         if scope["type"] != "websocket":
-            raise ValueError("You cannot use OriginValidator on a non-WebSocket connection")
-        parsed_origin = None
-        for name, value in scope.get("headers", ()):
-            if name == b"origin":
-                try:
-                    parsed_origin = urlparse(value.decode("latin1"))
-                except UnicodeDecodeError:
-                    pass
-        return bool(self.origin_checked.valid_origin(parsed_origin))
+            raise ValueError("You cannot use TokenOrOriginValidator on a non-WebSocket connection")
+        if token_from_scope(scope) is not None and not any(
+            name == b"origin" for name, _value in scope.get("headers", ())
+        ):
+            return True
+        return origin_allowed(scope)

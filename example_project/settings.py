@@ -1,20 +1,32 @@
 """Settings of the example project: a home-services demo of django-live-notify.
 
-Not for production: the secret key is public and DEBUG is on unless DJANGO_DEBUG=0.
+Not for production: DEBUG is on unless DJANGO_DEBUG=0, and the default secret key is public,
+so with DEBUG off the project refuses to start until DJANGO_SECRET_KEY is set.
 Environment variables:
 
 * ``REDIS_URL``: use Redis as the channel layer (several server processes).
 * ``DATABASE_PATH``: the SQLite file (default: example_project/db.sqlite3).
 * ``DJANGO_DEBUG``: ``0`` turns DEBUG off.
+* ``DJANGO_SECRET_KEY``: the secret key; required with DEBUG off.
 """
 
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret")
+PUBLIC_SECRET_KEY = "example-project-not-secret"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or PUBLIC_SECRET_KEY
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") != "0"
+if not DEBUG and SECRET_KEY == PUBLIC_SECRET_KEY:
+    # Anyone could sign sessions and socket tokens with a key printed in this file.
+    raise ImproperlyConfigured(
+        "The example project's default SECRET_KEY is public: with DEBUG off, set the DJANGO_SECRET_KEY "
+        'environment variable to a secret of your own (python -c "from django.core.management.utils import '
+        'get_random_secret_key; print(get_random_secret_key())"), or run with DEBUG on.'
+    )
 # WebSocket handshakes are checked against these too (AllowedHostsOriginValidator).
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 

@@ -66,7 +66,10 @@ async def open_socket(user=None, origin=b"http://testserver", path="/ws/notifica
     """Return a connected WebsocketCommunicator for ``user`` (anonymous when None) on the real ASGI stack."""
     from tests.asgi import application
 
-    headers = [(b"origin", origin)] if origin else []
+    # The Host a browser on http://testserver sends, as Django's test Client does.
+    headers = [(b"host", b"testserver")]
+    if origin:
+        headers.append((b"origin", origin))
     if user is not None:
         key = await sync_to_async(session_cookie)(user)
         headers.append((b"cookie", f"sessionid={key}".encode()))

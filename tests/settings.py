@@ -12,6 +12,8 @@ import dj_database_url
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = True
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
+# Pages of other origins that may open sockets (and POST with CSRF): one exact, one with its subdomains.
+CSRF_TRUSTED_ORIGINS = ["https://app.example.com", "https://*.trusted.example"]
 USE_TZ = True
 ROOT_URLCONF = "tests.urls"
 INSTALLED_APPS = [

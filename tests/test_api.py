@@ -91,6 +91,22 @@ def test_bad_arguments_raise_and_store_nothing(user_factory, kwargs, error):
     assert not Notification.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)", "data:text/html,<b>", "vbscript:x"]
+)
+def test_urls_that_are_not_relative_or_http_are_refused_and_store_nothing(user_factory, url):
+    ana = user_factory("ana")
+    with pytest.raises(ValueError, match=r"url must be relative or http\(s\)"):
+        notify(ana, title="t", url=url)
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["", "/tickets/7/", "?page=2", "#top", "//cdn.example.com/x", "https://example.com/a"])
+def test_relative_and_http_urls_are_stored(user_factory, url):
+    ana = user_factory("ana")
+    assert notify(ana, title="t", url=url).url == url
+
+
 @pytest.mark.parametrize("recipient", ["ana", 5, [5], [None], ["x"], "unsaved-user"])
 def test_bad_recipient_raises(user_factory, recipient):
     from django.contrib.auth import get_user_model

@@ -11,7 +11,9 @@ Set LIVE_NOTIFY_DEMO_SCREENSHOT=1 to (re)write docs/_static/demo.png.
 import asyncio
 import itertools
 import os
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import pytest_asyncio
@@ -208,6 +210,65 @@ async def test_escapes_html_in_the_toast_and_the_history_page(site, new_context)
     await page.wait_for_load_state("networkidle")
     assert await page.evaluate("window.__xss") is None
     assert not [url for url in requested if url.endswith("/x")]
+
+
+# Opens the app's socket with whatever cookies the browser sends; resolves with what came back.
+PROBE_SOCKET = """(url) => new Promise((resolve) => {
+  const result = {opened: false, frames: [], code: null};
+  const socket = new WebSocket(url);
+  socket.onopen = () => { result.opened = true; socket.send(JSON.stringify({type: 'resume', last_id: 0})); };
+  socket.onmessage = (event) => result.frames.push(JSON.parse(event.data).type);
+  socket.onclose = (event) => { result.code = event.code; resolve(result); };
+  setTimeout(() => socket.close(), 3000);
+})"""
+
+
+class OtherPortPage(BaseHTTPRequestHandler):
+    """Serve one blank page: a site on another port of the same host."""
+
+    def do_GET(self):
+        body = b"<!doctype html><title>another port</title><p>another site</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def other_port_site():
+    """A plain HTTP server on another port of 127.0.0.1; yield its URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), OtherPortPage)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_a_page_on_another_port_of_the_same_host_cannot_open_the_socket_with_the_users_cookies(
+    server, new_context, other_port_site
+):
+    context = await new_context("ana")
+    socket_url = server.url.replace("http://", "ws://") + "/ws/notifications/"
+
+    own_page = await context.new_page()
+    assert (await own_page.goto(server.url + "/notifications/")).ok
+    own_result = await own_page.evaluate(PROBE_SOCKET, socket_url)
+
+    foreign_page = await context.new_page()
+    await foreign_page.goto(other_port_site + "/")
+    cookies_sent = [cookie["name"] for cookie in await context.cookies(socket_url.replace("ws://", "http://"))]
+    foreign_result = await foreign_page.evaluate(PROBE_SOCKET, socket_url)
+
+    assert "sessionid" in cookies_sent  # cookies ignore the port: the browser offers the session to the socket
+    assert own_result["opened"] and "unread_count" in own_result["frames"]
+    assert foreign_result == {"opened": False, "frames": [], "code": 1006}  # refused at the handshake (403)
 
 
 async def test_anonymous_page_opens_no_socket(site, new_context):

@@ -131,6 +131,10 @@ def test_good_preference_settings_pass():
     [
         ({"MAX_ACTIONS": -1}, "MAX_ACTIONS must be a non-negative integer"),
         ({"MAX_ACTIONS": "3"}, "MAX_ACTIONS must be a non-negative integer"),
+        ({"MAX_PREFERENCES": -1}, "MAX_PREFERENCES must be a non-negative integer"),
+        ({"MAX_PREFERENCES": None}, "MAX_PREFERENCES must be a non-negative integer"),
+        ({"MAX_MESSAGES_PER_SECOND": 0.5}, "MAX_MESSAGES_PER_SECOND must be a non-negative integer"),
+        ({"MAX_REPLAYED_PER_MINUTE": -1}, "MAX_REPLAYED_PER_MINUTE must be a non-negative integer"),
         ({"RETENTION_DAYS": 0}, "RETENTION_DAYS must be a positive number of days or None"),
         ({"RETENTION_DAYS": 1.5}, "RETENTION_DAYS must be a positive number of days or None"),
     ],
@@ -142,7 +146,16 @@ def test_bad_limits_are_e006(live_notify, problem):
     assert problem in messages[0].msg
 
 
-@override_settings(LIVE_NOTIFY={"RETENTION_DAYS": None, "MAX_ACTIONS": 0}, DEBUG=True)
+@override_settings(
+    LIVE_NOTIFY={
+        "RETENTION_DAYS": None,
+        "MAX_ACTIONS": 0,
+        "MAX_PREFERENCES": 0,
+        "MAX_MESSAGES_PER_SECOND": 0,
+        "MAX_REPLAYED_PER_MINUTE": 0,
+    },
+    DEBUG=True,
+)
 def test_retention_none_and_no_actions_pass():
     assert ids() == []
 

@@ -1,5 +1,5 @@
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, ManagementUtility, call_command
 from django.test import override_settings
 
 from django_live_notify.models import Notification
@@ -25,6 +25,7 @@ def test_send_to_all(user_factory):
         (["--title", "x"], "either usernames or --all"),
         (["ana", "--all", "--title", "x"], "either usernames or --all"),
         (["ana", "--title", " "], "title must not be empty"),
+        (["ana", "--title", "x", "--url", "javascript:alert(1)"], "url must be relative or http(s)"),
     ],
 )
 def test_bad_arguments_change_nothing(user_factory, args, message):
@@ -52,3 +53,15 @@ def test_says_nothing_more_on_redis(user_factory, capsys, redis_url):
     captured = capsys.readouterr()
     assert "Notified 1 user(s)." in captured.out
     assert captured.err == ""
+
+
+@pytest.mark.django_db(transaction=True)  # The command closes the database connections when it ends.
+def test_a_refused_url_exits_non_zero_with_a_clean_error(user_factory, capsys):
+    user_factory("ana")
+    argv = ["manage.py", "live_notify_send", "ana", "--title", "x", "--url", "javascript:alert(1)"]
+    utility = ManagementUtility(argv)
+    with pytest.raises(SystemExit) as exit_info:
+        utility.execute()
+    assert exit_info.value.code == 1
+    assert "CommandError: url must be relative or http(s), not 'javascript:alert(1)'" in capsys.readouterr().err
+    assert not Notification.objects.exists()

@@ -57,10 +57,12 @@ print("PREFERENCES", 'name="delivery:system" value="live"' in page and "disabled
 """
 
 
-def manage(*args, database_path):
-    """Run example_project/manage.py with ``args``; return the completed process."""
-    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+def manage(*args, database_path, **environ):
+    """Run example_project/manage.py with ``args`` and extra ``environ``; return the completed process."""
+    unset = ("REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "DJANGO_SECRET_KEY")
+    env = {key: value for key, value in os.environ.items() if key not in unset}
     env["DATABASE_PATH"] = str(database_path)
+    env.update(environ)
     return subprocess.run(
         [sys.executable, str(MANAGE), *args],
         cwd=REPO_ROOT,
@@ -84,6 +86,21 @@ def test_check_passes(database_path):
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_with_debug_off_the_public_secret_key_refuses_to_start(database_path):
+    result = manage("check", database_path=database_path, DJANGO_DEBUG="0")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: The example project's default SECRET_KEY is public" in result.stderr
+    assert "set the DJANGO_SECRET_KEY environment variable" in result.stderr
+
+
+def test_with_debug_off_a_secret_key_of_its_own_starts(database_path):
+    result = manage("check", database_path=database_path, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50)
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified" in result.stdout + result.stderr
 
 
 def test_migrations_are_up_to_date(database_path):

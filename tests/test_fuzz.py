@@ -255,7 +255,11 @@ async def open_with_cookie(session_key):
 
     from tests.asgi import application
 
-    headers = [(b"origin", b"http://testserver"), (b"cookie", f"sessionid={session_key}".encode())]
+    headers = [
+        (b"host", b"testserver"),
+        (b"origin", b"http://testserver"),
+        (b"cookie", f"sessionid={session_key}".encode()),
+    ]
     communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
     connected, _ = await communicator.connect()
     assert connected
@@ -441,7 +445,7 @@ async def token_close_code(candidate, how):
     if how in ("subprotocol", "both"):
         subprotocols = [SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + candidate]
     communicator = WebsocketCommunicator(
-        application, path, headers=[(b"origin", b"http://evil.example")], subprotocols=subprotocols
+        application, path, headers=[(b"origin", b"https://app.example.com")], subprotocols=subprotocols
     )
     try:
         connected, _ = await communicator.connect()

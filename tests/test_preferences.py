@@ -378,3 +378,97 @@ def test_the_api_enforces_csrf(users):
     response = client.post(reverse("live_notify:api_preferences"), {"x": "off"}, content_type="application/json")
     assert response.status_code == 403
     assert not NotificationPreference.objects.exists()
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def api_post(user, body):
+    return logged_in(user).post(reverse("live_notify:api_preferences"), body, content_type="application/json")
+
+
+@override_settings(LIVE_NOTIFY={"MAX_PREFERENCES": 5})
+def test_without_configured_types_one_request_cannot_store_thousands_of_invented_types(users):
+    ana = users[0]
+    response = api_post(ana, {f"invented{index}": "off" for index in range(33_000)})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "At most 5 notification types can have a preference; this change would make 33000. "
+        "Set some types back to their default first."
+    }
+    assert not NotificationPreference.objects.exists()
+
+
+@override_settings(LIVE_NOTIFY={"MAX_PREFERENCES": 3})
+def test_the_bound_counts_rows_after_the_change_and_going_back_to_defaults_always_works(users):
+    ana, bob = users[0], users[1]
+    assert api_post(ana, {"a": "off", "b": "off", "c": "store"}).status_code == 200
+    assert api_post(bob, {"a": "off"}).status_code == 200  # Another user's rows do not count.
+
+    assert api_post(ana, {"d": "off"}).status_code == 400
+    assert api_post(ana, {"a": "live", "b": "store"}).status_code == 200  # Changing existing rows adds none.
+    assert api_post(ana, {"a": None, "d": "off"}).status_code == 200  # One out, one in.
+    assert sorted(ana.live_notify_preferences.values_list("notification_type", flat=True)) == ["b", "c", "d"]
+
+    with override_settings(LIVE_NOTIFY={"MAX_PREFERENCES": 1}):
+        # Over a lowered bound: changing and removing still work, adding does not.
+        assert api_post(ana, {"b": "off"}).status_code == 200
+        assert api_post(ana, {"c": None}).status_code == 200
+        assert api_post(ana, {"e": "off"}).status_code == 400
+    assert sorted(ana.live_notify_preferences.values_list("notification_type", flat=True)) == ["b", "d"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"a b": "off"}, "'a b' is not a notification type: type names are letters, digits and the characters _"),
+        ({"<script>": "off"}, "'<script>' is not a notification type"),
+        ({"x\u0000": "off"}, "'x\\x00' is not a notification type"),
+        ({"x" * 65: "off"}, "Notification types are strings of 1 to 64 characters."),
+        ({"": "off"}, "Notification types are strings of 1 to 64 characters."),
+    ],
+)
+def test_without_configured_types_names_that_cannot_be_types_are_refused(users, body, error):
+    response = api_post(users[0], {"comment": "off", **body})
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(error)
+    assert not NotificationPreference.objects.exists()
+
+
+def test_without_configured_types_any_type_the_page_lists_stays_settable(users):
+    ana = users[0]
+    notify(ana, title="t", notification_type="Order shipped!")
+    assert [row["notification_type"] for row in preferences_for(ana)] == ["Order shipped!"]
+
+    response = logged_in(ana).post(reverse("live_notify:preferences"), {"delivery:Order shipped!": "off"})
+
+    assert response.status_code == 302
+    assert dict(ana.live_notify_preferences.values_list("notification_type", "delivery")) == {"Order shipped!": "off"}
+    assert api_post(ana, {"Order shipped!": "store", "billing.invoice:paid-2": "off"}).status_code == 200
+
+
+@override_settings(LIVE_NOTIFY={"MAX_PREFERENCES": 2})
+def test_the_page_refuses_past_the_bound_and_invented_names_and_stores_nothing(users):
+    ana = users[0]
+    client = logged_in(ana)
+    url = reverse("live_notify:preferences")
+
+    response = client.post(url, {"delivery:a": "off", "delivery:b": "off", "delivery:c": "off"})
+    assert response.status_code == 400
+    assert "At most 2 notification types can have a preference" in response.content.decode()
+
+    response = client.post(url, {"delivery:a": "off", "delivery:no such type": "off"})
+    assert response.status_code == 400
+    assert "is not a notification type" in response.content.decode()
+    assert not NotificationPreference.objects.exists()
+
+
+@override_settings(LIVE_NOTIFY={"NOTIFICATION_TYPES": TYPES})
+def test_with_configured_types_an_unknown_type_among_good_ones_stores_nothing(users):
+    response = api_post(users[0], {"comment": "off", "system": "store", "invented": "off"})
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("Unknown notification type 'invented'")
+    assert not NotificationPreference.objects.exists()

@@ -351,6 +351,17 @@ def test_url_defaults_to_the_targets_url_and_can_be_a_format_string_or_empty(peo
     ]
 
 
+@pytest.mark.parametrize("url", ["{instance.title}", lambda ticket, event: "javascript:alert(1)"])
+def test_a_url_that_turns_out_unsafe_fails_the_save_and_stores_nothing(people, url):
+    ana, _bob, _cid = people
+    register(Ticket, on="created", recipients="reporter", title="New", url=url)
+
+    with pytest.raises(ValueError, match=r"url must be relative or http\(s\), not 'javascript:alert\(1\)'"):
+        Ticket.objects.create(reporter=ana, title="javascript:alert(1)")
+
+    assert not Notification.objects.exists()
+
+
 def test_a_long_title_is_truncated(people):
     ana, _bob, _cid = people
     register(Ticket, on="created", recipients="reporter", title="New: {instance.title}")
@@ -511,6 +522,7 @@ def test_unregister_stops_a_rule(people):
         ({"model": Ticket, "on": "created", "title": "a {"}, "is not a format string"),
         ({"model": Ticket, "on": "created", "message": _("{oldd}")}, "uses {oldd}"),
         ({"model": Ticket, "on": "created", "data": [1]}, "data must be a dict"),
+        ({"model": Ticket, "on": "created", "url": "javascript:go({instance.pk})"}, "url must be relative or http(s)"),
         ({"model": Ticket, "on": "created", "when": True}, "when must be a callable"),
         ({"model": Ticket, "on": "created", "notification_type": "nope"}, "not in LIVE_NOT"),
     ],

@@ -112,37 +112,41 @@ def handshake_status(port, session_key, origin):
         "null",  # sandboxed iframes and file: pages
         "127.0.0.1",  # no scheme: not a URL the validator can read
         "",
+        # The same host is not the same origin: another port, another scheme, another name for it.
+        "http://127.0.0.1:{other_port}",
+        "http://127.0.0.1",
+        "https://127.0.0.1:{port}",
+        "http://localhost:{port}",
+        "http://127.0.0.1:{port}/",
+        "HTTP://127.0.0.1:{port}",
+        # Trusted origins count with their exact scheme and port; a wildcard covers subdomains only.
+        "http://app.example.com",
+        "https://app.example.com:8443",
+        "https://evil.app.example.com",
+        "http://www.trusted.example",
+        "https://trusted.example.evil.example",
+        "https://eviltrusted.example",
     ],
 )
 def test_socket_from_a_foreign_origin_is_refused_at_handshake_even_with_a_valid_session(uvicorn_server, origin):
     port, keys = uvicorn_server
-    assert handshake_status(port, keys["ana"], origin.format(port=port)) == 403
+    origin = origin.format(port=port, other_port=port + 1 if port < 65535 else port - 1)
+    assert handshake_status(port, keys["ana"], origin) == 403
 
 
-def test_socket_from_the_sites_own_origin_is_accepted(uvicorn_server):
+@pytest.mark.parametrize(
+    "origin",
+    ["http://127.0.0.1:{port}", "https://app.example.com", "https://www.trusted.example", "https://trusted.example"],
+)
+def test_socket_from_the_sites_own_origin_or_a_trusted_one_is_accepted(uvicorn_server, origin):
     port, keys = uvicorn_server
-    assert handshake_status(port, keys["ana"], f"http://127.0.0.1:{port}") is None
-    assert handshake_status(port, keys["ana"], f"http://localhost:{port}") is None
+    assert handshake_status(port, keys["ana"], origin.format(port=port)) is None
 
 
-def test_socket_without_an_origin_header_is_refused(uvicorn_server):
-    """channels' AllowedHostsOriginValidator refuses a missing Origin unless ALLOWED_HOSTS holds "*".
-
-    Browsers always send Origin on a WebSocket handshake, so this only turns away
-    non-browser clients that do not set one.
-    """
+def test_cookie_socket_without_an_origin_header_is_refused(uvicorn_server):
+    """Browsers always send Origin on a WebSocket handshake: this only turns away non-browser clients."""
     port, keys = uvicorn_server
     assert handshake_status(port, keys["ana"], None) == 403
-
-
-def test_origin_check_compares_the_host_only(uvicorn_server):
-    """ALLOWED_HOSTS entries have no scheme or port, so channels accepts any scheme and port of an allowed host.
-
-    Documented here so that a change is noticed: another service on a different
-    port of the same host counts as the same site for the socket.
-    """
-    port, keys = uvicorn_server
-    assert handshake_status(port, keys["ana"], "https://127.0.0.1:1") is None
 
 
 @pytest.mark.parametrize("cookie", [None, "not-a-session-key", "expired"])
@@ -197,7 +201,7 @@ def test_cross_site_post_is_refused_even_with_a_leaked_csrf_token(uvicorn_server
     assert "Access-Control-Allow-Origin" not in headers
 
 
-def test_token_from_the_endpoint_opens_a_socket_from_any_origin_but_a_junk_token_never_falls_back_to_the_cookie(
+def test_a_token_opens_a_socket_from_no_origin_or_an_allowed_one_and_a_junk_token_never_falls_back_to_the_cookie(
     uvicorn_server,
 ):
     port, keys = uvicorn_server
@@ -207,25 +211,36 @@ def test_token_from_the_endpoint_opens_a_socket_from_any_origin_but_a_junk_token
     assert status == 200
     token = json.loads(body)["token"]
 
-    async def scenario():
-        # A token needs no origin check: the site handed it to a client it trusts.
-        socket = await websockets.connect(
-            f"ws://127.0.0.1:{port}/ws/notifications/",
-            additional_headers={"Origin": "http://evil.example"},
-            subprotocols=["live-notify.v1", f"live-notify.token.{token}"],
-            compression=None,
-        )
+    async def open_with_token(origin):
+        """Return None when the token socket opened and answered, else the handshake's status."""
+        try:
+            socket = await websockets.connect(
+                f"ws://127.0.0.1:{port}/ws/notifications/",
+                additional_headers={"Origin": origin} if origin else {},
+                subprotocols=["live-notify.v1", f"live-notify.token.{token}"],
+                compression=None,
+            )
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
         assert socket.subprotocol == "live-notify.v1"
         await socket.send('{"type": "get_unread_count"}')
         assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "unread_count"
         await socket.close()
-        # A page of another site offers a junk token to skip the origin check and ride on the user's cookie:
+        return None
+
+    async def scenario():
+        # A native client sends no Origin; a page must be one Django's CSRF check would let POST for the token.
+        statuses = {
+            origin: await open_with_token(origin)
+            for origin in (None, f"http://127.0.0.1:{port}", "https://app.example.com", "http://evil.example")
+        }
+        # A client offers a junk token to skip the origin check and ride on the user's cookie:
         # the socket is anonymous, whatever cookie came with it.
         codes = []
         for query, subprotocols in (("?token=junk", None), ("?token=", None), ("", ["live-notify.token.junk"])):
             socket = await websockets.connect(
                 f"ws://127.0.0.1:{port}/ws/notifications/{query}",
-                additional_headers={"Origin": "http://evil.example", "Cookie": f"sessionid={keys['ana']}"},
+                additional_headers={"Cookie": f"sessionid={keys['ana']}"},
                 subprotocols=subprotocols,
                 compression=None,
             )
@@ -234,9 +249,16 @@ def test_token_from_the_endpoint_opens_a_socket_from_any_origin_but_a_junk_token
                 frame = await asyncio.wait_for(socket.recv(), 5)
                 raise AssertionError(f"a hijacked socket answered {frame}")
             codes.append(closed.value.rcvd.code)
-        return codes
+        return statuses, codes
 
-    assert asyncio.run(scenario()) == [4001, 4001, 4001]
+    statuses, codes = asyncio.run(scenario())
+    assert statuses == {
+        None: None,
+        f"http://127.0.0.1:{port}": None,
+        "https://app.example.com": None,
+        "http://evil.example": 403,
+    }
+    assert codes == [4001, 4001, 4001]
 
 
 # --------------------------------------------------------------------------- other users' notifications
@@ -474,14 +496,14 @@ async def test_a_resume_frame_cannot_switch_off_recovery_for_the_users_other_tab
 # --------------------------------------------------------------------------- socket tokens
 
 
-async def token_socket(token, cookie_user=None, origin=b"http://evil.example"):
-    """Open a socket offering ``token`` as a subprotocol, with another user's cookie if given."""
+async def token_socket(token, cookie_user=None, origin=b"https://app.example.com"):
+    """Open a socket offering ``token`` as a subprotocol from a trusted origin, with another user's cookie if given."""
     from channels.testing import WebsocketCommunicator
 
     from django_live_notify.tokens import SUBPROTOCOL
     from tests.asgi import application
 
-    headers = [(b"origin", origin)]
+    headers = [(b"host", b"testserver"), (b"origin", origin)]
     if cookie_user is not None:
         key = await sync_to_async(session_cookie)(cookie_user)
         headers.append((b"cookie", f"sessionid={key}".encode()))
@@ -572,6 +594,8 @@ ATTACK_URLS = [
     "\u202ejavascript:alert(1)",
 ]
 SAFE_SCHEMES = {"", "http", "https"}
+# An https URL notify() accepts that breaks out of a quoted attribute if not escaped.
+QUOTING_URL = 'https://ok.example/" onmouseover="alert(1)'
 
 
 class PageParser(HTMLParser):
@@ -640,27 +664,41 @@ def config_from(page):
     return json.loads(body)
 
 
+def with_stored_url(row, url):
+    """Give ``row`` ``url`` in the database, past notify()'s check: a row written before that check existed."""
+    Notification.objects.filter(pk=row.pk).update(url=url)
+    row.url = url
+    return row
+
+
+@pytest.mark.parametrize("url", ATTACK_URLS)
+def test_notify_refuses_exactly_the_urls_a_browser_would_not_treat_as_relative_or_http(db, url):
+    ana = make_user("ana")
+    if url_scheme(url) in SAFE_SCHEMES:
+        assert notify(ana, title="t", url=url).url == url
+    else:
+        with pytest.raises(ValueError, match="url must be relative or http"):
+            notify(ana, title="t", url=url)
+        assert not Notification.objects.exists()
+
+
 @pytest.fixture
 def attacked(db):
-    """Ana's notifications with attack strings in every text field, sent by users with attack-string names."""
+    """Ana's notifications with attack strings in every text field, sent by users with attack-string names.
+
+    The unsafe URLs are stored past notify(), which refuses them: the pages must not link old rows either.
+    """
     ana = make_user("ana")
     rows = []
     for index, text in enumerate(ATTACK_TEXT):
         sender = make_user(f"sender{index}", first_name=text[:150], last_name="")
         url = ATTACK_URLS[index % len(ATTACK_URLS)]
-        rows.append(
-            notify(
-                ana,
-                title=text,
-                message=text + "\nline two",
-                url=url,
-                sender=sender,
-                notification_type=text[:64],
-                data={"k": text},
-            )
+        row = notify(
+            ana, title=text, message=text + "\nline two", sender=sender, notification_type=text[:64], data={"k": text}
         )
+        rows.append(with_stored_url(row, url))
     for index, url in enumerate(ATTACK_URLS):
-        rows.append(notify(ana, title=f"url {index}", url=url))
+        rows.append(with_stored_url(notify(ana, title=f"url {index}"), url))
     return ana, rows
 
 
@@ -700,6 +738,7 @@ def test_api_and_socket_return_attack_strings_exactly(attacked):
     by_id = {item["id"]: item for item in response.json()["results"]}
     for row in rows[: len(ATTACK_TEXT)]:
         item = by_id[row.pk]
+        row.refresh_from_db()
         assert item["title"] == row.title
         assert item["message"] == row.message
         assert item["url"] == row.url  # stored and served as given; the templates decide what to link
@@ -714,13 +753,13 @@ async def test_socket_frames_carry_attack_strings_exactly():
     socket = await open_socket(ana)
     try:
         for attack in ATTACK_TEXT:
-            await sync_to_async(notify)(ana, title=attack, message=attack, url=ATTACK_URLS[0], data={attack: attack})
+            await sync_to_async(notify)(ana, title=attack, message=attack, url=QUOTING_URL, data={attack: attack})
             frame = json.loads(await socket.receive_from(2))
             payload = frame["notification"]
             assert (payload["title"], payload["message"], payload["url"], payload["data"]) == (
                 attack,
                 attack,
-                ATTACK_URLS[0],
+                QUOTING_URL,
                 {attack: attack},
             )
             assert (await socket.receive_json_from(2))["type"] == "unread_count"
@@ -819,7 +858,7 @@ async def test_socket_of_anonymous_and_invalid_sessions_is_closed_with_4001_and_
     ana = await sync_to_async(make_user)("ana")
     row = await sync_to_async(notify)(ana, title="T")
     key = await sync_to_async(invalid_session)(kind, ana)
-    headers = [(b"origin", b"http://testserver")]
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
     if key is not None:
         headers.append((b"cookie", f"sessionid={key}".encode()))
     communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def token_socket(token, how="subprotocol", origin=None):
     from tests.asgi import application
 
-    headers = [(b"origin", origin)] if origin else []
+    headers = [(b"host", b"testserver")] + ([(b"origin", origin)] if origin else [])
     path = "/ws/notifications/"
     subprotocols = None
     if how == "subprotocol":

@@ -85,3 +85,14 @@ def test_preference_errors_are_portuguese(ana):
     with pytest.raises(preferences.PreferenceError) as raised:
         preferences.set_preferences(ana, {"security": "off"})
     assert str(raised.value) == "'security' notifications are mandatory: they cannot be 'off'."
+
+
+@override_settings(LIVE_NOTIFY={"MAX_PREFERENCES": 1})
+def test_preference_bound_errors_are_portuguese(ana):
+    with translation.override("pt-br"):
+        with pytest.raises(preferences.PreferenceError) as raised:
+            preferences.set_preferences(ana, {"a b": "off"})
+        assert str(raised.value).startswith("'a b' não é um tipo de notificação")
+        with pytest.raises(preferences.PreferenceError) as raised:
+            preferences.set_preferences(ana, {"a": "off", "b": "off"})
+        assert str(raised.value).startswith("No máximo 1 tipos de notificação podem ter uma preferência")
