@@ -322,5 +322,8 @@ def test_one_user_flooding_resume_from_twenty_sockets_gets_back_fewer_frames_tha
     report(request, f"{kind}_server_cpu", round(cpu_used, 2), " s")
     assert counts["in"] > FLOOD_SOCKETS * FLOOD_RATE * FLOOD_SECONDS / 4  # the flood really ran
     assert ratio < 1.5
-    # Persistent abuse closes sockets with 1008, or 4008 where daphne refuses 1008 from applications.
-    assert set(closes) == {1008 if kind == "uvicorn" else 4008}
+    # Persistent abuse closes sockets with 1008, or 4008 where daphne refuses 1008 from applications;
+    # under load a few closes end without a close frame (1006).
+    policy_close = 1008 if kind == "uvicorn" else 4008
+    assert policy_close in closes
+    assert set(closes) <= {policy_close, 1006}
