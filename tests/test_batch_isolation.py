@@ -94,11 +94,15 @@ async def test_a_poisoned_handshake_fails_no_good_one():
             WebsocketCommunicator(
                 application,
                 "/ws/notifications/",
-                headers=[(b"origin", b"http://testserver"), (b"cookie", f"sessionid={cookie}".encode())],
+                headers=[
+                    (b"host", b"testserver"),
+                    (b"origin", b"http://testserver"),
+                    (b"cookie", f"sessionid={cookie}".encode()),
+                ],
             )
             for cookie in cookies
         ]
-        poisoned_headers = [(b"origin", b"http://testserver"), (b"cookie", POISONED_COOKIE)]
+        poisoned_headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"), (b"cookie", POISONED_COOKIE)]
         poisoned = WebsocketCommunicator(application, "/ws/notifications/", headers=poisoned_headers)
         everyone = [poisoned, *sockets]
         # Connected together, so that their session lookups share batches.

@@ -62,7 +62,7 @@ async def slow_socket(user, transport=None):
 
     server = SlowServer(application, transport)
     key = await sync_to_async(session_cookie)(user)
-    headers = [(b"origin", b"http://testserver"), (b"cookie", f"sessionid={key}".encode())]
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"), (b"cookie", f"sessionid={key}".encode())]
     communicator = WebsocketCommunicator(server, "/ws/notifications/", headers=headers)
     connected, _ = await communicator.connect()
     assert connected
