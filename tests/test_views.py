@@ -113,7 +113,7 @@ def test_list_type_filter_offers_the_users_types(ana, bob, ana_client):
     notify(ana, title="A", notification_type="message")
     notify(bob, title="B", notification_type="bobs_only")
     response = ana_client.get(reverse("live_notify:list"))
-    assert response.context["type_choices"] == [("message", "message")]
+    assert response.context["type_choices"] == [("message", "Message")]
     assert "bobs_only" not in response.content.decode()
 
 
