@@ -87,9 +87,15 @@ async def shoot(base: str) -> list[Path]:
         await ana.click("form[action$='/requests/new/'] button[type=submit]")
         toast = await bruno.wait_for_selector(".live-notify-toast", timeout=10_000)
         box = await toast.bounding_box()
-        await save(bruno, "toast.png", clip={"x": box["x"] - 16, "y": box["y"] - 16, "width": box["width"] + 32, "height": box["height"] + 32})
+        await save(
+            bruno,
+            "toast.png",
+            clip={"x": box["x"] - 16, "y": box["y"] - 16, "width": box["width"] + 32, "height": box["height"] + 32},
+        )
         await bruno.keyboard.press("Tab")
-        await bruno.evaluate("() => document.querySelectorAll('.live-notify-toast').forEach((toast) => toast.remove())")
+        await bruno.evaluate(
+            "() => document.querySelectorAll('.live-notify-toast').forEach((toast) => toast.remove())"
+        )
 
         await open_inbox(bruno)
         panel = await bruno.query_selector(".live-notify-inbox__panel")
