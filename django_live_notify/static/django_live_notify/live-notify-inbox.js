@@ -415,7 +415,12 @@
       }
       const label = this.bell.getAttribute('data-label') || 'Notifications';
       this.bell.setAttribute('aria-label', this.unseenCount ? `${label}, ${this.unseenCount} ${this.strings.new}` : label);
-      if (this.summary) this.summary.textContent = `${this.unreadCount} ${this.strings.unread}`;
+      const unread = this.summary && this.summary.querySelector('[data-live-notify-badge]');
+      if (unread) {
+        unread.textContent = String(this.unreadCount);
+        unread.setAttribute('data-count', String(this.unreadCount));
+        unread.hidden = this.unreadCount === 0;
+      }
     }
 
     _markDisplayedSeen() {
