@@ -318,3 +318,47 @@ def test_wake_snoozed_only_wakes_due_rows(ana):
     assert inbox.wake_snoozed(ana) == [due.pk]
     later.refresh_from_db()
     assert later.snoozed_until is not None and later.read_at is not None
+
+
+# --------------------------------------------------------------------------- the template tag
+
+
+def render(template_text, user):
+    from django.contrib.auth.models import AnonymousUser
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = user or AnonymousUser()
+    return Template("{% load live_notify %}" + template_text).render(Context({"request": request}))
+
+
+def test_the_inbox_tag_renders_nothing_for_anonymous_users(db):
+    assert render("{% live_notify_inbox %}", None) == ""
+
+
+def test_the_inbox_tag_renders_the_bell_with_the_unseen_count_and_the_config(ana):
+    store(ana), store(ana, seen_at=timezone.now())
+    html = render("{% live_notify_inbox %}", ana)
+    config = json.loads(html.split('id="live-notify-inbox-config" type="application/json">')[1].split("</script>")[0])
+    assert (config["unseenCount"], config["unreadCount"]) == (1, 2)
+    assert config["inboxUrl"] == reverse("live_notify:api_inbox")
+    assert config["archiveUrl"] == reverse("live_notify:api_archive", args=[0])
+    assert 'aria-label="Notifications, 1 new"' in html and 'aria-expanded="false"' in html
+    assert "live-notify-inbox.js" in html
+
+
+def test_times_read_just_now_under_a_minute_never_0_minutes_ago():
+    from django_live_notify.templatetags.live_notify import live_notify_ago
+
+    assert live_notify_ago(timezone.now()) == "just now"
+    assert live_notify_ago(timezone.now() - timedelta(seconds=59)) == "just now"
+    assert live_notify_ago(timezone.now() - timedelta(minutes=5, seconds=3)) == "5\xa0minutes ago"
+
+
+def test_the_preferences_page_shows_human_labels_when_types_are_not_configured(ana):
+    from django_live_notify import preferences
+
+    store(ana, notification_type="service_request")
+    labels = {row["notification_type"]: row["label"] for row in preferences.preferences_for(ana)}
+    assert labels["service_request"] == "Service request"
