@@ -25,7 +25,7 @@ Handler = Callable[[Any, Any], Any]
 NAME = re.compile(r"[-a-zA-Z0-9_]+")
 STYLE = re.compile(r"[a-zA-Z0-9_-]{1,32}")
 METHODS = ("GET", "POST")
-KEYS = frozenset({"label", "url", "method", "style", "name"})
+KEYS = frozenset({"label", "url", "method", "style", "name", "outcome"})
 LABEL_MAX_LENGTH = 100
 URL_MAX_LENGTH = 500
 
@@ -112,8 +112,8 @@ def _clean_action(given: Any) -> dict[str, str]:
             raise ValueError(f"Action style must be letters, digits, '-' and '_' (a CSS class suffix), not {style!r}")
         cleaned["style"] = style
     if cleaned["method"] == "GET":
-        if "name" in values:
-            raise ValueError(f"GET action {label!r} is a link: give it a url, not a name")
+        if "name" in values or "outcome" in values:
+            raise ValueError(f"GET action {label!r} is a link: give it a url, not a name or an outcome")
         cleaned["url"] = _clean_url(values.get("url"), label)
     else:
         if "url" in values:
@@ -127,6 +127,11 @@ def _clean_action(given: Any) -> dict[str, str]:
             )
         _id_url(name)  # Fails now, not when a client renders the button, if the URLs are not included.
         cleaned["name"] = name
+        outcome = values.get("outcome", "")
+        if outcome:
+            if not isinstance(outcome, str) or len(outcome) > LABEL_MAX_LENGTH:
+                raise ValueError(f"Action outcome is the text shown once used (e.g. 'Accepted'), not {outcome!r}")
+            cleaned["outcome"] = outcome
     return cleaned
 
 

@@ -95,6 +95,17 @@ class LiveNotifySettings:
         """Return the seconds one write may wait for a socket's client to read."""
         return float(self.WRITE_TIMEOUT)
 
+    def type_label(self, notification_type: str) -> str:
+        """Return the label of a type: its ``NOTIFICATION_TYPES`` label, else the name made readable.
+
+        ``"service_request"`` reads "Service request".
+        """
+        for value, label in self.NOTIFICATION_TYPES or ():
+            if str(value) == notification_type:
+                return str(label)
+        words = str(notification_type).replace("_", " ").replace("-", " ").replace(".", " ").split()
+        return " ".join(words).capitalize() if words else str(notification_type)
+
     def reload(self) -> None:
         """Forget cached values so the next access reads the settings again."""
         self._cache.clear()

@@ -12,7 +12,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import HASH_SESSION_KEY
 
-from . import budgets, protocol, reading, replay
+from . import budgets, inbox, protocol, reading, replay
 from .batching import Batcher
 from .budgets import Admission, UserBudget
 from .conf import live_settings
@@ -276,12 +276,46 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             if self.resume_task is asyncio.current_task():
                 self.resume_task = None
 
+    async def handle_mark_seen(self, frame: dict[str, Any]) -> None:
+        try:
+            ids = inbox.clean_ids(frame.get("ids"))
+        except inbox.InboxError as error:
+            await self.send_error("invalid_field", str(error))
+            return
+        await database_sync_to_async(inbox.mark_seen)(self.user, ids)
+
+    async def handle_archive(self, frame: dict[str, Any]) -> None:
+        await self._inbox_change(frame, inbox.archive, True)
+
+    async def handle_unarchive(self, frame: dict[str, Any]) -> None:
+        await self._inbox_change(frame, inbox.archive, False)
+
+    async def handle_snooze(self, frame: dict[str, Any]) -> None:
+        try:
+            until = inbox.clean_until(frame.get("until"))
+        except inbox.InboxError as error:
+            await self.send_error("invalid_field", str(error))
+            return
+        await self._inbox_change(frame, inbox.snooze, until)
+
+    async def _inbox_change(self, frame: dict[str, Any], change: Any, argument: Any) -> None:
+        notification_id = frame.get("id")
+        if not _is_id(notification_id):
+            await self.send_error("invalid_field", "'id' must be a positive integer.")
+            return
+        if not await database_sync_to_async(change)(self.user, notification_id, argument):
+            await self.send_error("not_found", "No such notification.")
+
     handlers = {
         "heartbeat": handle_heartbeat,
         "get_unread_count": handle_get_unread_count,
         "mark_read": handle_mark_read,
         "mark_all_read": handle_mark_all_read,
         "resume": handle_resume,
+        "mark_seen": handle_mark_seen,
+        "archive": handle_archive,
+        "unarchive": handle_unarchive,
+        "snooze": handle_snooze,
     }
 
 

@@ -91,6 +91,12 @@ class Notification(TimeStampedModel):
     import_key = models.CharField(_("import key"), max_length=255, null=True, blank=True, unique=True, editable=False)
     # Retention counts from here for imported rows, so old history is not swept by the first cleanup.
     imported_at = models.DateTimeField(_("imported at"), null=True, blank=True, editable=False)
+    # Inbox state (see inbox.py): shown in a feed, moved out of it, hidden until a time, an action used.
+    seen_at = models.DateTimeField(_("seen at"), null=True, blank=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
+    action_taken = models.CharField(_("action taken"), max_length=64, blank=True, default="")
+    action_outcome = models.CharField(_("action outcome"), max_length=100, blank=True, default="")
 
     objects = NotificationQuerySet.as_manager()
 
@@ -135,7 +141,17 @@ class Notification(TimeStampedModel):
         payload.update(self.shared_payload())
         payload["is_read"] = self.is_read
         payload["actions"] = self.action_payloads()
+        payload["is_seen"] = self.seen_at is not None
+        payload["is_archived"] = self.archived_at is not None
+        payload["snoozed_until"] = self.snoozed_until.isoformat() if self.snoozed_until is not None else None
+        payload["outcome"] = self.outcome_payload()
         return payload
+
+    def outcome_payload(self) -> dict[str, str] | None:
+        """Return the used action and its outcome text (``{"action": "accept", "label": "Accepted"}``), or None."""
+        if not self.action_taken:
+            return None
+        return {"action": self.action_taken, "label": self.action_outcome}
 
     def shared_payload(self) -> dict[str, Any]:
         """Return the payload fields that do not depend on the recipient's row.
@@ -168,6 +184,10 @@ class Notification(TimeStampedModel):
             "updated_at": self.modified.isoformat(),
             "expires_at": self.expires_at.isoformat() if self.expires_at is not None else None,
             "actions": shared_action_payloads(self.actions),
+            "is_seen": False,
+            "is_archived": False,
+            "snoozed_until": None,
+            "outcome": None,
         }
 
 

@@ -92,7 +92,7 @@ def type_choices(user: Any) -> list[tuple[str, str]]:
         .distinct()
     )
     values.update(user.live_notify_preferences.values_list("notification_type", flat=True))
-    return [(value, value) for value in sorted(values)]
+    return [(value, live_settings.type_label(value)) for value in sorted(values)]
 
 
 def preferences_for(user: Any) -> list[dict[str, Any]]:

@@ -16,6 +16,11 @@ urlpatterns = [
     path("api/unread-count/", views.api_unread_count, name="api_unread_count"),
     path("api/<int:pk>/read/", views.api_mark_read, name="api_mark_read"),
     path("api/read-all/", views.api_mark_all_read, name="api_mark_all_read"),
+    path("api/inbox/", views.api_inbox, name="api_inbox"),
+    path("api/seen/", views.api_mark_seen, name="api_mark_seen"),
+    path("api/<int:pk>/archive/", views.api_archive, name="api_archive"),
+    path("api/<int:pk>/unarchive/", views.api_unarchive, name="api_unarchive"),
+    path("api/<int:pk>/snooze/", views.api_snooze, name="api_snooze"),
     path("api/token/", views.api_token, name="api_token"),
     path("api/preferences/", views.api_preferences, name="api_preferences"),
 ]

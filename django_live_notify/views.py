@@ -23,11 +23,12 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import actions, preferences, reading, tokens
+from . import actions, inbox, preferences, reading, tokens
 from .conf import live_settings
 from .models import Notification, NotificationPreference, NotificationQuerySet
 
@@ -251,13 +252,27 @@ def run_action(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
     html = _prefers_html(request)
     notification = Notification.objects.for_user(request.user).filter(pk=pk).first()
     handler = actions.get_handler(name)
-    if notification is None or handler is None or actions.find_action(notification.actions, name) is None:
+    stored = None if notification is None else actions.find_action(notification.actions, name)
+    if notification is None or handler is None or stored is None:
         if html:
             raise Http404("No such action.")
         return _error("Not found.", 404)
     with transaction.atomic():
+        # Claimed before the handler runs, so two clicks (two tabs) never run it twice.
+        claimed = inbox.record_outcome(request.user, notification, name, stored.get("outcome") or _("Done"))
+        if not claimed:
+            if html:
+                return _redirect_back(request)
+            outcome = notification.outcome_payload() or {}
+            response = _error(f"This notification's action was used already: {outcome.get('label', '')}", 409)
+            return response
         result = handler(request, notification)
-        if not (isinstance(result, HttpResponseBase) and result.status_code >= 400):
+        if isinstance(result, HttpResponseBase) and result.status_code >= 400:
+            transaction.set_rollback(True)
+        else:
+            if isinstance(result, dict) and isinstance(result.get("outcome"), str) and result["outcome"]:
+                Notification.objects.filter(pk=notification.pk).update(action_outcome=result["outcome"][:100])
+                notification.action_outcome = result["outcome"][:100]
             reading.mark_read(request.user, notification.pk)
     if isinstance(result, HttpResponseBase):
         return result
@@ -269,9 +284,104 @@ def run_action(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
             "action": name,
             "is_read": True,
             "unread_count": reading.unread_count(request.user),
+            "outcome": notification.outcome_payload(),
             "result": result,
         }
     )
+
+
+@api_view("GET")
+@never_cache
+def api_inbox(request: HttpRequest) -> HttpResponse:
+    """Return a page of one inbox tab (``unread``, ``all``, ``archived``), newest first, with the counts.
+
+    Snoozed rows whose time has come are brought back first, unread and unseen.
+    """
+    try:
+        tab = request.GET.get("tab", "all")
+        page_number = _number(request.GET, "page", minimum=1) or 1
+        rows = inbox.feed(request.user, tab)
+    except (InvalidParameter, inbox.InboxError) as error:
+        return _error(str(error), 400)
+    inbox.wake_snoozed(request.user)
+    paginator = Paginator(rows.select_related("sender", "target_content_type"), live_settings.PAGE_SIZE)
+    try:
+        page = paginator.page(page_number)
+    except EmptyPage:
+        return _error(f"Page {page_number} does not exist; there are {paginator.num_pages}.", 404)
+    body: dict[str, Any] = {
+        "results": [_inbox_payload(notification) for notification in page],
+        "count": paginator.count,
+        "next": _page_url(request, page.next_page_number()) if page.has_next() else None,
+    }
+    body.update(inbox.counts(request.user))
+    return JsonResponse(body)
+
+
+@api_view("POST")
+@csrf_protect
+def api_mark_seen(request: HttpRequest) -> HttpResponse:
+    """Mark notifications seen: body ``{"ids": [...]}``, or ``{"all": true}`` for everything the feed shows."""
+    try:
+        body = _json_body(request)
+        if body.get("all") is True:
+            changed = inbox.mark_all_seen(request.user)
+        else:
+            changed = inbox.mark_seen(request.user, inbox.clean_ids(body.get("ids")))
+    except (InvalidParameter, inbox.InboxError) as error:
+        return _error(str(error), 400)
+    return JsonResponse({"marked": changed, **inbox.counts(request.user)})
+
+
+@api_view("POST")
+@csrf_protect
+def api_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Archive one notification (it is read and seen too)."""
+    return _inbox_change(request, pk, inbox.archive, True)
+
+
+@api_view("POST")
+@csrf_protect
+def api_unarchive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move one notification back from the archive."""
+    return _inbox_change(request, pk, inbox.archive, False)
+
+
+@api_view("POST")
+@csrf_protect
+def api_snooze(request: HttpRequest, pk: int) -> HttpResponse:
+    """Hide one notification until ``{"until": "<ISO 8601 time>"}``; it then comes back unread and unseen."""
+    try:
+        until = inbox.clean_until(_json_body(request).get("until"))
+    except (InvalidParameter, inbox.InboxError) as error:
+        return _error(str(error), 400)
+    return _inbox_change(request, pk, inbox.snooze, until)
+
+
+def _inbox_change(request: HttpRequest, pk: int, change: Callable[..., bool], argument: Any) -> HttpResponse:
+    if not change(request.user, pk, argument):
+        return _error("Not found.", 404)
+    notification = Notification.objects.select_related("sender", "target_content_type").get(pk=pk)
+    return JsonResponse({"notification": _inbox_payload(notification), **inbox.counts(request.user)})
+
+
+def _inbox_payload(notification: Notification) -> dict[str, Any]:
+    payload = notification.to_payload()
+    payload["type_label"] = live_settings.type_label(notification.notification_type)
+    return payload
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    """Return the request's JSON object body, or its form fields; raise InvalidParameter for anything else."""
+    if request.content_type != "application/json":
+        return {key: request.POST.get(key) for key in request.POST if key != "csrfmiddlewaretoken"}
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):
+        raise InvalidParameter("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidParameter("Send a JSON object.")
+    return body
 
 
 # --------------------------------------------------------------------------- helpers
@@ -309,7 +419,7 @@ def _type_choices(notifications: QuerySet[Notification]) -> list[tuple[str, str]
     if configured is not None:
         return [(str(value), str(label)) for value, label in configured]
     present = notifications.order_by("notification_type").values_list("notification_type", flat=True).distinct()
-    return [(value, value) for value in present]
+    return [(value, live_settings.type_label(value)) for value in present]
 
 
 def _flag(query: QueryDict, name: str) -> bool:

@@ -11,6 +11,8 @@ REQUIRED = [
     "django_live_notify/management/commands/live_notify_cleanup.py",
     "django_live_notify/templates/django_live_notify/preferences.html",
     "django_live_notify/static/django_live_notify/live-notify.js",
+    "django_live_notify/static/django_live_notify/live-notify-inbox.js",
+    "django_live_notify/templates/django_live_notify/inbox.html",
     "django_live_notify/static/django_live_notify/live-notify.css",
     "django_live_notify/templates/django_live_notify/",
     "django_live_notify/locale/pt_BR/LC_MESSAGES/django.po",

@@ -166,6 +166,7 @@ def test_a_post_action_runs_its_handler_and_marks_the_notification_read(ana, han
         "action": "accept",
         "is_read": True,
         "unread_count": 0,
+        "outcome": {"action": "accept", "label": "Done"},
         "result": {"accepted": 7},
     }
     assert handlers == [("ana", notification.pk, False)]
@@ -273,6 +274,11 @@ async def test_running_an_action_updates_the_users_sockets():
     response = await sync_to_async(json_post)(client, url)
 
     assert response.status_code == 200
+    assert json.loads(await socket.receive_from(2)) == {
+        "type": "action_outcome",
+        "id": notification.pk,
+        "outcome": {"action": "accept", "label": "Done"},
+    }
     assert json.loads(await socket.receive_from(2)) == {"type": "read", "ids": [notification.pk]}
     assert json.loads(await socket.receive_from(2)) == {"type": "unread_count", "count": 0}
     await socket.disconnect()

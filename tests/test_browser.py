@@ -147,7 +147,7 @@ async def test_request_in_one_browser_toasts_the_provider_within_a_second(server
     toast = await bruno.wait_for_selector(".live-notify-toast", timeout=TOAST_LATENCY)
     text = await toast.text_content()
     assert "New service request" in text
-    assert f"ana asked for: {title}" in text
+    assert f"Ana asked for: {title}" in text
     await wait_for_badge(bruno, before + 1, timeout=TOAST_LATENCY)
     [received] = await events(bruno, "notification")
     assert received["detail"]["source"] == "live"

@@ -46,6 +46,7 @@ from channels.testing import WebsocketCommunicator
 from django.apps import AppConfig
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.checks import ERROR
 from django.db import connections, transaction
 from django.template import engines
@@ -842,11 +843,11 @@ def check_action_handler(snippet, world):
     )
     [accept] = notification.to_payload()["actions"]
     answers = []
-    for user in (world.ana, world.bruno, world.bruno):  # Not ana's notification; accepted; accepted already.
+    for user in (world.ana, world.bruno, world.bruno):  # Not ana's notification; accepted; actions run once.
         client = Client()
         client.force_login(user)
         answers.append(client.post(accept["url"], headers={"accept": "application/json"}))
-    assert [answer.status_code for answer in answers] == [404, 200, 403]
+    assert [answer.status_code for answer in answers] == [404, 200, 409]
     assert answers[1].json()["result"] == {"status": "accepted"}
     world.service_request.refresh_from_db()
     assert world.service_request.status == "accepted"
@@ -863,6 +864,25 @@ def check_actions_of_a_notification(snippet, world):
         ("Accept", "POST", reverse("live_notify:action", args=[row.pk, "accept_request"])),
         ("View", "GET", world.service_request.get_absolute_url()),
     ]
+
+
+@check("inbox", '"outcome": "Accepted"')
+def check_an_action_outcome(snippet, world):
+    run_in_example_app(snippet_with("actions", '@action("accept_request")'))
+    with capture_notifications() as captured:
+        snippet.run(notify=notify, provider=world.bruno)
+    [row] = captured.notifications
+    # The handler accepts the request the notification is about.
+    target_type = ContentType.objects.get_for_model(world.service_request)
+    Notification.objects.filter(pk=row.pk).update(
+        target_content_type=target_type, target_object_id=str(world.service_request.pk)
+    )
+    client = Client()
+    client.force_login(world.bruno)
+    url = reverse("live_notify:action", args=[row.pk, "accept_request"])
+    answer = client.post(url, headers={"accept": "application/json"})
+    assert answer.json()["outcome"] == {"action": "accept_request", "label": "Accepted"}
+    assert client.post(url, headers={"accept": "application/json"}).status_code == 409
 
 
 # The tests ------------------------------------------------------------------------------

@@ -130,10 +130,10 @@ def test_rules_notify_provider_customer_and_chat_partner(database_path):
     rows = [line.split(" ", 4)[1:] for line in result.stdout.splitlines() if line.startswith("ROW ")]
     request_url = rows[0][2]
     assert rows == [
-        ["bruno", "service_request", request_url, "ana asked for: Fix the sink"],
-        ["ana", "order", request_url + "#order", "bruno accepted “Fix the sink”: your order is placed."],
+        ["bruno", "service_request", request_url, "Ana asked for: Fix the sink"],
+        ["ana", "order", request_url + "#order", "Bruno accepted “Fix the sink”: your order is placed."],
         ["ana", "order", request_url + "#order", "Your order “Fix the sink” is now scheduled."],
-        ["bruno", "message", rows[3][2], "ana: " + "y" * 50 + "…"],
+        ["bruno", "message", rows[3][2], "Ana: " + "y" * 50 + "…"],
     ]
 
 

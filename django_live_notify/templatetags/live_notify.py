@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,9 +11,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.middleware.csrf import get_token
 from django.template.context import Context
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
-from .. import reading
+from .. import inbox, reading
 from ..checks import URLS_HINT
 from ..conf import live_settings
 from ..models import display_name
@@ -86,6 +90,71 @@ def live_notify_badge(context: Context) -> str:
     history_url = _url("live_notify:list", "live_notify_badge")
     values = {"unread_count": reading.unread_count(user), "history_url": history_url}
     return _render(context, "django_live_notify/badge.html", values)
+
+
+@register.simple_tag(takes_context=True)
+def live_notify_inbox(context: Context) -> str:
+    """Render the bell with the unseen badge and the inbox popover it opens (see docs/inbox.rst).
+
+    Live updates come from the client that ``{% live_notifications %}`` starts;
+    without it the inbox still works over HTTP. Anonymous users get nothing.
+    """
+    request = _request(context, "live_notify_inbox")
+    user = _user(request)
+    if user is None:
+        return ""
+    counts = inbox.counts(user)
+    config = {
+        "inboxUrl": _url("live_notify:api_inbox", "live_notify_inbox"),
+        "seenUrl": _url("live_notify:api_mark_seen", "live_notify_inbox"),
+        "readAllUrl": _url("live_notify:api_mark_all_read", "live_notify_inbox"),
+        # Per-row URLs, with 0 where the id goes.
+        "readUrl": reverse("live_notify:api_mark_read", args=[0]),
+        "archiveUrl": reverse("live_notify:api_archive", args=[0]),
+        "unarchiveUrl": reverse("live_notify:api_unarchive", args=[0]),
+        "snoozeUrl": reverse("live_notify:api_snooze", args=[0]),
+        "historyUrl": _url("live_notify:list", "live_notify_inbox"),
+        "csrfToken": get_token(request),
+        "unseenCount": counts["unseen_count"],
+        "unreadCount": counts["unread_count"],
+        "nextWake": counts["next_wake"],
+        "strings": {
+            "markRead": gettext("Mark read"),
+            "archive": gettext("Archive"),
+            "unarchive": gettext("Unarchive"),
+            "snooze": gettext("Snooze"),
+            "snoozeUntil": gettext("Snooze until"),
+            "inOneHour": gettext("1 hour"),
+            "tomorrow": gettext("Tomorrow 9:00"),
+            "nextWeek": gettext("Next week"),
+            "cancel": gettext("Cancel"),
+            "snoozedUntil": gettext("Snoozed until"),
+            "justNow": gettext("just now"),
+            "loading": gettext("Loading…"),
+            "failed": gettext("Could not load notifications."),
+            "unread": gettext("unread"),
+            "new": gettext("new"),
+            "notifications": gettext("Notifications"),
+        },
+    }
+    values = {"config": config, "unseen_count": counts["unseen_count"], "unread_count": counts["unread_count"]}
+    return _render(context, "django_live_notify/inbox.html", values)
+
+
+@register.filter
+def live_notify_ago(moment: Any) -> str:
+    """Return how long ago ``moment`` was: "just now" under a minute, else "5 minutes ago"."""
+    if not moment:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return gettext("just now")
+    return gettext("%(time)s ago") % {"time": timesince(moment, depth=1)}
+
+
+@register.filter
+def live_notify_type_label(notification_type: Any) -> str:
+    """Return the human label of a notification type."""
+    return live_settings.type_label(str(notification_type))
 
 
 @register.filter

@@ -22,8 +22,16 @@ register(
     sender="customer",
     notification_type="service_request",
     title=_("New service request"),
-    message=_("{sender} asked for: {instance.title}"),
-    actions=[{"label": _("Accept"), "method": "POST", "name": "accept_request", "style": "primary"}],
+    message=_("{sender.first_name} asked for: {instance.title}"),
+    actions=[
+        {
+            "label": _("Accept"),
+            "method": "POST",
+            "name": "accept_request",
+            "style": "primary",
+            "outcome": _("Accepted"),
+        }
+    ],
 )
 
 
@@ -45,7 +53,7 @@ class OrderPlaced(OrderRule):
 
     def message(self, order, event):
         return _("{provider} accepted “{request}”: your order is {status}.").format(
-            provider=order.service_request.provider,
+            provider=order.service_request.provider.first_name,
             request=order.service_request.title,
             status=order.get_status_display().lower(),
         )
@@ -68,7 +76,7 @@ def _preview(message, event):
     preview = message.content
     if len(preview) > MESSAGE_PREVIEW_LENGTH:
         preview = preview[:MESSAGE_PREVIEW_LENGTH].rstrip() + "…"
-    return f"{message.sender}: {preview}"
+    return f"{message.sender.first_name}: {preview}"
 
 
 # A chat message notifies the other participant; the notification is about (and links to) the chat.
@@ -83,5 +91,5 @@ register(
     title=_("New message"),
     message=_preview,
     group_key="chat:{instance.chat_id}",
-    group_title=_("{count} new messages from {sender}"),
+    group_title=_("{count} new messages from {sender.first_name}"),
 )

@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from django_live_notify import broadcast
+from django_live_notify.models import display_name
 
 from .forms import BroadcastForm, MessageForm, OrderStatusForm, ServiceRequestForm
 from .models import Chat, Order, ServiceRequest, is_provider
@@ -129,7 +130,9 @@ def order_update_status(request, pk):
             request_status = REQUEST_STATUS_FOR_ORDER.get(order.status)
             if request_status is not None:
                 ServiceRequest.objects.filter(pk=order.service_request_id).update(status=request_status)
-        messages.success(request, f"Order is now {order.get_status_display().lower()}; {order.customer} was notified.")
+        messages.success(
+            request, f"Order is now {order.get_status_display().lower()}; {display_name(order.customer)} was notified."
+        )
     return _redirect_back(request, order.get_absolute_url())
 
 

@@ -45,7 +45,7 @@ test('the container is created once, positioned, and announced politely', (t) =>
   assert.equal(container.getAttribute('class'), 'live-notify-toasts live-notify-toasts--bottom-left');
   assert.equal(container.children.length, 2);
   const [toast] = container.children;
-  assert.equal(toast.getAttribute('role'), 'status');
+  assert.equal(toast.getAttribute('role'), null); // the container announces it: once
   assert.equal(toast.getAttribute('data-id'), '1');
   assert.ok(toast.classList.contains('live-notify-toast'));
 });
@@ -308,4 +308,30 @@ test('a POST action as the server sends it posts to its action endpoint and asks
   assert.equal(init.headers.Accept, 'application/json');
   assert.equal(init.headers['X-CSRFToken'], 'token');
   assert.equal(toasts(env).length, 0);
+});
+
+test('Escape dismisses the toast that has focus', (t) => {
+  const env = setup(t, {toasts: true});
+  connectOpen(env).receive({type: 'notification', notification: notification(1)});
+  const [toast] = toasts(env);
+  toast.dispatchEvent(Object.assign(new Event('keydown'), {key: 'Escape'}));
+  assert.equal(toasts(env).length, 0);
+});
+
+test('a used action shows its outcome instead of the buttons', (t) => {
+  const env = setup(t, {toasts: true});
+  const outcome = {action: 'accept', label: 'Accepted'};
+  const actions = [{label: 'Accept', url: '/n/1/actions/accept/', method: 'POST', name: 'accept'}];
+  connectOpen(env).receive({type: 'notification', notification: notification(1, {actions, outcome})});
+  const [toast] = toasts(env);
+  assert.equal(toast.findAll('button').length, 1); // only Dismiss
+  assert.equal(toast.findAll('p').pop().textContent, 'Accepted');
+});
+
+test('frames of unknown types are handed to add-ons as live-notify:frame events', (t) => {
+  const env = setup(t, {});
+  const seen = [];
+  env.doc.addEventListener('live-notify:frame', (event) => seen.push(event.detail));
+  connectOpen(env).receive({type: 'archived', ids: [3], archived: true});
+  assert.deepEqual(seen, [{type: 'archived', ids: [3], archived: true}]);
 });

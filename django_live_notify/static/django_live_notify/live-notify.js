@@ -205,14 +205,16 @@
   function fillToast(doc, toast, notification, handlers) {
     toast.textContent = '';
     toast.setAttribute('class', notification.is_read ? 'live-notify-toast live-notify-toast--read' : 'live-notify-toast');
-    toast.setAttribute('role', 'status');
+    // No role here: the container is the live region, so a role=status inside it would be announced twice.
+    toast.removeAttribute('role');
     const id = toId(notification.id);
     if (id !== null) toast.setAttribute('data-id', String(id));
     toast.removeAttribute('data-type');
     if (notification.notification_type) toast.setAttribute('data-type', asText(notification.notification_type));
 
     toast.appendChild(renderBody(doc, notification, handlers));
-    const actions = renderActions(doc, notification.actions, handlers);
+    const outcome = notification.outcome && typeof notification.outcome === 'object' ? notification.outcome : null;
+    const actions = outcome ? renderOutcome(doc, outcome) : renderActions(doc, notification.actions, handlers);
     if (actions) toast.appendChild(actions);
 
     const dismiss = doc.createElement('button');
@@ -264,6 +266,14 @@
       }
     });
     return count ? row : null;
+  }
+
+  /** Show what a used action did ("Accepted") in place of the buttons: actions run once. */
+  function renderOutcome(doc, outcome) {
+    const row = doc.createElement('p');
+    row.setAttribute('class', 'live-notify-toast__actions live-notify-outcome');
+    row.textContent = asText(outcome.label);
+    return row;
   }
 
   function renderAction(doc, action, handlers) {
@@ -466,6 +476,9 @@
       const container = ensureContainer(doc, this.options.position);
       const toast = doc.createElement('div');
       fillToast(doc, toast, notification, this._toastHandlers(toast, notification));
+      toast.addEventListener('keydown', (event) => {
+        if (event.key === 'Escape') this.dismissToast(toast);
+      });
       toast.addEventListener('mouseenter', () => this._holdToast(toast));
       toast.addEventListener('focusin', () => this._holdToast(toast));
       toast.addEventListener('mouseleave', () => this._scheduleToastRemoval(toast));
@@ -756,7 +769,9 @@
           this._receiveError(frame);
           break;
         default:
-          break; // clients ignore types they do not know
+          // Clients ignore types they do not know; add-ons (the inbox) listen for them.
+          this._emit('frame', frame);
+          break;
       }
     }
 
@@ -921,14 +936,19 @@
       if (token && isSameOrigin(href, this._baseHref())) headers['X-CSRFToken'] = token;
       button.setAttribute('disabled', '');
       let ok = false;
+      let outcome = null;
       try {
         const response = await fetchFn(href, {method, credentials: 'same-origin', headers});
         ok = Boolean(response && response.ok);
+        if (ok && typeof response.json === 'function') {
+          const body = await response.json().catch(() => null);
+          outcome = body && body.outcome && typeof body.outcome === 'object' ? body.outcome : null;
+        }
         if (!ok) console.warn(`${LOG_PREFIX}action "${asText(action.label)}" failed: HTTP ${response && response.status}`);
       } catch (err) {
         console.warn(`${LOG_PREFIX}action "${asText(action.label)}" failed (${err && err.message})`);
       }
-      this._emit('action', {notification, action, ok});
+      this._emit('action', {notification, action, ok, outcome});
       if (ok) {
         this._markReadIfUnread(notification);
         this.dismissToast(toast);
