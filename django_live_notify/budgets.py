@@ -22,6 +22,8 @@ __all__ = ["ABUSIVE_WINDOWS", "Admission", "UserBudget", "acquire", "release"]
 
 # Windows over MAX_MESSAGES_PER_SECOND in a row after which a socket still sending over it is closed (1008).
 ABUSIVE_WINDOWS = 5
+# Frames over MAX_MESSAGES_PER_SECOND times this, within one second, close at once.
+FLOOD_FACTOR = 10
 
 
 class Admission(Enum):
@@ -68,6 +70,10 @@ class UserBudget:
         self.window_count += 1
         if self.window_count <= limit:
             return Admission.ANSWER
+        if self.window_count > limit * FLOOD_FACTOR and self.over_in_a_row < ABUSIVE_WINDOWS:
+            # Many times the limit within one second is no client's heartbeat: close now, not after a streak.
+            self.over_in_a_row, self.warned = ABUSIVE_WINDOWS, False
+            return Admission.FIRST_CLOSE
         if self.window_count == limit + 1:
             self.over_in_a_row += 1
         if self.over_in_a_row >= ABUSIVE_WINDOWS:

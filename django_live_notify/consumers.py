@@ -131,12 +131,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         else:
             self.outbox.close(code)
 
-    def fell_behind(self, reason: str) -> None:
+    def fell_behind(self, reason: str, stat: str = "closed_too_slow") -> None:
         """Count and log a socket its outbox aborted, and take it out of the hub."""
-        logger.warning("Dropped a socket of user %s that fell behind: %s", self.user_key, reason)
+        what = "that fell behind" if stat == "closed_too_slow" else "because"
+        logger.warning("Dropped a socket of user %s %s: %s", self.user_key, what, reason)
         hub, self.hub = self.hub, None
         if hub is not None:
-            hub.stats["closed_too_slow"] += 1
+            hub.stats[stat] += 1
             # At once: frames the client sent before the abort are ignored, not answered. The disconnect
             # that follows the abort would leave the hub too, but an unknown server may send none.
             self._leaving = asyncio.get_running_loop().create_task(hub.remove(self))
@@ -172,6 +173,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                         self.user_key,
                         budgets.ABUSIVE_WINDOWS,
                     )
+                if self.outbox is not None:
+                    # Aborted, not closed: a flooding client need not read for its socket to go, and the
+                    # frames it still sends are never parsed.
+                    violation = protocol.CLOSE_POLICY_VIOLATION
+                    self.outbox.abort("it went on flooding", violation, "flood_aborted", grace=0.5)
+                    return
                 await self.close_with(protocol.CLOSE_POLICY_VIOLATION)
             return
         text = message.get("text")

@@ -44,7 +44,7 @@ class Owner(Protocol):
 
     async def _close(self, code: int) -> None: ...
 
-    def fell_behind(self, reason: str) -> None: ...
+    def fell_behind(self, reason: str, stat: str = ...) -> None: ...
 
 
 class Outbox:
@@ -152,8 +152,10 @@ class Outbox:
         else:
             self.timer = loop.call_at(self.since + live_settings.write_timeout, self._check_deadline)
 
-    def abort(self, reason: str) -> None:
-        """Drop the socket now, without flushing: close code ``CLOSE_TOO_SLOW`` if it still fits, then abort."""
+    def abort(
+        self, reason: str, code: int = protocol.CLOSE_TOO_SLOW, stat: str = "closed_too_slow", grace: float = 0.0
+    ) -> None:
+        """Drop the socket without flushing: close ``code`` if it still fits, then abort (after ``grace`` s)."""
         if self.aborted:
             return
         self.aborted = self.closing = True
@@ -164,11 +166,11 @@ class Outbox:
             self.timer = None
         if self.writer is not None:
             self.writer.cancel()
-        self.owner.fell_behind(f"{reason}; {pending} frame(s) dropped")
-        if not abort_transport(self._server(), protocol.CLOSE_TOO_SLOW):
+        self.owner.fell_behind(f"{reason}; {pending} frame(s) dropped", stat)
+        if not abort_transport(self._server(), code, grace):
             # An unknown server (or a test's send): closing is all an application can do.
             logger.warning("Cannot abort this server's transport; closing the socket instead")
-            asyncio.get_running_loop().create_task(self.owner._close(protocol.CLOSE_TOO_SLOW))
+            asyncio.get_running_loop().create_task(self.owner._close(code))
 
     def _server(self) -> Any:
         if self.server is False:
@@ -242,10 +244,12 @@ def buffered_bytes(server: Any) -> int:
     return len(data) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
 
 
-def abort_transport(server: Any, code: int) -> bool:
-    """Write a close frame with ``code`` where it still fits, then drop the connection at once.
+def abort_transport(server: Any, code: int, grace: float = 0.0) -> bool:
+    """Write a close frame with ``code`` where it still fits, then drop the connection.
 
-    Tell whether the transport could be aborted.
+    With ``grace``, stop reading at once and drop the connection that many seconds later, so that a
+    client that reads gets its close frame (twisted discards what is unsent when it aborts). Tell
+    whether the transport could be aborted.
     """
     transport = getattr(server, "transport", None)
     if transport is None:
@@ -253,10 +257,15 @@ def abort_transport(server: Any, code: int) -> bool:
     if hasattr(transport, "abortConnection"):
         # twisted (daphne): autobahn writes the close frame; abortConnection() discards what is unsent.
         try:
-            server.sendClose(code=code)
+            # autobahn, like daphne, accepts only 1000 and 3000-4999 from an application.
+            server.sendClose(code=protocol.DAPHNE_CLOSE_CODES.get(code, code))
         except Exception:
             logger.debug("Could not write a close frame before aborting", exc_info=True)
-        transport.abortConnection()
+        if grace:
+            transport.pauseProducing()
+            asyncio.get_running_loop().call_later(grace, transport.abortConnection)
+        else:
+            transport.abortConnection()
         return True
     if hasattr(transport, "abort"):
         # asyncio (uvicorn): an unmasked close frame, then abort() closes without flushing.

@@ -320,7 +320,8 @@ def test_one_user_flooding_resume_from_twenty_sockets_gets_back_fewer_frames_tha
     )
     report(request, f"{kind}_frames_out_per_frame_in", round(ratio, 3), "")
     report(request, f"{kind}_server_cpu", round(cpu_used, 2), " s")
-    assert counts["in"] > FLOOD_SOCKETS * FLOOD_RATE * FLOOD_SECONDS / 4  # the flood really ran
+    # The flood really ran: every socket sent many frames, although each is closed soon after it starts.
+    assert counts["in"] > FLOOD_SOCKETS * FLOOD_RATE
     assert ratio < 1.5
     # Persistent abuse closes sockets with 1008, or 4008 where daphne refuses 1008 from applications;
     # under load a few closes end without a close frame (1006).
