@@ -34,6 +34,10 @@ LAYER_CALLS_IN_FLIGHT = 20
 # How long a user's delivered ids outlive the user's last socket here: the user's next page
 # (a new socket, a few hundred milliseconds later) must not be sent them again by the sweep.
 DEPARTED_SECONDS = 300.0
+# After the channel layer failed, how long a socket's group join keeps retrying before the
+# socket is told to come back later (1013), and the longest pause between two re-join tries.
+JOIN_RETRY_SECONDS = 2.0
+REJOIN_MAX_DELAY = 0.5
 
 
 class Connection(Protocol):
@@ -74,6 +78,9 @@ class Hub:
         self.departed: dict[str, float] = {}
         # Set when the channel layer failed: a restarted Redis has forgotten the group memberships.
         self.rejoin = False
+        self.rejoining: asyncio.Task[None] | None = None
+        # Set when a re-join worked: the layer answers again, so a reader backing off reads at once.
+        self.layer_back = asyncio.Event()
         self.layer_calls = asyncio.Semaphore(LAYER_CALLS_IN_FLIGHT)
 
     async def start(self) -> None:
@@ -93,6 +100,8 @@ class Hub:
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=2)
         self.tasks.clear()
+        if self.rejoining is not None:
+            self.rejoining.cancel()
         self.connections.clear()
 
     @property
@@ -120,8 +129,30 @@ class Hub:
             self.since[connection.user_key] = self.watermark or 0
             self.departed.pop(connection.user_key, None)
         if first and self.layer is not None:
-            async with self.layer_calls:
-                await self.layer.group_add(user_group(connection.user_key), self.channel_name)
+            await self._join(user_group(connection.user_key))
+
+    async def _join(self, group: str) -> None:
+        """Join ``group``, retrying for up to ``JOIN_RETRY_SECONDS`` while the layer is down or reconnecting.
+
+        A call on a pooled connection that Redis closed fails once; redis-py drops
+        that connection, so a retry a moment later runs on a fresh one.
+        """
+        assert self.layer is not None
+        deadline = self.loop.time() + JOIN_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                async with self.layer_calls:
+                    await self.layer.group_add(group, self.channel_name)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if self.loop.time() + delay > deadline:
+                    raise
+                self.start_rejoin()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, REJOIN_MAX_DELAY)
 
     async def remove(self, connection: Connection) -> None:
         """Forget a connection; leave its user's group when it was the user's last here."""
@@ -172,13 +203,24 @@ class Hub:
             except Exception as error:
                 if self.loop.time() - started >= IDLE_READ_SECONDS:
                     logger.debug("Idle channel-layer read ended with %r; reading again", error)
+                    if not _is_timeout(error):
+                        # Redis closed the connection under a blocked read: it may be back before the next
+                        # read, having forgotten every group membership.
+                        self.start_rejoin()
                     continue
                 if not delay:
                     logger.warning("Channel layer receive failed; retrying with backoff", exc_info=True)
                 self.stats["layer_receive_errors"] += 1
-                self.rejoin = True
-                delay = min(max(delay * 2, 0.1), 5.0)
-                await asyncio.sleep(delay)
+                self.start_rejoin()
+                # Capped low: once Redis is back, the messages queued for this channel wait for the next read.
+                delay = min(max(delay * 2, 0.1), 1.0)
+                self.layer_back.clear()
+                try:
+                    await asyncio.wait_for(self.layer_back.wait(), delay)
+                    # Back: the first read may still fail on a connection Redis closed, so retry soon.
+                    delay = 0.05
+                except TimeoutError:
+                    pass
                 continue
             if delay:
                 logger.info("Channel layer receive works again")
@@ -195,7 +237,8 @@ class Hub:
             due = self.loop.time() - last_refresh >= self.group_refresh_interval
             if self.layer is not None and (due or self.rejoin):
                 last_refresh = self.loop.time()
-                self.rejoin = not await self.refresh_groups()
+                if not await self.refresh_groups():
+                    self.start_rejoin()
             try:
                 await self.recover()
             except asyncio.CancelledError:
@@ -203,12 +246,34 @@ class Hub:
             except Exception:
                 logger.warning("Recovery sweep failed; retrying at the next sweep", exc_info=True)
 
+    def start_rejoin(self) -> None:
+        """Re-join every group as soon as the layer answers again, without waiting for a sweep."""
+        self.rejoin = True
+        if self.layer is not None and (self.rejoining is None or self.rejoining.done()):
+            self.rejoining = self.loop.create_task(self._rejoin_soon())
+
+    async def _rejoin_soon(self) -> None:
+        # Retried every REJOIN_MAX_DELAY at most, so that the groups are back within a second of Redis.
+        delay = 0.05
+        failures = 0
+        while self.rejoin:
+            self.rejoin = False
+            if await self.refresh_groups(quiet=failures > 0):
+                self.layer_back.set()
+                if failures:
+                    logger.info("Re-joined the channel-layer groups after %d failed tries", failures)
+                return
+            self.rejoin = True
+            failures += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, REJOIN_MAX_DELAY)
+
     @property
     def group_refresh_interval(self) -> float:
         """Seconds between re-joins: channels-redis forgets a group member after ``group_expiry``."""
         return max(0.5, float(getattr(self.layer, "group_expiry", 86400)) / 4)
 
-    async def refresh_groups(self) -> bool:
+    async def refresh_groups(self, quiet: bool = False) -> bool:
         """Join the "everyone" group and each local user's group again; tell whether it worked.
 
         Done before the layer expires the memberships, and after the layer failed:
@@ -219,8 +284,11 @@ class Hub:
             await self.layer.group_add(everyone_group(), self.channel_name)
             for key in list(self.connections):
                 await self.layer.group_add(user_group(key), self.channel_name)
-        except Exception:
-            logger.warning("Could not refresh channel-layer group memberships", exc_info=True)
+        except Exception as error:
+            if quiet:
+                logger.debug("Could not refresh channel-layer group memberships: %r", error)
+            else:
+                logger.warning("Could not refresh channel-layer group memberships; retrying", exc_info=True)
             return False
         return True
 
@@ -355,6 +423,10 @@ class Hub:
             self.stats["closed_signed_out"] += 1
             await self.remove(connection)
             await connection.close_with(code)
+
+
+def _is_timeout(error: BaseException) -> bool:
+    return any(kind.__name__ == "TimeoutError" for kind in type(error).__mro__)
 
 
 def sweep_interval() -> float:

@@ -100,11 +100,13 @@ def broadcast_message(tail: str | list[str], broadcast_id: str, after_id: int) -
     }
 
 
-def publish(message: dict[str, Any], everyone: bool = False) -> None:
-    """Send a message to every process that may hold its recipients, from sync code.
+def publish(message: dict[str, Any], everyone: bool = False) -> bool:
+    """Send a message to every process that may hold its recipients, from sync code; tell whether it went.
 
-    Failures are logged, never raised: the rows are stored, and clients catch
-    up with ``resume``.
+    Failures are logged, never raised: the rows are stored, and the recovery
+    sweep and ``resume`` send them. An outage logs one ERROR when it starts, a
+    WARNING with counts at most every ``OUTAGE_WARNING_SECONDS`` while it lasts,
+    and one INFO when a send works again.
     """
     try:
         channel_layer = layer()
@@ -112,11 +114,79 @@ def publish(message: dict[str, Any], everyone: bool = False) -> None:
             _publish_local(message)
         else:
             async_to_sync(_publish_layer)(channel_layer, message, everyone)
-    except Exception:
-        logger.exception(
-            "Could not publish a live notification to %d recipient(s); clients will catch up on resume",
-            len(message["targets"]),
-        )
+    except Exception as error:
+        outage.failed(error)
+        return False
+    outage.worked()
+    return True
+
+
+# While the channel layer is down, at most one WARNING per this many seconds.
+OUTAGE_WARNING_SECONDS = 30.0
+
+
+class _Outage:
+    """This process's record of failing live sends, so that an outage logs a few lines, not one per send."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started: float | None = None
+        self.warned = 0.0
+        self.failed_since_warning = 0
+        self.failed_total = 0
+        # Every failed send since the process started; live_notify_send compares it before and after.
+        self.failures = 0
+
+    def failed(self, error: Exception) -> None:
+        now = time.monotonic()
+        with self.lock:
+            self.failures += 1
+            if self.started is None:
+                self.started = self.warned = now
+                self.failed_since_warning = 0
+                self.failed_total = 1
+                first = True
+            else:
+                first = False
+                self.failed_total += 1
+                self.failed_since_warning += 1
+                due = now - self.warned >= OUTAGE_WARNING_SECONDS
+                if due:
+                    count, seconds = self.failed_since_warning, now - self.warned
+                    self.warned, self.failed_since_warning = now, 0
+        if first:
+            logger.error(
+                "Live sends are failing (%s: %s); rows are stored and recovery will send them. "
+                "Further failures are counted, not logged one by one",
+                type(error).__name__,
+                error,
+                exc_info=error,
+            )
+        elif due:
+            logger.warning(
+                "%d live sends failed in the last %.0f s (%s); rows are stored and recovery will send them",
+                count,
+                seconds,
+                error,
+            )
+
+    def worked(self) -> None:
+        if self.started is None:
+            return
+        with self.lock:
+            if self.started is None:
+                return
+            seconds, count = time.monotonic() - self.started, self.failed_total
+            self.started = None
+        logger.info("Live sends work again after %.1f s; %d failed meanwhile and are left to recovery", seconds, count)
+
+
+outage = _Outage()
+
+
+def failure_count() -> int:
+    """Return how many live sends failed in this process so far."""
+    return outage.failures
 
 
 def _publish_local(message: dict[str, Any]) -> None:

@@ -9,7 +9,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_live_notify.api import broadcast, notify
 from django_live_notify.hub import sweep_interval
-from django_live_notify.publish import layer
+from django_live_notify.publish import failure_count, layer
+
+# The exit status when the notification was stored but its live send failed (the channel layer is down):
+# open pages get it from their server's recovery sweep once the layer is back, others on their next page load.
+STORED_NOT_SENT = 3
 
 
 class Command(BaseCommand):
@@ -27,6 +31,7 @@ class Command(BaseCommand):
         usernames = tuple(options.get("usernames") or usernames)
         if options["all"] == bool(usernames):
             raise CommandError("Give either usernames or --all, not both and not neither.")
+        failures = failure_count()
         try:
             if options["all"]:
                 count = broadcast(
@@ -49,6 +54,13 @@ class Command(BaseCommand):
                 count = len(rows)  # type: ignore[arg-type]
         except (TypeError, ValueError) as error:
             raise CommandError(str(error)) from error
+        if failure_count() > failures:
+            raise CommandError(
+                f"Stored the notification for {count} user(s) without sending it live: the channel layer "
+                "failed (see the log). Open pages get it from their server's recovery sweep once the layer "
+                "is back, others on their next page load.",
+                returncode=STORED_NOT_SENT,
+            )
         if options["verbosity"]:
             self.stdout.write(f"Notified {count} user(s).")
         if count and layer() is None:
