@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils.translation import gettext
 
 from .batching import batches
@@ -140,6 +140,9 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
             )
     chosen = {key: value for key, value in changes.items() if value is not None and not is_mandatory(key)}
     reset = [key for key, value in changes.items() if value is None]
+    # MySQL and MariaDB upsert on any unique key and refuse to be told which.
+    features = connections[router.db_for_write(NotificationPreference)].features
+    unique_fields = ["user", "notification_type"] if features.supports_update_conflicts_with_target else None
     with transaction.atomic():
         if reset:
             user.live_notify_preferences.filter(notification_type__in=reset).delete()
@@ -150,6 +153,6 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
                     for key, value in chosen.items()
                 ],
                 update_conflicts=True,
-                unique_fields=["user", "notification_type"],
+                unique_fields=unique_fields,
                 update_fields=["delivery"],
             )

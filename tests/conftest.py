@@ -31,14 +31,18 @@ async def clean_hub():
 @pytest.fixture
 def count_sql(monkeypatch):
     """Give a function that starts counting the SQL of every thread, channels' database thread
-    included, and returns the list of statements it fills from then on."""
+    included, and returns the list of statements it fills from then on.
+
+    The session setup a new connection runs (MySQL's ``SET SESSION ...``) is not counted.
+    """
 
     def start():
         executed = []
         original = CursorWrapper._execute_with_wrappers
 
         def counting(self, sql, *args, **kwargs):
-            executed.append(sql)
+            if not sql.startswith("SET "):
+                executed.append(sql)
             return original(self, sql, *args, **kwargs)
 
         monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counting)
