@@ -15,22 +15,25 @@ from model_utils.models import TimeStampedModel
 
 
 class ConditionalIndex(models.Index):
-    """An index with a ``condition``, or where the database has no partial indexes (MySQL, MariaDB), a plain
-    index on ``plain_fields`` instead: Django would otherwise drop the condition and keep the columns."""
+    """Index the rows that match ``where`` where the database has partial indexes, else (MySQL, MariaDB) index
+    ``plain_fields`` for the same queries: a ``condition`` would be dropped there, with warning models.W037,
+    leaving the columns alone, which may copy another index."""
 
-    def __init__(self, *args: Any, plain_fields: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *, where: models.Q, plain_fields: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.where = where
         self.plain_fields = list(plain_fields)
 
-    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    def deconstruct(self) -> Any:
         path, args, kwargs = super().deconstruct()
-        return path, args, {**kwargs, "plain_fields": self.plain_fields}
+        return path, args, {**kwargs, "where": self.where, "plain_fields": self.plain_fields}
 
     def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
         if schema_editor.connection.features.supports_partial_indexes:
-            return super().create_sql(model, schema_editor, using=using, **kwargs)
-        plain = models.Index(fields=self.plain_fields, name=self.name)
-        return plain.create_sql(model, schema_editor, using=using, **kwargs)
+            index = models.Index(fields=self.fields, name=self.name, condition=self.where)
+        else:
+            index = models.Index(fields=self.plain_fields, name=self.name)
+        return index.create_sql(model, schema_editor, using=using, **kwargs)
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -120,7 +123,7 @@ class Notification(TimeStampedModel):
             ConditionalIndex(
                 fields=["recipient", "id"],
                 name="live_notify_unread",
-                condition=models.Q(read_at__isnull=True),
+                where=models.Q(read_at__isnull=True),
                 plain_fields=["recipient", "read_at", "id"],
             ),
             models.Index(fields=["target_content_type", "target_object_id"], name="live_notify_target"),
@@ -128,7 +131,7 @@ class Notification(TimeStampedModel):
             ConditionalIndex(
                 fields=["recipient", "group_key"],
                 name="live_notify_unread_group",
-                condition=models.Q(read_at__isnull=True) & ~models.Q(group_key=""),
+                where=models.Q(read_at__isnull=True) & ~models.Q(group_key=""),
                 plain_fields=["recipient", "group_key", "read_at"],
             ),
         ]

@@ -84,7 +84,7 @@ class Migration(migrations.Migration):
                 "indexes": [
                     models.Index(fields=["recipient", "id"], name="live_notify_recipient_id"),
                     django_live_notify.models.ConditionalIndex(
-                        condition=models.Q(("read_at__isnull", True)),
+                        where=models.Q(("read_at__isnull", True)),
                         fields=["recipient", "id"],
                         name="live_notify_unread",
                         plain_fields=["recipient", "read_at", "id"],

@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="notification",
             index=django_live_notify.models.ConditionalIndex(
-                condition=models.Q(("read_at__isnull", True), models.Q(("group_key", ""), _negated=True)),
+                where=models.Q(("read_at__isnull", True), models.Q(("group_key", ""), _negated=True)),
                 fields=["recipient", "group_key"],
                 name="live_notify_unread_group",
                 plain_fields=["recipient", "group_key", "read_at"],
