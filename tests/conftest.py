@@ -86,6 +86,16 @@ def socket():
     return open_socket
 
 
+@pytest.fixture
+def live_database(tmp_path):
+    """Give a database of the test's own for server processes (tests.servers.LiveDatabase), dropped after."""
+    from tests.servers import LiveDatabase
+
+    database = LiveDatabase(tmp_path)
+    yield database
+    database.drop()
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     """Give the URL of a real Redis: $REDIS_URL or a redis-server started for this test session."""
