@@ -1,12 +1,43 @@
+import threading
+import weakref
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorWrapper
+from django.dispatch import receiver
 from django.test import Client
 
 from django_live_notify.hub import stop_hubs
+
+# Connections opened by threads other than the main one: asgiref's executors, channels' database thread.
+thread_connections: weakref.WeakSet = weakref.WeakSet()
+
+
+@receiver(connection_created)
+def remember_thread_connection(sender, connection, **kwargs):
+    if threading.current_thread() is not threading.main_thread():
+        thread_connections.add(connection)
+
+
+@pytest.fixture(autouse=True)
+def close_thread_connections():
+    """Close the connections worker threads opened, so that none outlives its test.
+
+    PostgreSQL and MariaDB keep a connection open until it is closed, and PostgreSQL refuses
+    to drop a test database that one is still attached to.
+    """
+    yield
+    for wrapper in list(thread_connections):
+        wrapper.inc_thread_sharing()
+        try:
+            wrapper.close()
+        finally:
+            wrapper.dec_thread_sharing()
+    thread_connections.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 import pytest
 from django.test import override_settings
 
-from django_live_notify.checks import check_setup
+from django_live_notify.checks import check_setup, check_sqlite_transactions
 
 
 def ids():
@@ -127,3 +127,42 @@ def test_bad_limits_are_e006(live_notify, problem):
 @override_settings(LIVE_NOTIFY={"RETENTION_DAYS": None, "MAX_ACTIONS": 0}, DEBUG=True)
 def test_retention_none_and_no_actions_pass():
     assert ids() == []
+
+
+# The check reads DATABASES only: the connections Django already made are not touched.
+ignore_databases_override = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+
+
+def sqlite(name, **options):
+    return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": options}}
+
+
+@ignore_databases_override
+@pytest.mark.parametrize(
+    "databases",
+    [sqlite("db.sqlite3"), sqlite("db.sqlite3", transaction_mode="DEFERRED", timeout=20)],
+    ids=["default", "deferred"],
+)
+def test_sqlite_file_without_immediate_transactions_is_w002(databases):
+    with override_settings(DATABASES=databases):
+        [warning] = check_sqlite_transactions()
+    assert warning.id == "django_live_notify.W002"
+    assert "database is locked" in warning.msg
+    assert '"transaction_mode": "IMMEDIATE"' in warning.hint
+
+
+@ignore_databases_override
+@pytest.mark.parametrize(
+    "databases",
+    [
+        sqlite("db.sqlite3", transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"),
+        sqlite("db.sqlite3", transaction_mode="exclusive"),
+        sqlite(":memory:"),
+        sqlite("file:memorydb?mode=memory&cache=shared"),
+        {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "live"}},
+    ],
+    ids=["immediate", "exclusive", "memory", "memory-uri", "postgresql"],
+)
+def test_immediate_transactions_in_memory_databases_and_servers_pass_w002(databases):
+    with override_settings(DATABASES=databases):
+        assert check_sqlite_transactions() == []

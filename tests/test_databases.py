@@ -179,9 +179,8 @@ def test_two_processes_grouping_a_fresh_key_per_call_store_one_row_per_key(group
 
 def test_grouping_stays_exact_while_a_reader_marks_rows_read(grouping_database, tmp_path):
     database, env = grouping_database
-    *_groupers, marked = run_concurrently(
-        env, tmp_path / "signals", [(GROUPER, ["read", "same"]), (GROUPER, ["read", "same"]), (READER, ["read", "read"])]
-    )
+    grouper, reader = (GROUPER, ["read", "same"]), (READER, ["read", "read"])
+    *_groupers, marked = run_concurrently(env, tmp_path / "signals", [grouper, grouper, reader])
 
     assert int(marked) > 1, "the reader never marked a row read while the groupers ran"
     rows = grouped_rows(database, "read")
