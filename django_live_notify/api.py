@@ -400,6 +400,7 @@ def _update_groups(
 
     One locking query and one or two UPDATEs per batch of recipients, however many rows change.
     """
+    _lock_recipients(recipient_ids)
     updated: dict[Any, Notification] = {}
     for batch in batches(recipient_ids):
         existing: dict[Any, Notification] = {}
@@ -435,6 +436,23 @@ def _update_groups(
             Notification.objects.bulk_update(rows, varying, batch_size=int(live_settings.BATCH_SIZE))
         updated.update(existing)
     return updated
+
+
+def _lock_recipients(recipient_ids: list[Any]) -> None:
+    """Lock the recipients' user rows until the transaction ends, so that two calls grouping for one user
+    take turns: ``SELECT ... FOR UPDATE`` on the grouped rows cannot lock a row that does not exist yet.
+
+    Locks are taken in primary key order so that two calls never wait on each other. SQLite has no row
+    locks: there, IMMEDIATE transactions make writers take turns (check W002).
+    """
+    db = router.db_for_write(Notification)
+    features = connections[db].features
+    if not features.has_select_for_update:
+        return
+    users = Notification._meta.get_field("recipient").related_model._base_manager.using(db)
+    no_key = features.has_select_for_no_key_update  # PostgreSQL: the lock then does not block foreign key checks.
+    for batch in batches(sorted(recipient_ids)):
+        list(users.filter(pk__in=batch).order_by("pk").select_for_update(no_key=no_key).values_list("pk", flat=True))
 
 
 # What a grouped row takes from the notification folded into it (besides its title and count).

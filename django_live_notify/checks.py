@@ -9,6 +9,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.management import get_commands
+from django.db import router
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
@@ -236,3 +237,29 @@ def _asgi_problem() -> str | None:
     ):
         return f"ASGI_APPLICATION {dotted!r} serves HTTP only"
     return None
+
+
+@register(Tags.compatibility)
+def check_sqlite_transactions(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """W004: a SQLite file database should begin its transactions IMMEDIATE."""
+    from .models import Notification
+
+    alias = router.db_for_write(Notification)
+    database = settings.DATABASES.get(alias, {})
+    name = str(database.get("NAME") or "")
+    if database.get("ENGINE") != "django.db.backends.sqlite3" or name == ":memory:" or "mode=memory" in name:
+        return []
+    mode = str((database.get("OPTIONS") or {}).get("transaction_mode") or "DEFERRED")
+    if mode.upper() in ("IMMEDIATE", "EXCLUSIVE"):
+        return []
+    return [
+        Warning(
+            f"SQLite database {alias!r} begins transactions {mode.upper()}: when two processes send "
+            "notifications at once, one fails with 'database is locked'.",
+            hint=(
+                f'Set DATABASES[{alias!r}]["OPTIONS"] = {{"transaction_mode": "IMMEDIATE", '
+                '"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}.'
+            ),
+            id="django_live_notify.W004",
+        )
+    ]

@@ -14,6 +14,28 @@ from model_utils import Choices
 from model_utils.models import TimeStampedModel
 
 
+class ConditionalIndex(models.Index):
+    """Index the rows that match ``where`` where the database has partial indexes, else (MySQL, MariaDB) index
+    ``plain_fields`` for the same queries: a ``condition`` would be dropped there, with warning models.W037,
+    leaving the columns alone, which may copy another index."""
+
+    def __init__(self, *, where: models.Q, plain_fields: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.where = where
+        self.plain_fields = list(plain_fields)
+
+    def deconstruct(self) -> Any:
+        path, args, kwargs = super().deconstruct()
+        return path, args, {**kwargs, "where": self.where, "plain_fields": self.plain_fields}
+
+    def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
+        if schema_editor.connection.features.supports_partial_indexes:
+            index = models.Index(fields=self.fields, name=self.name, condition=self.where)
+        else:
+            index = models.Index(fields=self.plain_fields, name=self.name)
+        return index.create_sql(model, schema_editor, using=using, **kwargs)
+
+
 class NotificationQuerySet(models.QuerySet):
     def for_user(self, user: Any) -> NotificationQuerySet:
         """Return the notifications of ``user`` only, leaving out expired ones."""
@@ -108,17 +130,19 @@ class Notification(TimeStampedModel):
             # "after id X for user" and the newest-first history page.
             models.Index(fields=["recipient", "id"], name="live_notify_recipient_id"),
             # "unread for user": only unread rows are in it, so it stays small.
-            models.Index(
+            ConditionalIndex(
                 fields=["recipient", "id"],
                 name="live_notify_unread",
-                condition=models.Q(read_at__isnull=True),
+                where=models.Q(read_at__isnull=True),
+                plain_fields=["recipient", "read_at", "id"],
             ),
             models.Index(fields=["target_content_type", "target_object_id"], name="live_notify_target"),
             # "the unread row of this group for these users": only unread grouped rows are in it.
-            models.Index(
+            ConditionalIndex(
                 fields=["recipient", "group_key"],
                 name="live_notify_unread_group",
-                condition=models.Q(read_at__isnull=True) & ~models.Q(group_key=""),
+                where=models.Q(read_at__isnull=True) & ~models.Q(group_key=""),
+                plain_fields=["recipient", "group_key", "read_at"],
             ),
         ]
 

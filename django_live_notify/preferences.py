@@ -160,6 +160,9 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
             )
     chosen = {key: value for key, value in changes.items() if value is not None and not is_mandatory(key)}
     reset = {key for key, value in changes.items() if value is None}
+    # MySQL and MariaDB upsert on any unique key and refuse to be told which.
+    features = connections[router.db_for_write(NotificationPreference)].features
+    unique_fields = ["user", "notification_type"] if features.supports_update_conflicts_with_target else None
     with transaction.atomic():
         # Lock the user's row so that concurrent requests cannot each pass the bound.
         list(get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
@@ -179,16 +182,12 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
         for batch in batches(sorted(reset)):
             user.live_notify_preferences.filter(notification_type__in=batch).delete()
         if chosen:
-            features = connections[router.db_for_write(NotificationPreference)].features
             NotificationPreference.objects.bulk_create(
                 [
                     NotificationPreference(user=user, notification_type=key, delivery=value)
                     for key, value in chosen.items()
                 ],
                 update_conflicts=True,
-                # MySQL and MariaDB upsert on any unique key and refuse to be told which.
-                unique_fields=(
-                    ["user", "notification_type"] if features.supports_update_conflicts_with_target else None
-                ),
+                unique_fields=unique_fields,
                 update_fields=["delivery"],
             )

@@ -6,6 +6,8 @@ Environment variables:
 
 * ``REDIS_URL``: use Redis as the channel layer (several server processes).
 * ``DATABASE_PATH``: the SQLite file (default: example_project/db.sqlite3).
+* ``DATABASE_URL``: another database instead, such as ``postgres://user:password@127.0.0.1:5432/demo``
+  (needs ``pip install dj-database-url`` and the database's driver).
 * ``DJANGO_DEBUG``: ``0`` turns DEBUG off.
 * ``DJANGO_SECRET_KEY``: the secret key; required with DEBUG off.
 """
@@ -78,8 +80,17 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DATABASE_PATH") or BASE_DIR / "db.sqlite3",
+        # Writers take turns from the start of their transaction instead of failing with "database is locked"
+        # when two processes write at once, and readers do not wait for writers (see docs/deployment.rst).
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
     }
 }
+if os.environ.get("DATABASE_URL"):
+    import dj_database_url
+
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+        DATABASES["default"]["OPTIONS"] = {"charset": "utf8mb4"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One server process: the in-memory channel layer is enough.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, AsgiServer, skip_or_fail
+from tests.servers import ROOT, AsgiServer, LiveDatabase, skip_or_fail
 
 MANAGE = ROOT / "example_project" / "manage.py"
 PASSWORD = "demo12345"  # every demo_data user's
@@ -67,13 +67,14 @@ def skip_module_or_fail(reason: str) -> None:
 
 
 class ExampleSite:
-    """The example project on a temporary SQLite file and a real Redis, served by ASGI server processes."""
+    """The example project on a database of its own and a real Redis, served by ASGI server processes."""
 
     def __init__(self, tmp_dir: Path, redis_url: str) -> None:
+        self.database = LiveDatabase(tmp_dir)
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "example_project.settings",
-            "DATABASE_PATH": str(tmp_dir / "db.sqlite3"),
+            **self.database.example_project_env(),
             "REDIS_URL": redis_url,
         }
         self.servers: list[AsgiServer] = []
@@ -96,6 +97,7 @@ class ExampleSite:
     def stop_all(self) -> None:
         for server in self.servers:
             server.stop()
+        self.database.drop()
 
 
 async def log_in(context, base_url: str, username: str):

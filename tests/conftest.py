@@ -1,12 +1,43 @@
+import threading
+import weakref
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorWrapper
+from django.dispatch import receiver
 from django.test import Client
 
 from django_live_notify.hub import stop_hubs
+
+# Connections opened by threads other than the main one: asgiref's executors, channels' database thread.
+thread_connections: weakref.WeakSet = weakref.WeakSet()
+
+
+@receiver(connection_created)
+def remember_thread_connection(sender, connection, **kwargs):
+    if threading.current_thread() is not threading.main_thread():
+        thread_connections.add(connection)
+
+
+@pytest.fixture(autouse=True)
+def close_thread_connections():
+    """Close the connections worker threads opened, so that none outlives its test.
+
+    PostgreSQL and MariaDB keep a connection open until it is closed, and PostgreSQL refuses
+    to drop a test database that one is still attached to.
+    """
+    yield
+    for wrapper in list(thread_connections):
+        wrapper.inc_thread_sharing()
+        try:
+            wrapper.close()
+        finally:
+            wrapper.dec_thread_sharing()
+    thread_connections.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -31,14 +62,18 @@ async def clean_hub():
 @pytest.fixture
 def count_sql(monkeypatch):
     """Give a function that starts counting the SQL of every thread, channels' database thread
-    included, and returns the list of statements it fills from then on."""
+    included, and returns the list of statements it fills from then on.
+
+    The session setup a new connection runs (MySQL's ``SET SESSION ...``) is not counted.
+    """
 
     def start():
         executed = []
         original = CursorWrapper._execute_with_wrappers
 
         def counting(self, sql, *args, **kwargs):
-            executed.append(sql)
+            if not sql.startswith("SET "):
+                executed.append(sql)
             return original(self, sql, *args, **kwargs)
 
         monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counting)
@@ -83,6 +118,16 @@ async def open_socket(user=None, origin=b"http://testserver", path="/ws/notifica
 @pytest.fixture
 def socket():
     return open_socket
+
+
+@pytest.fixture
+def live_database(tmp_path):
+    """Give a database of the test's own for server processes (tests.servers.LiveDatabase), dropped after."""
+    from tests.servers import LiveDatabase
+
+    database = LiveDatabase(tmp_path)
+    yield database
+    database.drop()
 
 
 @pytest.fixture(scope="session")

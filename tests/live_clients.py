@@ -13,18 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import sqlite3
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import ROOT
+from tests.servers import ROOT, LiveDatabase
 
 # Close codes after which live-notify.js reconnects within a second instead of backing off.
 QUICK_RECONNECT_CODES = {1012, 4003, 4012}
@@ -329,12 +327,11 @@ async def send_steadily(sender: Sender, user_ids: list[int], rate: float, stop: 
     return calls
 
 
-def stored_notifications(database: Path, after: int) -> dict[int, set[int]]:
+def stored_notifications(database: LiveDatabase, after: int) -> dict[int, set[int]]:
     """Return the ids of the notifications above id ``after`` in ``database``, by recipient: what clients must get."""
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
-        rows = connection.execute(
-            "SELECT recipient_id, id FROM django_live_notify_notification WHERE id > ? AND NOT silent", (after,)
-        ).fetchall()
+    rows = database.query(
+        f"SELECT recipient_id, id FROM django_live_notify_notification WHERE id > {int(after)} AND NOT silent"
+    )
     expected: dict[int, set[int]] = {}
     for recipient_id, notification_id in rows:
         expected.setdefault(recipient_id, set()).add(notification_id)
@@ -372,7 +369,7 @@ def delivery(clients: list[LiveClient], expected: dict[int, set[int]], after: in
 
 
 async def wait_for_delivery(
-    clients: list[LiveClient], database: Path, after: int, timeout: float
+    clients: list[LiveClient], database: LiveDatabase, after: int, timeout: float
 ) -> tuple[Delivery, float]:
     """Wait until every client has every stored notification addressed to it; return the check and the wait."""
     started = time.monotonic()

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
+import dj_database_url
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,13 +182,92 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     return result.stdout
 
 
-def live_env(database: Path, redis_url: str | None = None, heartbeat: float | None = None) -> dict[str, str]:
+class LiveDatabase:
+    """A database of the test's own for server processes, on the database the suite runs on.
+
+    With ``LIVE_NOTIFY_TEST_DATABASE_URL`` it is a new database on that server, which drop()
+    drops; without, a SQLite file in ``directory``. It starts empty: run ``migrate`` on it.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        url = os.environ.get("LIVE_NOTIFY_TEST_DATABASE_URL", "")
+        self.server_url = url
+        self.settings: dict[str, Any] = dj_database_url.parse(url) if url else {}
+        if not url:
+            self.vendor = "sqlite"
+            self.name = str(directory / "db.sqlite3")
+            return
+        self.vendor = "postgresql" if "postgresql" in self.settings["ENGINE"] else "mysql"
+        self.name = f"{self.settings['NAME']}_live_{secrets.token_hex(4)}"
+        charset = " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" if self.vendor == "mysql" else ""
+        self._on_server(f"CREATE DATABASE {self.quoted}{charset}")
+
+    @property
+    def quoted(self) -> str:
+        return f"`{self.name}`" if self.vendor == "mysql" else f'"{self.name}"'
+
+    @property
+    def url(self) -> str:
+        """Return the URL of this database (example_project reads DATABASE_URL)."""
+        if self.vendor == "sqlite":
+            return f"sqlite:///{self.name}"
+        return urllib.parse.urlsplit(self.server_url)._replace(path=f"/{self.name}").geturl()
+
+    def example_project_env(self) -> dict[str, str]:
+        """Return the variables that point example_project/settings.py at this database."""
+        if self.vendor == "sqlite":
+            return {"DATABASE_PATH": self.name}
+        return {"DATABASE_URL": self.url}
+
+    def connect(self) -> Any:
+        """Return a new DB-API connection to this database, in autocommit mode."""
+        if self.vendor == "sqlite":
+            return sqlite3.connect(self.name, timeout=30, isolation_level=None)
+        return self._connect(self.name)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Return the rows of ``sql`` (no parameters: the paramstyle differs) on a connection of its own."""
+        with closing(self.connect()) as connection:
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+
+    def drop(self) -> None:
+        if self.vendor == "postgresql":
+            self._on_server(f"DROP DATABASE IF EXISTS {self.quoted} WITH (FORCE)")
+        elif self.vendor == "mysql":
+            self._on_server(f"DROP DATABASE IF EXISTS {self.quoted}")
+
+    def _connect(self, name: str) -> Any:
+        settings = self.settings
+        if self.vendor == "postgresql":
+            import psycopg
+
+            return psycopg.connect(
+                host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+                password=settings["PASSWORD"], dbname=name, autocommit=True,
+            )  # fmt: skip
+        import MySQLdb
+
+        connection = MySQLdb.connect(
+            host=settings["HOST"], port=int(settings["PORT"] or 3306), user=settings["USER"],
+            password=settings["PASSWORD"], database=name, charset="utf8mb4",
+        )  # fmt: skip
+        connection.autocommit(True)
+        return connection
+
+    def _on_server(self, sql: str) -> None:
+        with closing(self._connect("postgres" if self.vendor == "postgresql" else "")) as connection:
+            connection.cursor().execute(sql)
+
+
+def live_env(database: LiveDatabase, redis_url: str | None = None, heartbeat: float | None = None) -> dict[str, str]:
     """Return the environment of processes on tests.settings_live: ``database``, and Redis when given."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "DJANGO_SETTINGS_MODULE": "tests.settings_live",
-        "LIVE_NOTIFY_TEST_DB": str(database),
+        "LIVE_NOTIFY_TEST_DB": database.name,
     }
     if redis_url:
         env["LIVE_NOTIFY_TEST_REDIS"] = redis_url
@@ -219,7 +304,7 @@ def create_sessions(env: dict[str, str], count: int) -> list[tuple[int, str, int
 
 
 class LiveCluster:
-    """A redis-server, a SQLite file and ASGI server processes on them, all of the test's own.
+    """A redis-server, a database and ASGI server processes on them, all of the test's own.
 
     The tests that use it kill and restart these processes, so an external $REDIS_URL
     will not do: they need the redis-server binary.
@@ -232,7 +317,7 @@ class LiveCluster:
         self.redis = RedisServer(binary)
         self.servers: list[AsgiServer] = []
         self.redis.start()
-        self.database = directory / "db.sqlite3"
+        self.database = LiveDatabase(directory)
         self.env = live_env(self.database, self.redis.url, heartbeat)
         try:
             manage(self.env, "migrate", "-v0")
@@ -251,6 +336,7 @@ class LiveCluster:
         for server in self.servers:
             server.stop()
         self.redis.stop()
+        self.database.drop()
 
 
 def report(request, name: str, value: float, unit: str) -> None:

@@ -55,9 +55,9 @@ unique = itertools.count(1)
 def site(tmp_path_factory, redis_url):
     """The example project with demo_data, on a temporary database and Redis; one uvicorn for every test."""
     example = ExampleSite(tmp_path_factory.mktemp("browser"), redis_url)
-    example.manage("migrate", "--noinput", "-v0")
-    example.manage("demo_data")
     try:
+        example.manage("migrate", "--noinput", "-v0")
+        example.manage("demo_data")
         example.uvicorn = example.server("uvicorn")
         yield example
     finally:

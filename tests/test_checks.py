@@ -13,7 +13,7 @@ from django.template import RequestContext, Template
 from django.test import RequestFactory, override_settings
 from django.urls import clear_url_caches, include, path
 
-from django_live_notify.checks import check_setup, check_urls, check_websocket_server
+from django_live_notify.checks import check_setup, check_sqlite_transactions, check_urls, check_websocket_server
 from tests.conftest import make_user
 
 # ASGI applications that serve no WebSocket (W003).
@@ -293,3 +293,42 @@ def test_runserver_prints_w002_at_startup():
         stop_process(process)
     assert "django_live_notify.W002" in output, output
     assert "cannot serve the WebSocket at /ws/notifications/" in output
+
+
+# The check reads DATABASES only: the connections Django already made are not touched.
+ignore_databases_override = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+
+
+def sqlite(name, **options):
+    return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": options}}
+
+
+@ignore_databases_override
+@pytest.mark.parametrize(
+    "databases",
+    [sqlite("db.sqlite3"), sqlite("db.sqlite3", transaction_mode="DEFERRED", timeout=20)],
+    ids=["default", "deferred"],
+)
+def test_sqlite_file_without_immediate_transactions_is_w004(databases):
+    with override_settings(DATABASES=databases):
+        [warning] = check_sqlite_transactions()
+    assert warning.id == "django_live_notify.W004"
+    assert "database is locked" in warning.msg
+    assert '"transaction_mode": "IMMEDIATE"' in warning.hint
+
+
+@ignore_databases_override
+@pytest.mark.parametrize(
+    "databases",
+    [
+        sqlite("db.sqlite3", transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"),
+        sqlite("db.sqlite3", transaction_mode="exclusive"),
+        sqlite(":memory:"),
+        sqlite("file:memorydb?mode=memory&cache=shared"),
+        {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "live"}},
+    ],
+    ids=["immediate", "exclusive", "memory", "memory-uri", "postgresql"],
+)
+def test_immediate_transactions_in_memory_databases_and_servers_pass_w004(databases):
+    with override_settings(DATABASES=databases):
+        assert check_sqlite_transactions() == []

@@ -24,12 +24,14 @@ import ast
 import contextlib
 import doctest
 import functools
+import importlib.util
 import inspect
 import io
 import re
 import sys
 import textwrap
 import types
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,7 +69,7 @@ from django_live_notify import (
     notify,
     send_notification_to_user,
 )
-from django_live_notify.checks import check_setup
+from django_live_notify.checks import check_setup, check_sqlite_transactions
 from django_live_notify.conf import live_settings
 from django_live_notify.models import Notification
 from django_live_notify.routing import websocket_application
@@ -331,6 +333,18 @@ def check_live_notify(value: dict[str, Any]) -> None:
         assert {key: getattr(live_settings, key) for key in value} == value
 
 
+def check_databases(value: dict[str, Any]) -> None:
+    """Each backend exists, MySQL talks utf8mb4, and SQLite passes check W004."""
+    for database in value.values():
+        assert importlib.util.find_spec(database["ENGINE"]) is not None, database["ENGINE"]
+        if database["ENGINE"] == "django.db.backends.mysql":
+            assert database["OPTIONS"]["charset"] == "utf8mb4"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Overriding setting DATABASES")
+        with override_settings(DATABASES=value):
+            assert check_sqlite_transactions() == []
+
+
 def check_asgi_application(value: str) -> None:
     assert re.fullmatch(r"\w+\.asgi\.application", value)
 
@@ -345,6 +359,7 @@ SETTINGS = {
     "CHANNEL_LAYERS": check_channel_layers,
     "LIVE_NOTIFY": check_live_notify,
     "ASGI_APPLICATION": check_asgi_application,
+    "DATABASES": check_databases,
     "LOGIN_URL": check_login_url,
 }
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import LiveDatabase
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANAGE = REPO_ROOT / "example_project" / "manage.py"
 GUIDE = "log in as ana / demo12345 in one window and bruno / demo12345 in another (private window)"
@@ -57,11 +59,11 @@ print("PREFERENCES", 'name="delivery:system" value="live"' in page and "disabled
 """
 
 
-def manage(*args, database_path, **environ):
-    """Run example_project/manage.py with ``args`` and extra ``environ``; return the completed process."""
+def manage(*args, database, **environ):
+    """Run example_project/manage.py with ``args`` on ``database`` and ``environ``; return the process."""
     unset = ("REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "DJANGO_SECRET_KEY")
     env = {key: value for key, value in os.environ.items() if key not in unset}
-    env["DATABASE_PATH"] = str(database_path)
+    env.update(database.example_project_env())
     env.update(environ)
     return subprocess.run(
         [sys.executable, str(MANAGE), *args],
@@ -74,44 +76,47 @@ def manage(*args, database_path, **environ):
 
 
 @pytest.fixture(scope="module")
-def database_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("example_project") / "db.sqlite3"
-    result = manage("migrate", "--noinput", database_path=path)
-    assert result.returncode == 0, result.stderr
-    return path
+def database(tmp_path_factory):
+    database = LiveDatabase(tmp_path_factory.mktemp("example_project"))
+    try:
+        result = manage("migrate", "--noinput", database=database)
+        assert result.returncode == 0, result.stderr
+        yield database
+    finally:
+        database.drop()
 
 
-def test_check_passes(database_path):
-    result = manage("check", "--fail-level", "WARNING", database_path=database_path)
+def test_check_passes(database):
+    result = manage("check", "--fail-level", "WARNING", database=database)
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
 
 
-def test_with_debug_off_the_public_secret_key_refuses_to_start(database_path):
-    result = manage("check", database_path=database_path, DJANGO_DEBUG="0")
+def test_with_debug_off_the_public_secret_key_refuses_to_start(database):
+    result = manage("check", database=database, DJANGO_DEBUG="0")
 
     assert result.returncode != 0
     assert "ImproperlyConfigured: The example project's default SECRET_KEY is public" in result.stderr
     assert "set the DJANGO_SECRET_KEY environment variable" in result.stderr
 
 
-def test_with_debug_off_a_secret_key_of_its_own_starts(database_path):
-    result = manage("check", database_path=database_path, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50)
+def test_with_debug_off_a_secret_key_of_its_own_starts(database):
+    result = manage("check", database=database, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50)
 
     assert result.returncode == 0, result.stderr
     assert "System check identified" in result.stdout + result.stderr
 
 
-def test_migrations_are_up_to_date(database_path):
-    result = manage("makemigrations", "--check", "--dry-run", "services", database_path=database_path)
+def test_migrations_are_up_to_date(database):
+    result = manage("makemigrations", "--check", "--dry-run", "services", database=database)
 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_demo_data_is_idempotent_and_prints_the_guide(database_path):
-    first = manage("demo_data", database_path=database_path)
-    second = manage("demo_data", database_path=database_path)
+def test_demo_data_is_idempotent_and_prints_the_guide(database):
+    first = manage("demo_data", database=database)
+    second = manage("demo_data", database=database)
 
     for result in (first, second):
         assert result.returncode == 0, result.stderr
@@ -121,10 +126,10 @@ def test_demo_data_is_idempotent_and_prints_the_guide(database_path):
     assert first.stdout == second.stdout
 
 
-def test_rules_notify_provider_customer_and_chat_partner(database_path):
-    assert manage("demo_data", database_path=database_path).returncode == 0
+def test_rules_notify_provider_customer_and_chat_partner(database):
+    assert manage("demo_data", database=database).returncode == 0
 
-    result = manage("shell", "--no-imports", "-c", RULES_SCRIPT, database_path=database_path)
+    result = manage("shell", "--no-imports", "-c", RULES_SCRIPT, database=database)
 
     assert result.returncode == 0, result.stderr
     rows = [line.split(" ", 4)[1:] for line in result.stdout.splitlines() if line.startswith("ROW ")]
@@ -137,10 +142,10 @@ def test_rules_notify_provider_customer_and_chat_partner(database_path):
     ]
 
 
-def test_the_accept_action_runs_for_the_provider_only(database_path):
-    assert manage("demo_data", database_path=database_path).returncode == 0
+def test_the_accept_action_runs_for_the_provider_only(database):
+    assert manage("demo_data", database=database).returncode == 0
 
-    result = manage("shell", "--no-imports", "-c", ACTION_SCRIPT, database_path=database_path)
+    result = manage("shell", "--no-imports", "-c", ACTION_SCRIPT, database=database)
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

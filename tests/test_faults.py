@@ -1,6 +1,6 @@
 """Real faults under load: Redis killed and restarted, a server process killed, the database locked.
 
-Each test runs a uvicorn and a daphne process on one Redis and one SQLite file, with
+Each test runs a uvicorn and a daphne process on one Redis and one database, with
 LIVE_NOTIFY_FAULT_CLIENTS (200) clients that behave like live-notify.js spread over
 both, while a separate process calls notify() ten times a second. After the fault,
 every client must hold every notification addressed to it exactly once after
@@ -11,8 +11,8 @@ the recovery sweep could bring them, with no server restarted by hand.
 import asyncio
 import os
 import random
-import sqlite3
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -27,7 +27,7 @@ from tests.live_clients import (
     wait_for_delivery,
     wait_until,
 )
-from tests.servers import LiveCluster, create_sessions, report
+from tests.servers import LiveCluster, LiveDatabase, create_sessions, report
 
 pytestmark = [pytest.mark.long, pytest.mark.redis]
 
@@ -218,25 +218,39 @@ def test_server_process_killed(cluster, request):
     asyncio.run(asyncio.wait_for(Run(cluster, request)(fault), 300))
 
 
-def test_database_locked(cluster, request):
-    """Another connection holds an exclusive lock on the SQLite file for five seconds while notify() runs.
+@contextmanager
+def writers_wait(database: LiveDatabase):
+    """Hold a lock under which writers of notifications wait and readers go on."""
+    connection = database.connect()
+    cursor = connection.cursor()
+    try:
+        if database.vendor == "sqlite":
+            cursor.execute("BEGIN EXCLUSIVE")  # In WAL mode, readers go on.
+        elif database.vendor == "postgresql":
+            cursor.execute("BEGIN")
+            cursor.execute("LOCK TABLE django_live_notify_notification IN EXCLUSIVE MODE")
+        else:
+            cursor.execute("LOCK TABLES django_live_notify_notification READ")
+        yield
+    finally:
+        cursor.execute("UNLOCK TABLES" if database.vendor == "mysql" else "COMMIT")
+        connection.close()
 
-    Writers wait (notify() blocks in the sender); in WAL mode readers go on, so a
+
+def test_database_locked(cluster, request):
+    """Another connection holds a lock on the notification table for five seconds while notify() runs.
+
+    Writers wait (notify() blocks in the sender); readers go on (SQLite in WAL mode), so a
     tenth of the clients drop their sockets meanwhile and resume from the locked
     database.
     """
 
     async def fault(run: Run) -> float:
-        locker = sqlite3.connect(run.cluster.database, isolation_level=None)
-        try:
-            locker.execute("BEGIN EXCLUSIVE")
+        with writers_wait(run.cluster.database):
             locked = time.monotonic()
             dropped = run.drop_some()
             await run.wait_for_return(dropped, locked, "dropped_while_locked_back_after", timeout=4.5)
             await asyncio.sleep(5 - (time.monotonic() - locked))
-        finally:
-            locker.execute("COMMIT")
-            locker.close()
         return time.time()
 
     run = Run(cluster, request)

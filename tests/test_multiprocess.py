@@ -40,12 +40,12 @@ async def receive_nothing(socket, timeout=0.5):
     params=["channels_redis.core.RedisChannelLayer", "channels_redis.pubsub.RedisPubSubChannelLayer"],
     ids=["core", "pubsub"],
 )
-def cluster(request, tmp_path, redis_url):
+def cluster(request, live_database, redis_url):
     """Start uvicorn and daphne on one Redis and one database, with each channels-redis layer.
 
     Yield (ports, session keys, env).
     """
-    env = {**live_env(tmp_path / "db.sqlite3", redis_url), "LIVE_NOTIFY_TEST_LAYER": request.param}
+    env = {**live_env(live_database, redis_url), "LIVE_NOTIFY_TEST_LAYER": request.param}
     manage(env, "migrate", "-v0")
     keys = json.loads(manage(env, "shell", "-v0", "-c", CREATE_USERS).strip().splitlines()[-1])
     ports = {"uvicorn": free_port(), "daphne": free_port()}

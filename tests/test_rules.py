@@ -22,7 +22,7 @@ from django_live_notify.rules import ANY, Event, Rule, changed, register, regist
 from tests.conftest import make_user, open_socket
 from tests.testapp.models import Note, Project, Thing, Ticket
 
-NOTIFICATION_INSERT = f'INSERT INTO "{Notification._meta.db_table}"'
+NOTIFICATION_INSERT = f"INSERT INTO {connection.ops.quote_name(Notification._meta.db_table)}"
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_live_notify import notify
 from django_live_notify.models import Notification
 from tests.conftest import make_user, open_socket, session_cookie
-from tests.servers import ROOT, free_port, start_asgi_server, stop_process
+from tests.servers import ROOT, LiveDatabase, free_port, start_asgi_server, stop_process
 
 # --------------------------------------------------------------------------- cross-site WebSocket hijacking
 
@@ -50,12 +50,13 @@ print(json.dumps(keys))
 
 @pytest.fixture(scope="module")
 def uvicorn_server(tmp_path_factory):
-    """Start uvicorn on a temp SQLite file with the in-memory layer; yield (port, session keys)."""
+    """Start uvicorn on a database of its own with the in-memory layer; yield (port, session keys)."""
+    database = LiveDatabase(tmp_path_factory.mktemp("security"))
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "DJANGO_SETTINGS_MODULE": "tests.settings_live",
-        "LIVE_NOTIFY_TEST_DB": str(tmp_path_factory.mktemp("security") / "db.sqlite3"),
+        "LIVE_NOTIFY_TEST_DB": database.name,
         "LIVE_NOTIFY_TEST_REDIS": "",  # no Redis: one process, the in-memory layer
     }
 
@@ -64,14 +65,17 @@ def uvicorn_server(tmp_path_factory):
             [sys.executable, "-m", "django", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
         ).stdout
 
-    manage("migrate", "-v0")
-    keys = json.loads(manage("shell", "-v0", "-c", CREATE_USERS).strip().splitlines()[-1])
-    port = free_port()
-    server = start_asgi_server("uvicorn", port, env)
     try:
-        yield port, keys
+        manage("migrate", "-v0")
+        keys = json.loads(manage("shell", "-v0", "-c", CREATE_USERS).strip().splitlines()[-1])
+        port = free_port()
+        server = start_asgi_server("uvicorn", port, env)
+        try:
+            yield port, keys
+        finally:
+            stop_process(server)
     finally:
-        stop_process(server)
+        database.drop()
 
 
 async def real_socket(port, session_key=None, origin=None):

@@ -26,8 +26,8 @@ DAPHNE_SETTLE = 2.5
 @pytest.mark.parametrize(
     ("kind", "code"), [("uvicorn", protocol.CLOSE_SERVICE_RESTART), ("daphne", protocol.CLOSE_SERVICE_RESTART_DAPHNE)]
 )
-def test_sigterm_closes_every_socket_with_service_restart(tmp_path, kind, code):
-    env = live_env(tmp_path / "db.sqlite3")
+def test_sigterm_closes_every_socket_with_service_restart(live_database, kind, code):
+    env = live_env(live_database)
     manage(env, "migrate", "-v0")
     users = create_sessions(env, SOCKETS)
     server = AsgiServer(kind, env)

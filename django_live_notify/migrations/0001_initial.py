@@ -6,6 +6,8 @@ import model_utils.fields
 from django.conf import settings
 from django.db import migrations, models
 
+import django_live_notify.models
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -81,10 +83,11 @@ class Migration(migrations.Migration):
                 "ordering": ["-id"],
                 "indexes": [
                     models.Index(fields=["recipient", "id"], name="live_notify_recipient_id"),
-                    models.Index(
-                        condition=models.Q(("read_at__isnull", True)),
+                    django_live_notify.models.ConditionalIndex(
+                        where=models.Q(("read_at__isnull", True)),
                         fields=["recipient", "id"],
                         name="live_notify_unread",
+                        plain_fields=["recipient", "read_at", "id"],
                     ),
                     models.Index(fields=["target_content_type", "target_object_id"], name="live_notify_target"),
                 ],

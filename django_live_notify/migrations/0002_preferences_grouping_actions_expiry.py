@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+import django_live_notify.models
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -59,10 +61,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="notification",
-            index=models.Index(
-                condition=models.Q(("read_at__isnull", True), models.Q(("group_key", ""), _negated=True)),
+            index=django_live_notify.models.ConditionalIndex(
+                where=models.Q(("read_at__isnull", True), models.Q(("group_key", ""), _negated=True)),
                 fields=["recipient", "group_key"],
                 name="live_notify_unread_group",
+                plain_fields=["recipient", "group_key", "read_at"],
             ),
         ),
         migrations.AddField(
