@@ -61,6 +61,8 @@ class Notification(TimeStampedModel):
         blank=True,
         related_name="+",
         verbose_name=_("sender"),
+        # Most rows have no sender: the partial index below holds only those that do.
+        db_index=False,
     )
     notification_type = models.CharField(_("type"), max_length=64, default="system")
     title = models.CharField(_("title"), max_length=255)
@@ -74,6 +76,8 @@ class Notification(TimeStampedModel):
         blank=True,
         related_name="+",
         verbose_name=_("target type"),
+        # Covered by the "live_notify_target" index, which leads with it.
+        db_index=False,
     )
     target_object_id = models.CharField(_("target id"), max_length=255, blank=True, default="")
     target = GenericForeignKey("target_content_type", "target_object_id")
@@ -108,6 +112,10 @@ class Notification(TimeStampedModel):
                 condition=models.Q(read_at__isnull=True),
             ),
             models.Index(fields=["target_content_type", "target_object_id"], name="live_notify_target"),
+            # "this broadcast's rows" (of these users): the live send and "who read it".
+            models.Index(fields=["broadcast_id", "recipient"], name="live_notify_broadcast"),
+            # Deleting a user sets their sent rows' sender to NULL; where rows have a sender, finds them.
+            models.Index(fields=["sender"], name="live_notify_sender", condition=models.Q(sender__isnull=False)),
             # "the unread row of this group for these users": only unread grouped rows are in it.
             models.Index(
                 fields=["recipient", "group_key"],
