@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.utils import timezone
 
@@ -31,6 +32,8 @@ def history():
         broadcast_id = uuid.uuid4()
         rows += [Notification(recipient=user, title="all", broadcast_id=broadcast_id) for user in (long, short)]
     rows.append(Notification(recipient=short, title="from a person", sender=sender))
+    rows.append(Notification(recipient=short, title="about a person", target=sender))
+    rows.append(Notification(recipient=short, title="for a day", expires_at=timezone.now() + timedelta(days=1)))
     Notification.objects.bulk_create(rows, batch_size=500)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -128,8 +131,20 @@ def test_a_resume_past_a_silent_or_expired_newest_row_replays_nothing(history):
             "live_notify_sender",
             id="rows a deleted user sent",
         ),
+        pytest.param(
+            lambda long, short, sender, broadcast: Notification.objects.filter(
+                target_content_type=ContentType.objects.get_for_model(sender), target_object_id=str(sender.pk)
+            ),
+            "live_notify_targeted",
+            id="rows about an object",
+        ),
+        pytest.param(
+            lambda long, short, sender, broadcast: Notification.objects.expired(),
+            "live_notify_expiring",
+            id="expired rows",
+        ),
     ],
 )
-def test_lookups_by_broadcast_and_sender_use_their_index(history, query, index):
+def test_lookups_use_the_partial_and_broadcast_indexes(history, query, index):
     plan = explain(query(*history))
     assert index_used(plan, index), plan

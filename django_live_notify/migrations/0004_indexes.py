@@ -2,7 +2,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from django_live_notify.indexes import AddIndexOnline, DropFieldIndex
+from django_live_notify.indexes import AddIndexOnline, DropFieldIndex, RemoveIndexOnline
 
 
 class Migration(migrations.Migration):
@@ -25,6 +25,26 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(("sender__isnull", False)), fields=["sender"], name="live_notify_sender"
             ),
+        ),
+        AddIndexOnline(
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("target_content_type__isnull", False)),
+                fields=["target_content_type", "target_object_id"],
+                name="live_notify_targeted",
+            ),
+        ),
+        RemoveIndexOnline(model_name="notification", name="live_notify_target"),
+        AddIndexOnline(
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("expires_at__isnull", False)), fields=["expires_at"], name="live_notify_expiring"
+            ),
+        ),
+        DropFieldIndex(
+            model_name="notification",
+            name="expires_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
         ),
         DropFieldIndex(
             model_name="notification",
