@@ -178,22 +178,24 @@ def _broadcast_queries(count):
 def test_broadcast_to_everyone_is_the_same_few_queries_for_any_number_of_users():
     with override_settings(LIVE_NOTIFY={"BATCH_SIZE": 100}):
         small, large = _broadcast_queries(20), _broadcast_queries(600)
-    # The highest id before, one INSERT ... SELECT, and the savepoint or transaction around them.
-    assert small == large <= 4
+    # The highest id before, one INSERT ... SELECT, and the savepoint or transaction around them;
+    # on PostgreSQL also JIT compilation turned off for the INSERT and back.
+    assert small == large <= 4 + (2 if connection.vendor == "postgresql" else 0)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broadcast_to_a_list_is_batched():
+def test_broadcast_to_a_list_is_one_insert_per_in_list_the_database_takes():
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.bulk_create([get_user_model()(username=f"bulk-{i}") for i in range(600)])
-    fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
-    rows_per_insert = connection.ops.bulk_batch_size(fields, [Notification()] * 1000)
     users = list(get_user_model().objects.all())
-    with override_settings(LIVE_NOTIFY={"BATCH_SIZE": 1000}), CaptureQueriesContext(connection) as queries:
+    limit = connection.features.max_query_params
+    with CaptureQueriesContext(connection) as queries:
         assert broadcast(title="all", users=users) == 600
-    # One preference query per batch, INSERTs of as many rows as the database takes at once, one count query.
-    assert len(queries) <= 1 + -(-600 // rows_per_insert) + 1 + 2
+    inserts = [query for query in queries if query["sql"].startswith("INSERT")]
+    assert len(inserts) == (-(-600 // (limit - 100)) if limit else 1)
+    # Besides them: the highest id before, the transaction, and on PostgreSQL JIT turned off and back.
+    assert len(queries) <= len(inserts) + 3 + (2 if connection.vendor == "postgresql" else 0)
 
 
 @pytest.mark.django_db(transaction=True)
