@@ -102,23 +102,6 @@ def test_mandatory_types_ignore_preferences_without_a_query(users):
     assert not any(row.silent for row in rows)
 
 
-def test_broadcast_to_a_list_reads_preferences_in_each_insert(users, monkeypatch):
-    ana, bob, cid = users
-    prefer(bob, "system", "off")
-    prefer(cid, "system", "store")
-    # IN lists of two users: two statements.
-    monkeypatch.setattr(connection.features, "max_query_params", 102)
-    with CaptureQueriesContext(connection) as queries:
-        assert broadcast(title="Maintenance", users=[ana, bob, cid]) == 2
-
-    assert sorted(Notification.objects.values_list("recipient__username", "silent")) == [
-        ("ana", False),
-        ("cid", True),
-    ]
-    statements = [query["sql"] for query in queries if "notificationpreference" in query["sql"]]
-    assert len(statements) == 2 and all(sql.startswith("INSERT") for sql in statements)
-
-
 @pytest.mark.parametrize("default", ["live", "store", "off"])
 @pytest.mark.parametrize("to", ["everyone", "queryset", "list"])
 def test_broadcast_in_the_database_reads_preferences_in_the_same_statement(users, default, to):
