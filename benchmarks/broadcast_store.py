@@ -15,6 +15,7 @@ preferences and notifications in it. See benchmarks/README.rst.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -231,6 +232,18 @@ def baseline_insert_select(template: Any, recipients: Any, db: str) -> int:
 # Measuring
 
 
+def number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def ratio(live: float, base: float | None) -> str:
+    return f"{live / base:.2f}" if base else "-"
+
+
+def calls(times: list[tuple[float, float]]) -> str:
+    return " ".join(f"{wall:.3f}/{cpu:.3f}" for wall, cpu in times)
+
+
 def server_name() -> str:
     import sqlite3
 
@@ -243,23 +256,58 @@ def server_name() -> str:
         return str(cursor.fetchone()[0]).split(" on ")[0]
 
 
-def timed(function: Any, expected: int, expected_silent: int) -> float:
-    """Empty the table, call ``function`` (after-commit work included) and return the seconds it took."""
+def server_cpu() -> float:
+    """Return the CPU seconds the database has used so far: 0 for SQLite, which runs in this process.
+
+    PostgreSQL: this connection's backend process. MariaDB and MySQL: the whole server
+    (one process), so other clients of it count too.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cpu_seconds(cursor.fetchone()[0])
+    if connection.vendor == "mysql":
+        for comm in Path("/proc").glob("[0-9]*/comm"):
+            with contextlib.suppress(OSError):
+                if comm.read_text().strip() in ("mariadbd", "mysqld"):
+                    return cpu_seconds(int(comm.parent.name))
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) ``pid`` has used, from /proc/<pid>/stat; 0 where unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(function: Any, expected: int, expected_silent: int) -> tuple[float, float]:
+    """Empty the table, call ``function`` (after-commit work included) and return its wall and CPU seconds.
+
+    CPU is this process's and the database's (see server_cpu()): less sensitive to other work on the
+    machine than the wall clock.
+    """
     from django.db import reset_queries
 
     from django_live_notify.models import Notification
 
     empty_notifications()
     reset_queries()
+    cpu = time.process_time() + server_cpu()
     began = time.perf_counter()
     stored = function()
     elapsed = time.perf_counter() - began
+    cpu = time.process_time() + server_cpu() - cpu
     if stored != expected or Notification.objects.count() != expected:
         raise SystemExit(f"stored {stored} ({Notification.objects.count()} rows), expected {expected}")
     silent = Notification.objects.filter(silent=True).count()
     if silent != expected_silent:
         raise SystemExit(f"{silent} silent rows, expected {expected_silent}")
-    return elapsed
+    return elapsed, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,23 +370,28 @@ def main(argv: list[str] | None = None) -> int:
                         expected_silent,
                     )
                 )
-            live = statistics.median(live_times)
-            base = statistics.median(baseline_times) if baseline_times else None
+            live = statistics.median(wall for wall, _ in live_times)
+            live_cpu = statistics.median(cpu for _, cpu in live_times)
+            base = statistics.median(wall for wall, _ in baseline_times) if baseline_times else None
+            base_cpu = statistics.median(cpu for _, cpu in baseline_times) if baseline_times else None
             target = TARGETS.get(vendor, (None, None))[1 if name == "to a list" else 0]
             met = target is None or live <= target
             if not met:
                 failed.append(f"{name}: {live:.3f} s > {target} s")
-            rows.append((name, live, base, target, met, live_times, baseline_times))
+            rows.append((name, live, base, live_cpu, base_cpu, target, met, live_times, baseline_times))
         empty_notifications()
-        log(f"{'stored ' + format(expected, ','):<16} {'live-notify (s)':>16} {'baseline (s)':>13} {'ratio':>6}"
-            f" {'target':>7} {'met':>4}   all live / baseline")  # fmt: skip
-        for name, live, base, target, met, live_times, baseline_times in rows:
-            ratio = f"{live / base:.2f}" if base else "-"
+        log(f"{'stored ' + format(expected, ','):<15} {'live-notify':>11} {'baseline':>9} {'ratio':>6} "
+            f"{'CPU live':>9} {'baseline':>9} {'ratio':>6} {'target':>7} {'met':>4}")  # fmt: skip
+        for name, live, base, live_cpu, base_cpu, target, met, _, _ in rows:
             log(
-                f"{name:<16} {live:>16.3f} {base if base is not None else float('nan'):>13.3f} {ratio:>6} "
-                f"{'<= ' + str(target) if target else '-':>7} {'yes' if met else 'NO':>4}   "
-                f"{' '.join(f'{t:.3f}' for t in live_times)} / {' '.join(f'{t:.3f}' for t in baseline_times)}"
+                f"{name:<15} {live:>11.3f} {number(base):>9} {ratio(live, base):>6} "
+                f"{live_cpu:>9.3f} {number(base_cpu):>9} {ratio(live_cpu, base_cpu):>6} "
+                f"{'<= ' + str(target) if target else '-':>7} {'yes' if met else 'NO':>4}"
             )
+        log("every call, wall / CPU seconds:")
+        for name, _, _, _, _, _, _, live_times, baseline_times in rows:
+            log(f"  {name:<15} live-notify {calls(live_times)}; baseline {calls(baseline_times) or '-'}")
+        log("Seconds, the median of the calls. CPU: this process and the database server (see --help).")
         log(
             "ratio = django-live-notify / baseline (the previous release's statements) in this run; below 1 is better."
         )
