@@ -249,15 +249,8 @@ def _insert_select(template: Notification, recipients: models.QuerySet[Any], db:
     select_sql, params = query.get_compiler(using=db).as_sql()
     table = connection.ops.quote_name(Notification._meta.db_table)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Compiling this statement to machine code costs more than it saves (150 ms at 100,000 rows).
-            cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
-            jit = cursor.fetchone()[0]
         cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) {select_sql}", params)
-        count = cursor.rowcount
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT set_config('jit', %s, true)", [jit])
-        return count
+        return cursor.rowcount
 
 
 anotify = sync_to_async(notify, thread_sensitive=True)

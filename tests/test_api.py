@@ -186,9 +186,8 @@ def _broadcast_queries(count):
 def test_broadcast_to_everyone_is_the_same_few_queries_for_any_number_of_users():
     with override_settings(LIVE_NOTIFY={"BATCH_SIZE": 100}):
         small, large = _broadcast_queries(20), _broadcast_queries(600)
-    # The highest id before, one INSERT ... SELECT, and the savepoint or transaction around them;
-    # on PostgreSQL also JIT compilation turned off for the INSERT and back.
-    assert small == large <= 4 + (2 if connection.vendor == "postgresql" else 0)
+    # The highest id before, one INSERT ... SELECT, and the savepoint or transaction around them.
+    assert small == large <= 4
 
 
 @pytest.mark.django_db(transaction=True)
