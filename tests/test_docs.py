@@ -658,6 +658,7 @@ def check_querysets(snippet, world):
 
 @check("deployment", "from django_live_notify.indexes import AddIndexOnline")
 def check_add_index_online(snippet, world):
+    from django.apps import apps as django_apps
     from django.db import connection
     from django.db.migrations.state import ProjectState
 

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("contenttypes", "0002_remove_content_type_name"),
-        ("django_live_notify", "0003_broadcast_id"),
+        ("django_live_notify", "0006_import"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
