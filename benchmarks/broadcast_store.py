@@ -133,7 +133,7 @@ def baseline_broadcast(*, title: str, notification_type: str, users: Any = None)
     template = api._build(title, "", notification_type, None, None, "", None, "", None, None)
     if users is None or isinstance(users, models.QuerySet):
         return baseline_in_database(template, users)
-    user_ids = api._distinct_ids(users)
+    user_ids = api._distinct_ids(users, "users")
     stored: list[tuple[Any, int]] = []
     pairs: list[tuple[Any, int | None]] = []
     with transaction.atomic():
@@ -161,7 +161,7 @@ def baseline_in_database(template: Any, users: Any) -> int:
     from django.db import router, transaction
     from django.db.models import Max
 
-    from django_live_notify import hub, protocol
+    from django_live_notify import protocol, publish
     from django_live_notify.models import Notification
 
     db = router.db_for_write(Notification)
@@ -175,8 +175,8 @@ def baseline_in_database(template: Any, users: Any) -> int:
         before = Notification.objects.using(db).aggregate(top=Max("id"))["top"] or 0
         count = baseline_insert_select(template, recipients, db)
         tail = protocol.notification_tail(template.shared_payload())
-        message = hub.broadcast_message(tail, str(template.broadcast_id), before)
-        transaction.on_commit(lambda: hub.publish(message, everyone=True), using=db)
+        message = publish.broadcast_message(tail, str(template.broadcast_id), before)
+        transaction.on_commit(lambda: publish.publish(message, everyone=True), using=db)
     return count
 
 
