@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -205,13 +206,17 @@ class ClientProcess:
 # Database --------------------------------------------------------------------------------
 
 
-def prepare_database(path: Path, count: int) -> list[tuple[int, str]]:
-    """Migrate a fresh SQLite file, create ``count`` users and a logged-in session for each, in bulk.
+def prepare_database(path: Path, count: int, url: str | None = None) -> list[tuple[int, str]]:
+    """Migrate a fresh SQLite file (or the emptied database at ``url``), create ``count`` users and a
+    logged-in session for each, in bulk.
 
     Return ``[(user_id, session_key), ...]``. Sessions are encoded the way login() stores
     them (user id, backend, session auth hash), without a login per user.
     """
-    os.environ["BENCH_DB"] = str(path)
+    if url:
+        os.environ["BENCH_DATABASE_URL"] = url
+    else:
+        os.environ["BENCH_DB"] = str(path)
     os.environ["BENCH_LAYER"] = "memory"
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     import django
@@ -227,6 +232,8 @@ def prepare_database(path: Path, count: int) -> list[tuple[int, str]]:
     from django.utils.crypto import get_random_string
 
     call_command("migrate", verbosity=0, interactive=False)
+    if url:
+        call_command("flush", verbosity=0, interactive=False)
     user_model = get_user_model()
     password = make_password("bench")
     with transaction.atomic():
@@ -253,9 +260,23 @@ def prepare_database(path: Path, count: int) -> list[tuple[int, str]]:
     with transaction.atomic():
         Session.objects.bulk_create(sessions, batch_size=1000)
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif connection.vendor == "postgresql":
+            cursor.execute("VACUUM ANALYZE")
     connection.close()
     return pairs
+
+
+def empty_notifications() -> None:
+    """Delete every notification: a database given by URL is shared by the scenarios, one after the other."""
+    from django.db import connection
+
+    from django_live_notify.models import Notification
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE TABLE {connection.ops.quote_name(Notification._meta.db_table)}")
+    connection.close()
 
 
 def mint_tokens(user_ids: list[int]) -> dict[int, str]:
@@ -460,15 +481,19 @@ async def run_scenario(
     auth = args.auth if kind == "live" else "cookie"
     result = Scenario(layer, kind, len(users), 2 if layer == "redis" else 1, auth)
     name = result.name
-    database = workdir / f"{name}.sqlite3"
-    shutil.copy(template, database)
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "BENCH_DB": str(database),
         "BENCH_LAYER": layer,
     }
+    if args.database:
+        await asyncio.to_thread(empty_notifications)
+        env["BENCH_DATABASE_URL"] = args.database
+    else:
+        database = workdir / f"{name}.sqlite3"
+        shutil.copy(template, database)
+        env["BENCH_DB"] = str(database)
     log_path = workdir / f"{name}.log"
     log_file = log_path.open("w")
     redis: subprocess.Popen | None = None
@@ -756,6 +781,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=10_000, help="sockets (one user each); default 10000")
     parser.add_argument("--layers", default="memory,redis", help="comma-separated: memory, redis")
+    parser.add_argument(
+        "--database",
+        help="database URL (postgres://..., mysql://...) to use instead of SQLite files; everything in it is "
+        "deleted first",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test with 500 clients")
     parser.add_argument("--client-processes", type=int, default=2, help="client processes; default 2")
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight per client process")
@@ -831,8 +861,12 @@ async def main(args: argparse.Namespace, processes: Processes, workdir: Path) ->
     template = workdir / "template.sqlite3"
     began = time.monotonic()
     progress(args, f"creating {args.clients:,} users and sessions")
-    users = await asyncio.to_thread(prepare_database, template, args.clients)
-    log(f"database: {len(users)} users and sessions in {time.monotonic() - began:.1f} s")
+    users = await asyncio.to_thread(prepare_database, template, args.clients, args.database)
+    where = "SQLite files (WAL), one copy per scenario"
+    if args.database:
+        url = urllib.parse.urlsplit(args.database)
+        where = f"{url.scheme}://{url.hostname}:{url.port or ''}{url.path}, emptied of notifications per scenario"
+    log(f"database: {where}; {len(users)} users and sessions in {time.monotonic() - began:.1f} s")
     pairs: list[tuple[Scenario, Scenario | None]] = []
     for layer in args.layers:
         live = await run_scenario(layer, "live", users, template, workdir, processes, args)

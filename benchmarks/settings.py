@@ -2,12 +2,15 @@
 
 Environment variables (benchmarks/run.py sets them for every server process it starts):
 
-* ``BENCH_DB``: path of the SQLite file (required); opened in WAL mode.
+* ``BENCH_DATABASE_URL``: a database URL (``postgres://...``, ``mysql://...``), used as it is; or else
+* ``BENCH_DB``: path of the SQLite file; opened in WAL mode.
 * ``BENCH_LAYER``: ``memory`` (default) or ``redis``.
 * ``BENCH_REDIS_URL``: the Redis of ``BENCH_LAYER=redis``.
 """
 
 import os
+
+import dj_database_url
 
 SECRET_KEY = "benchmarks-only-not-secret"
 DEBUG = False
@@ -27,22 +30,27 @@ INSTALLED_APPS = [
 # The bench endpoints need no middleware; WebSockets get theirs from AuthMiddlewareStack.
 MIDDLEWARE: list[str] = []
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ["BENCH_DB"],
-        # Keep the connection of the database thread between calls, as a deployment with
-        # CONN_MAX_AGE (or a pool) does, instead of reopening SQLite for every socket.
-        "CONN_MAX_AGE": 600,
-        "OPTIONS": {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            # WAL with synchronous=NORMAL (SQLite's advice for WAL): commits do not wait for
-            # fsync, so the figures measure the application, not this machine's disk.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-        },
+if os.environ.get("BENCH_DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["BENCH_DATABASE_URL"], conn_max_age=600)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+        DATABASES["default"]["OPTIONS"] = {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ["BENCH_DB"],
+            # Keep the connection of the database thread between calls, as a deployment with
+            # CONN_MAX_AGE (or a pool) does, instead of reopening SQLite for every socket.
+            "CONN_MAX_AGE": 600,
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                # WAL with synchronous=NORMAL (SQLite's advice for WAL): commits do not wait for
+                # fsync, so the figures measure the application, not this machine's disk.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            },
+        }
     }
-}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Users are created in bulk with one hash; nothing logs in with a password.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -39,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "CHANNEL_LAYER": "default",
     # Prefix of the channel-layer group and channel names this app uses.
     "GROUP_PREFIX": "live_notify",
-    # Rows per INSERT when storing a broadcast.
+    # Rows per INSERT of notify() to many users, and users per query where ids are listed.
     "BATCH_SIZE": 1000,
     # Path of the WebSocket route.
     "WEBSOCKET_PATH": "ws/notifications/",

@@ -83,6 +83,8 @@ class Notification(TimeStampedModel):
         blank=True,
         related_name="+",
         verbose_name=_("sender"),
+        # Most rows have no sender: the partial index below holds only those that do.
+        db_index=False,
     )
     notification_type = models.CharField(_("type"), max_length=64, default="system")
     title = models.CharField(_("title"), max_length=255)
@@ -96,6 +98,8 @@ class Notification(TimeStampedModel):
         blank=True,
         related_name="+",
         verbose_name=_("target type"),
+        # Covered by the "live_notify_targeted" index, which leads with it.
+        db_index=False,
     )
     target_object_id = models.CharField(_("target id"), max_length=255, blank=True, default="")
     target = GenericForeignKey("target_content_type", "target_object_id")
@@ -103,7 +107,7 @@ class Notification(TimeStampedModel):
     group_key = models.CharField(_("group key"), max_length=255, blank=True, default="")
     group_count = models.PositiveIntegerField(_("group count"), default=1)
     actions = models.JSONField(_("actions"), blank=True, default=list)
-    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     # The recipient's preference was "store": kept for the list and the badge, never pushed as a toast.
     silent = models.BooleanField(_("silent"), default=False)
     # The rows one broadcast() stored share it: each server process finds its users' rows by it, and
@@ -136,7 +140,21 @@ class Notification(TimeStampedModel):
                 where=models.Q(read_at__isnull=True),
                 plain_fields=["recipient", "read_at", "id"],
             ),
-            models.Index(fields=["target_content_type", "target_object_id"], name="live_notify_target"),
+            # "the rows about this object", and deleting a content type. Only rows that have a target are in
+            # the partial indexes, those with an expiry or a sender: a broadcast writes fewer index entries.
+            models.Index(
+                fields=["target_content_type", "target_object_id"],
+                name="live_notify_targeted",
+                condition=models.Q(target_content_type__isnull=False),
+            ),
+            # "expired rows", for live_notify_cleanup.
+            models.Index(
+                fields=["expires_at"], name="live_notify_expiring", condition=models.Q(expires_at__isnull=False)
+            ),
+            # "this broadcast's rows" (of these users): the live send and "who read it".
+            models.Index(fields=["broadcast_id", "recipient"], name="live_notify_broadcast"),
+            # Deleting a user sets the sender of the rows they sent to NULL: finds those rows.
+            models.Index(fields=["sender"], name="live_notify_sender", condition=models.Q(sender__isnull=False)),
             # "the unread row of this group for these users": only unread grouped rows are in it.
             ConditionalIndex(
                 fields=["recipient", "group_key"],

@@ -163,6 +163,14 @@ def test_broadcast_to_a_list(user_factory):
     assert Notification.objects.count() == 2
 
 
+def test_broadcast_to_an_empty_list_or_to_deleted_users_stores_nothing(user_factory):
+    gone = user_factory("gone")
+    type(gone).objects.filter(pk=gone.pk).delete()  # The object keeps its pk.
+    assert broadcast(title="Nobody", users=[]) == 0
+    assert broadcast(title="Nobody", users=[gone]) == 0
+    assert not Notification.objects.exists()
+
+
 def _broadcast_queries(count):
     from django.contrib.auth import get_user_model
 
@@ -183,17 +191,19 @@ def test_broadcast_to_everyone_is_the_same_few_queries_for_any_number_of_users()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broadcast_to_a_list_is_batched():
+def test_broadcast_to_a_list_is_the_same_few_queries_for_any_number_of_users():
     from django.contrib.auth import get_user_model
 
-    get_user_model().objects.bulk_create([get_user_model()(username=f"bulk-{i}") for i in range(600)])
-    fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
-    rows_per_insert = connection.ops.bulk_batch_size(fields, [Notification()] * 1000)
-    users = list(get_user_model().objects.all())
-    with override_settings(LIVE_NOTIFY={"BATCH_SIZE": 1000}), CaptureQueriesContext(connection) as queries:
-        assert broadcast(title="all", users=users) == 600
-    # One preference query per batch, INSERTs of as many rows as the database takes at once, one count query.
-    assert len(queries) <= 1 + -(-600 // rows_per_insert) + 1 + 2
+    get_user_model().objects.bulk_create([get_user_model()(username=f"bulk-{i}") for i in range(1200)])
+    users = list(get_user_model().objects.order_by("pk"))
+    counts = []
+    for audience in (users[:3], users[3:]):
+        with CaptureQueriesContext(connection) as queries:
+            assert broadcast(title="all", users=audience) == len(audience)
+        assert len([query for query in queries if query["sql"].startswith("INSERT")]) == 1
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert sorted(Notification.objects.values_list("recipient_id", flat=True)) == [user.pk for user in users]
 
 
 @pytest.mark.django_db(transaction=True)

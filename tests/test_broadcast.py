@@ -77,3 +77,52 @@ def test_a_process_finds_only_its_users_rows_of_that_broadcast(user_factory):
     ids = {row.recipient_id: row.pk for row in Notification.objects.filter(title="second")}
     assert sorted(targets) == sorted([[ana_key, ids[ana.pk], 3], [bob_key, ids[bob.pk], 2]])
     assert cid.pk in ids
+
+
+# Large enough that the database, not Python, does the work (the benchmark times 100,000: benchmarks/
+# broadcast_store.py); small enough for the default suite.
+MANY = 20_000
+
+
+@pytest.mark.parametrize("to", ["everyone", "queryset", "list"])
+def test_a_broadcast_to_many_users_stores_exactly_one_row_per_user_who_wants_it(to):
+    from django.test import override_settings
+
+    from django_live_notify import broadcast
+    from django_live_notify.models import NotificationPreference
+
+    user_model = get_user_model()
+    user_model.objects.bulk_create([user_model(username=f"many{index:05d}") for index in range(MANY)], batch_size=2000)
+    ids = list(user_model.objects.order_by("pk").values_list("pk", flat=True))
+    inactive = set(ids[5::50])
+    user_model.objects.filter(pk__in=inactive).update(is_active=False)
+    off, store = set(ids[::9]), set(ids[1::20]) - set(ids[::9])
+    NotificationPreference.objects.bulk_create(
+        [NotificationPreference(user_id=pk, notification_type="news", delivery="off") for pk in off]
+        + [NotificationPreference(user_id=pk, notification_type="news", delivery="store") for pk in store]
+        # Another type's choice must not count.
+        + [NotificationPreference(user_id=pk, notification_type="other", delivery="off") for pk in ids[2::7]],
+        batch_size=2000,
+    )
+    audience = {
+        "everyone": None,
+        "queryset": user_model.objects.filter(pk__in=ids[: MANY // 2]),
+        "list": list(user_model.objects.filter(pk__in=ids[MANY // 2 :]).order_by("?")),
+    }[to]
+    targeted = {
+        "everyone": set(ids) - inactive,
+        "queryset": set(ids[: MANY // 2]),
+        "list": set(ids[MANY // 2 :]),
+    }[to]
+
+    assert broadcast(title="News", notification_type="news", users=audience) == len(targeted - off)
+
+    rows = list(Notification.objects.values_list("recipient_id", "silent", "broadcast_id"))
+    assert sorted(recipient for recipient, _, _ in rows) == sorted(targeted - off)
+    assert {recipient for recipient, silent, _ in rows if silent} == targeted & store
+    assert len({broadcast_id for _, _, broadcast_id in rows}) == 1
+
+    Notification.objects.all().delete()
+    with override_settings(LIVE_NOTIFY={"MANDATORY_TYPES": ["news"]}):
+        assert broadcast(title="Mandatory", notification_type="news", users=audience) == len(targeted)
+    assert not Notification.objects.filter(silent=True).exists()

@@ -672,6 +672,33 @@ def check_querysets(snippet, world):
     snippet.run(Notification=Notification, request=SimpleNamespace(user=world.ana), user=world.bruno)
 
 
+@check("deployment", "from django_live_notify.indexes import AddIndexOnline")
+def check_add_index_online(snippet, world):
+    from django.apps import apps as django_apps
+    from django.db import connection
+    from django.db.migrations.state import ProjectState
+
+    from django_live_notify.indexes import AddIndexOnline
+
+    migration = snippet.run()["Migration"]
+    [operation] = migration.operations
+    assert migration.atomic is False and isinstance(operation, AddIndexOnline)
+    before = ProjectState.from_apps(django_apps)
+    after = before.clone()
+    operation.state_forwards("services", after)
+    # Outside the test's transaction, as migrate runs it: only the statement is collected.
+    connection.in_atomic_block, in_atomic_block = False, connection.in_atomic_block
+    try:
+        editor = connection.schema_editor(collect_sql=True, atomic=False)
+        editor.deferred_sql = []
+        operation.database_forwards("services", editor, before, after)
+    finally:
+        connection.in_atomic_block = in_atomic_block
+    [statement] = editor.collected_sql
+    assert "service_customer_id" in statement and "customer_id" in statement
+    assert ("CONCURRENTLY" in statement) == (connection.vendor == "postgresql")
+
+
 @check("grouping", "comments:request-{service_request.pk}")
 def check_grouping(snippet, world):
     for author in (world.bruno, world.carla):

@@ -102,30 +102,17 @@ def test_mandatory_types_ignore_preferences_without_a_query(users):
     assert not any(row.silent for row in rows)
 
 
-def test_broadcast_to_a_list_respects_preferences_once_per_batch(users):
-    ana, bob, cid = users
-    prefer(bob, "system", "off")
-    prefer(cid, "system", "store")
-    with override_settings(LIVE_NOTIFY={"BATCH_SIZE": 2}), CaptureQueriesContext(connection) as queries:
-        assert broadcast(title="Maintenance", users=[ana, bob, cid]) == 2
-
-    assert sorted(Notification.objects.values_list("recipient__username", "silent")) == [
-        ("ana", False),
-        ("cid", True),
-    ]
-    # Two batches of users, one preference query each.
-    assert len([query for query in queries if "notificationpreference" in query["sql"]]) == 2
-
-
 @pytest.mark.parametrize("default", ["live", "store", "off"])
-@pytest.mark.parametrize("to", ["everyone", "queryset"])
+@pytest.mark.parametrize("to", ["everyone", "queryset", "list"])
 def test_broadcast_in_the_database_reads_preferences_in_the_same_statement(users, default, to):
     ana, bob, cid = users
     prefer(ana, "system", "live")
     prefer(bob, "system", "off")
     prefer(cid, "system", "store")
     dan = get_user_model().objects.create_user("dan")  # chose nothing: the type's default
-    audience = None if to == "everyone" else get_user_model().objects.all()
+    audience = {"everyone": None, "queryset": get_user_model().objects.all()}.get(
+        to, list(get_user_model().objects.all())
+    )
     with (
         override_settings(LIVE_NOTIFY={"PREFERENCE_DEFAULTS": {"system": default}}),
         CaptureQueriesContext(connection) as queries,

@@ -1,0 +1,108 @@
+"""Migration operations that change indexes of a large, busy table without blocking its writes.
+
+On PostgreSQL they build and drop indexes ``CONCURRENTLY``: the table takes
+inserts and updates meanwhile, and the build takes longer. Elsewhere they are
+the plain operations: SQLite locks the database for the build anyway, and
+MariaDB and MySQL (InnoDB) build secondary indexes online by themselves.
+``CONCURRENTLY`` cannot run inside a transaction, so a migration using them
+sets ``atomic = False``; inside a transaction they fall back to the plain,
+blocking statement rather than fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+__all__ = ["AddIndexOnline", "DropFieldIndex", "RemoveIndexOnline"]
+
+
+def _concurrently(schema_editor: BaseDatabaseSchemaEditor) -> dict[str, bool]:
+    """Return the keyword that makes the schema editor build concurrently, where it can."""
+    connection = schema_editor.connection
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return {"concurrently": True}
+    return {}
+
+
+class AddIndexOnline(migrations.AddIndex):
+    """Add an index: ``CREATE INDEX CONCURRENTLY`` on PostgreSQL, a plain ``CREATE INDEX`` elsewhere."""
+
+    def describe(self) -> str:
+        return super().describe() + " (concurrently on PostgreSQL)"
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.add_index(model, self.index, **_concurrently(schema_editor))
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.remove_index(model, self.index, **_concurrently(schema_editor))
+
+
+class RemoveIndexOnline(migrations.RemoveIndex):
+    """Remove an index: ``DROP INDEX CONCURRENTLY`` on PostgreSQL, a plain ``DROP INDEX`` elsewhere."""
+
+    def describe(self) -> str:
+        return super().describe() + " (concurrently on PostgreSQL)"
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            schema_editor.remove_index(model, index, **_concurrently(schema_editor))
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            schema_editor.add_index(model, index, **_concurrently(schema_editor))
+
+
+class DropFieldIndex(migrations.AlterField):
+    """Turn ``db_index`` off for a field: drop the index Django made for it, and only that.
+
+    A plain ``AlterField`` would do it too, but SQLite then copies the whole
+    table to change nothing else. On MariaDB and MySQL, the index of a foreign
+    key stays unless another index leads with its column: InnoDB needs one.
+    """
+
+    def __init__(self, model_name: str, name: str, field: models.Field, preserve_default: bool = True) -> None:
+        if getattr(field, "db_index", False):
+            raise ValueError(f"DropFieldIndex({model_name!r}, {name!r}) needs the field with db_index=False")
+        super().__init__(model_name, name, field, preserve_default)
+
+    def describe(self) -> str:
+        return f"Drop the index of field {self.name} on {self.model_name}"
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        field = model._meta.get_field(self.name)
+        named = {index.name for index in model._meta.indexes}
+        names = schema_editor._constraint_names(
+            model, [field.column], index=True, type_=models.Index.suffix, exclude=named
+        )
+        if names and schema_editor.connection.vendor == "mysql" and field.remote_field is not None:
+            with schema_editor.connection.cursor() as cursor:
+                indexes = schema_editor.connection.introspection.get_constraints(cursor, model._meta.db_table)
+            if not any(
+                info["index"] and info["columns"][:1] == [field.column] and name not in names
+                for name, info in indexes.items()
+            ):
+                return
+        for name in names:
+            schema_editor.execute(schema_editor._delete_index_sql(model, name, **_concurrently(schema_editor)))
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            field = model._meta.get_field(self.name)
+            schema_editor.execute(
+                schema_editor._create_index_sql(model, fields=[field], **_concurrently(schema_editor))
+            )
