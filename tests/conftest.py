@@ -42,7 +42,10 @@ def close_thread_connections():
 
 @pytest.fixture(autouse=True)
 def clean_channel_layer():
-    """Give every test fresh channel layers."""
+    """Give every test fresh channel layers, and no channel-layer outage left over from another test."""
+    from django_live_notify.publish import outage
+
+    outage.started = None
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
