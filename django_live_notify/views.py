@@ -57,6 +57,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     # The page is forgiving: a value it cannot use shows everything rather than an error.
     unread_only = request.GET.get("unread", "").lower() in TRUE_VALUES
     notification_type = request.GET.get("type", "")
+    if "\x00" in notification_type:
+        notification_type = ""  # no type has one, and PostgreSQL refuses it in a query
     shown = _filter(notifications, unread_only, notification_type)
     paginator = Paginator(shown.select_related("sender").order_by("-id"), live_settings.PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
@@ -433,6 +435,9 @@ def _flag(query: QueryDict, name: str) -> bool:
 
 def _notification_type(query: QueryDict) -> str:
     notification_type = query.get("type", "")
+    if "\x00" in notification_type:
+        # PostgreSQL refuses NUL in text: say so instead of failing the query.
+        raise InvalidParameter("type must not contain NUL characters.")
     configured = live_settings.NOTIFICATION_TYPES
     if notification_type and configured is not None:
         allowed = [str(value) for value, _label in configured]

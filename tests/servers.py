@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -259,6 +260,13 @@ class LiveDatabase:
     def _on_server(self, sql: str) -> None:
         with closing(self._connect("postgres" if self.vendor == "postgresql" else "")) as connection:
             connection.cursor().execute(sql)
+
+
+def live_database_in(directory: Path) -> LiveDatabase:
+    """Return a LiveDatabase in ``directory`` (a SQLite file) or on the suite's server, dropped when the run ends."""
+    database = LiveDatabase(directory)
+    atexit.register(database.drop)
+    return database
 
 
 def live_env(database: LiveDatabase, redis_url: str | None = None, heartbeat: float | None = None) -> dict[str, str]:

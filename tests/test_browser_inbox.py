@@ -25,7 +25,7 @@ from tests.browser_support import (
     skip_module_or_fail,
     wait_until_live,
 )
-from tests.servers import ROOT, AsgiServer, create_sessions, live_env, manage, skip_or_fail
+from tests.servers import ROOT, AsgiServer, create_sessions, live_database_in, live_env, manage, skip_or_fail
 
 CHROMIUM = chromium_path()
 if not is_executable(CHROMIUM):
@@ -284,7 +284,7 @@ async def test_axe_finds_nothing_on_the_demos_inbox_toasts_history_and_preferenc
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory, redis_url):
     """The app's own pages with no host CSS (tests.settings_live): its base.html, stylesheet and inbox."""
-    env = live_env(tmp_path_factory.mktemp("bare") / "db.sqlite3", redis_url)
+    env = live_env(live_database_in(tmp_path_factory.mktemp("bare")), redis_url)
     manage(env, "migrate", "-v0")
     [(_user_pk, session_key, _)] = create_sessions(env, 1)
     server = AsgiServer("uvicorn", env, module="tests.asgi_static:application")

@@ -22,7 +22,7 @@ from tests.browser_support import (
     wait_for_badge,
     wait_until_live,
 )
-from tests.servers import AsgiServer, create_sessions, live_env, manage
+from tests.servers import AsgiServer, create_sessions, live_database_in, live_env, manage
 
 CHROMIUM = chromium_path()
 if not is_executable(CHROMIUM):
@@ -49,7 +49,7 @@ print(json.dumps([notify(user, title=title).pk for title in {titles}]))
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, redis_url):
     """tests.settings_live on a SQLite file and Redis, a signed-in user, and one uvicorn serving the static files."""
-    env = live_env(tmp_path_factory.mktemp("pages") / "db.sqlite3", redis_url, heartbeat=HEARTBEAT)
+    env = live_env(live_database_in(tmp_path_factory.mktemp("pages")), redis_url, heartbeat=HEARTBEAT)
     manage(env, "migrate", "-v0")
     [(user_pk, session_key, _)] = create_sessions(env, 1)
     server = AsgiServer("uvicorn", env, module="tests.asgi_static:application")

@@ -16,7 +16,7 @@ from django_live_notify.budgets import ABUSIVE_WINDOWS
 from django_live_notify.hub import get_hub
 from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket
-from tests.servers import AsgiServer, live_env, manage, report
+from tests.servers import AsgiServer, live_database_in, live_env, manage, report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -291,7 +291,7 @@ async def flood_resumes(port, session_key):
 
 @pytest.fixture(scope="module")
 def flood_database(tmp_path_factory):
-    env = live_env(tmp_path_factory.mktemp("budgets") / "db.sqlite3")
+    env = live_env(live_database_in(tmp_path_factory.mktemp("budgets")))
     manage(env, "migrate", "-v0")
     session_key = json.loads(manage(env, "shell", "-v0", "-c", CREATE_FLOODER).strip().splitlines()[-1])
     return env, session_key

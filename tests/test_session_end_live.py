@@ -7,7 +7,7 @@ import time
 import pytest
 import websockets
 
-from tests.servers import AsgiServer, live_env, manage, report
+from tests.servers import AsgiServer, live_database_in, live_env, manage, report
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -114,7 +114,7 @@ async def wait_for_close(socket, timeout):
 
 @pytest.mark.parametrize("kind", ["uvicorn", "daphne"])
 def test_each_way_a_session_ends_closes_its_socket_within_one_sweep(request, tmp_path, redis_url, kind):
-    env = live_env(tmp_path / "db.sqlite3", redis_url, HEARTBEAT)
+    env = live_env(live_database_in(tmp_path), redis_url, HEARTBEAT)
     manage(env, "migrate", "-v0")
     setup = SETUP.replace("EVENTS", repr(list(EXPECTED)))
     keys = json.loads(manage(env, "shell", "-v0", "-c", setup).strip().splitlines()[-1])

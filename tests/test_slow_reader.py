@@ -21,7 +21,7 @@ import pytest
 import websockets
 
 from tests.live_clients import Sender
-from tests.servers import AsgiServer, create_sessions, live_env, manage, report
+from tests.servers import AsgiServer, create_sessions, live_database_in, live_env, manage, report
 
 WRITE_TIMEOUT = 10  # the default, stated in docs/settings.rst
 # The deadline runs from the first write that waits, a little after the test's clock starts.
@@ -96,7 +96,7 @@ TCP_STATES = {"01": "ESTABLISHED", "04": "FIN_WAIT1", "05": "FIN_WAIT2", "06": "
 
 @pytest.fixture
 def served(request, tmp_path, redis_url):
-    env = live_env(tmp_path / "db.sqlite3", redis_url)
+    env = live_env(live_database_in(tmp_path), redis_url)
     manage(env, "migrate", "-v0")
     users = create_sessions(env, 2)
     server = AsgiServer(request.param, env)

@@ -307,6 +307,7 @@ def test_api_list_after_never_returns_other_users_rows(ana, bob, ana_client):
         ({"page": "x"}, "page must be a positive integer, not 'x'."),
         ({"page": "-2"}, "page must be a positive integer, not '-2'."),
         ({"unread": "maybe"}, "unread must be 1 or 0 (or true or false)."),
+        ({"type": "a\x00b"}, "type must not contain NUL characters."),
     ],
 )
 def test_api_list_rejects_invalid_parameters(ana, ana_client, params, message):
@@ -324,6 +325,13 @@ def test_api_list_rejects_a_type_that_is_not_configured(ana_client):
     assert response.status_code == 400
     assert response.json() == {"error": "type must be one of: message, alert."}
     assert ana_client.get(reverse("live_notify:api_list"), {"type": "alert"}).status_code == 200
+
+
+def test_list_page_ignores_a_type_with_a_nul_character(ana, ana_client):
+    notify(ana, title="shown anyway")
+    response = ana_client.get(reverse("live_notify:list"), {"type": "\x00"})
+    assert response.status_code == 200
+    assert "shown anyway" in response.content.decode()
 
 
 def test_api_list_query_count_does_not_grow_with_the_page_size(ana, bob, ana_client):
