@@ -193,6 +193,13 @@ async def test_an_action_shows_its_outcome_in_every_tab_and_runs_once(site, tab)
     assert await history_row.get_by_role("button", name="Accept", exact=True).count() == 0
 
 
+# The feed's own "Mark read", not a toast's: toasts of the same notifications may be on the page too.
+IN_FEED_MARK_READ = (
+    "() => document.activeElement.textContent === 'Mark read'"
+    " && !!document.activeElement.closest('.live-notify-inbox__panel')"
+)
+
+
 async def test_the_inbox_works_from_the_keyboard_alone(site, tab):
     page = await tab("bruno")
     await send(site, "bruno", "Keyboard one", "Keyboard two")
@@ -208,9 +215,9 @@ async def test_the_inbox_works_from_the_keyboard_alone(site, tab):
     # Tab into the feed and reach a row's buttons.
     for _ in range(12):
         await page.keyboard.press("Tab")
-        if await page.evaluate("() => document.activeElement.textContent === 'Mark read'"):
+        if await page.evaluate(IN_FEED_MARK_READ):
             break
-    assert await page.evaluate("() => document.activeElement.textContent") == "Mark read"
+    assert await page.evaluate(IN_FEED_MARK_READ)
     count = await page.locator(ITEM).count()
     await page.keyboard.press("Enter")
     await page.wait_for_function(
