@@ -445,6 +445,7 @@ def _update_groups(
             for field in SHARED_FIELDS:
                 setattr(row, field, getattr(template, field))
             row.sender = template.sender
+            row.seen_at = None  # news in the group: unseen again, like a new row
         rows = list(existing.values())
         # Titles differ by count only with a group_title, "silent" by preference: most updates are one query.
         shared = {field: getattr(template, field) for field in SHARED_FIELDS}
@@ -455,7 +456,9 @@ def _update_groups(
                 shared[field] = values.pop()
             else:
                 varying.append(field)
-        Notification.objects.filter(pk__in=[row.pk for row in rows]).update(group_count=F("group_count") + 1, **shared)
+        Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
+            group_count=F("group_count") + 1, seen_at=None, **shared
+        )
         if varying:
             Notification.objects.bulk_update(rows, varying, batch_size=int(live_settings.BATCH_SIZE))
         updated.update(existing)
@@ -467,7 +470,7 @@ def _lock_recipients(recipient_ids: list[Any]) -> None:
     take turns: ``SELECT ... FOR UPDATE`` on the grouped rows cannot lock a row that does not exist yet.
 
     Locks are taken in primary key order so that two calls never wait on each other. SQLite has no row
-    locks: there, IMMEDIATE transactions make writers take turns (check W002).
+    locks: there, IMMEDIATE transactions make writers take turns (check W004).
     """
     db = router.db_for_write(Notification)
     features = connections[db].features

@@ -50,6 +50,18 @@ def test_a_second_notification_of_the_group_updates_the_unread_one(user_factory)
     assert Notification.objects.get().title == "Dan and 2 others commented"
 
 
+def test_news_in_a_group_makes_its_seen_row_unseen_again(user_factory):
+    ana = user_factory("ana")
+    first = notify(ana, title="Bob commented", group_key="ticket-1")
+    Notification.objects.filter(pk=first.pk).update(seen_at=timezone.now())
+
+    notify(ana, title="Carla commented", group_key="ticket-1")
+
+    row = Notification.objects.get()
+    assert row.group_count == 2
+    assert row.seen_at is None
+
+
 def test_the_group_title_can_be_a_callable_of_the_count(user_factory):
     ana = user_factory("ana")
     for _ in range(3):
