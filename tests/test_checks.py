@@ -1,5 +1,6 @@
 import contextlib
 import os
+import selectors
 import subprocess
 import sys
 import time
@@ -281,14 +282,19 @@ def test_runserver_prints_w002_at_startup():
     """What a newcomer sees: Django's runserver, started as the README said before it named daphne."""
     from tests.servers import ROOT, free_port, stop_process
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    # Unbuffered: through a pipe, runserver's "Quit the server" line would otherwise wait in its buffer.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{free_port()}"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output = ""
         deadline = time.monotonic() + 30
-        while "Quit the server" not in output and time.monotonic() < deadline and process.poll() is None:
-            output += process.stdout.readline()
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            # Never block on a read past the deadline: the test stops by itself whatever the server prints.
+            while "Quit the server" not in output and time.monotonic() < deadline and process.poll() is None:
+                if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                    output += os.read(process.stdout.fileno(), 65536).decode(errors="replace")
     finally:
         stop_process(process)
     assert "django_live_notify.W002" in output, output
