@@ -159,6 +159,7 @@ def unread_per_key(rows):
     return unread
 
 
+@pytest.mark.slow
 def test_two_processes_grouping_one_key_leave_one_unread_row_with_every_call_counted(grouping_database, tmp_path):
     database, env = grouping_database
     run_concurrently(env, tmp_path / "signals", [(GROUPER, ["same", "same"])] * 2)
@@ -167,6 +168,7 @@ def test_two_processes_grouping_one_key_leave_one_unread_row_with_every_call_cou
     assert [(key, bool(unread), count) for key, unread, count in rows] == [("same", True, 2 * CALLS)]
 
 
+@pytest.mark.slow
 def test_two_processes_grouping_a_fresh_key_per_call_store_one_row_per_key(grouping_database, tmp_path):
     database, env = grouping_database
     run_concurrently(env, tmp_path / "signals", [(GROUPER, ["fresh", "fresh"])] * 2)
@@ -177,6 +179,7 @@ def test_two_processes_grouping_a_fresh_key_per_call_store_one_row_per_key(group
     )
 
 
+@pytest.mark.slow
 def test_grouping_stays_exact_while_a_reader_marks_rows_read(grouping_database, tmp_path):
     database, env = grouping_database
     grouper, reader = (GROUPER, ["read", "same"]), (READER, ["read", "read"])

@@ -23,6 +23,8 @@ import websockets
 from tests.live_clients import Sender
 from tests.servers import AsgiServer, create_sessions, live_database_in, live_env, manage, report
 
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
 WRITE_TIMEOUT = 10  # the default, stated in docs/settings.rst
 # The deadline runs from the first write that waits, a little after the test's clock starts.
 MARGIN = 5
