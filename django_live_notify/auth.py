@@ -16,7 +16,7 @@ two differences that matter when thousands of clients connect at once:
 ``SESSION_ENGINE`` (already loaded) and ``scope["user"]`` the user or
 ``AnonymousUser``, so other consumers behind it work as behind channels'
 stack. A session cookie that cannot be a key of the session engine (see
-:func:`session_key_allowed`) means anonymous before any query, as Django
+``session_key_allowed()``) means anonymous before any query, as Django
 treats it. The batched path covers the database session engine and backends
 that use ``ModelBackend.get_user``; other engines and backends are asked one
 by one, still inside the batch's single thread hop.
