@@ -1,4 +1,5 @@
 import threading
+import time
 import weakref
 
 import pytest
@@ -6,6 +7,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.db import ProgrammingError
 from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorWrapper
 from django.dispatch import receiver
@@ -34,7 +36,15 @@ def close_thread_connections():
     for wrapper in list(thread_connections):
         wrapper.inc_thread_sharing()
         try:
-            wrapper.close()
+            # A query the stopped hub started in its database thread may still be running: wait for it.
+            for attempt in range(50):
+                try:
+                    wrapper.close()
+                    break
+                except ProgrammingError:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
         finally:
             wrapper.dec_thread_sharing()
     thread_connections.clear()
@@ -52,7 +62,7 @@ def clean_channel_layer():
 
 
 @pytest.fixture(autouse=True)
-async def clean_hub():
+async def clean_hub(close_thread_connections):
     """Stop the test loop's hub and close layer connections so nothing outlives its test."""
     yield
     await stop_hubs()
