@@ -218,6 +218,12 @@ async def test_the_inbox_works_from_the_keyboard_alone(site, tab):
         if await page.evaluate(IN_FEED_MARK_READ):
             break
     assert await page.evaluate(IN_FEED_MARK_READ)
+    focused_row = await page.evaluate("() => document.activeElement.closest('[data-id]').dataset.id")
+    # A notification that arrives while the user tabs through the feed re-renders it: focus stays where it was.
+    [arrived] = await send(site, "bruno", "Keyboard three")
+    await page.wait_for_selector(f"{ITEM}[data-id='{arrived}']")
+    assert await page.evaluate(IN_FEED_MARK_READ)
+    assert await page.evaluate("() => document.activeElement.closest('[data-id]').dataset.id") == focused_row
     count = await page.locator(ITEM).count()
     await page.keyboard.press("Enter")
     await page.wait_for_function(
@@ -229,6 +235,23 @@ async def test_the_inbox_works_from_the_keyboard_alone(site, tab):
     assert await page.locator(".live-notify-inbox__panel").is_hidden()
     assert await page.evaluate("() => document.activeElement.classList.contains('live-notify-inbox__bell')")
     assert await page.get_attribute(".live-notify-inbox__bell", "aria-expanded") == "false"
+
+
+async def test_an_open_snooze_form_stays_open_and_focused_when_news_arrives(site, tab):
+    page = await tab("bruno")
+    [first] = await send(site, "bruno", "Snooze me later")
+    await open_inbox(page)
+    await item(page, first).locator("button", has_text="Snooze").first.click()
+    field = item(page, first).locator(".live-notify-inbox__snooze-input")
+    await field.focus()
+
+    [second] = await send(site, "bruno", "News while choosing")
+    await page.wait_for_selector(f"{ITEM}[data-id='{second}']")
+
+    assert await field.is_visible()
+    assert await page.evaluate("() => document.activeElement.classList.contains('live-notify-inbox__snooze-input')")
+    toggle = item(page, first).locator("[aria-expanded]")
+    assert await toggle.get_attribute("aria-expanded") == "true"
 
 
 async def test_escape_dismisses_a_focused_toast(site, tab):
