@@ -159,7 +159,7 @@ class Rule:
 
     def _fire(self, event: Event) -> Any:
         """Store and send this rule's notification for ``event``, unless its condition says no."""
-        from ..api import notify
+        from ..sending import notify
 
         instance = event.instance
         if self.when is not None and not self.when(instance, event):
