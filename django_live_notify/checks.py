@@ -263,3 +263,61 @@ def check_sqlite_transactions(app_configs: Any = None, **kwargs: Any) -> list[An
             id="django_live_notify.W004",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_webpush_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Check that the VAPID keys and subject are set, and match, when the web push backend is in use."""
+    # Read directly: DELIVERY_BACKENDS belongs to the delivery worker, which may not define a default.
+    listed = (getattr(settings, "LIVE_NOTIFY", None) or {}).get("DELIVERY_BACKENDS", []) or []
+    if not any(_is_webpush_backend(path) for path in listed):
+        return []
+    hint = (
+        "Run manage.py live_notify_vapid_keys and put the lines it prints into LIVE_NOTIFY, with "
+        "WEBPUSH_VAPID_SUBJECT a mailto: or https: URL where push services can reach you."
+    )
+    private_key = str(live_settings.WEBPUSH_VAPID_PRIVATE_KEY or "")
+    public_key = str(live_settings.WEBPUSH_VAPID_PUBLIC_KEY or "")
+    subject = str(live_settings.WEBPUSH_VAPID_SUBJECT or "")
+    missing = [
+        name
+        for name, value in (
+            ("WEBPUSH_VAPID_PRIVATE_KEY", private_key),
+            ("WEBPUSH_VAPID_PUBLIC_KEY", public_key),
+            ("WEBPUSH_VAPID_SUBJECT", subject),
+        )
+        if not value
+    ]
+    if missing:
+        return [
+            Error(
+                f"The web push backend is in DELIVERY_BACKENDS but LIVE_NOTIFY lacks {', '.join(missing)}.",
+                hint=hint,
+                id="django_live_notify.E009",
+            )
+        ]
+    from .webpush import vapid_public_key
+
+    problem = ""
+    try:
+        derived = vapid_public_key(private_key)
+    except Exception:  # py-vapid raises several kinds for a key it cannot read
+        problem = "WEBPUSH_VAPID_PRIVATE_KEY is not a P-256 private key (base64url raw or DER)."
+    else:
+        if derived != public_key.rstrip("="):
+            problem = "WEBPUSH_VAPID_PUBLIC_KEY is not the public key of WEBPUSH_VAPID_PRIVATE_KEY."
+    if not problem and not subject.startswith(("mailto:", "https://")):
+        problem = f"WEBPUSH_VAPID_SUBJECT must be a mailto: or https: URL, not {subject!r}."
+    return [Error(problem, hint=hint, id="django_live_notify.E009")] if problem else []
+
+
+def _is_webpush_backend(path: Any) -> bool:
+    if not isinstance(path, str):
+        return False
+    try:
+        backend = import_string(path)
+    except ImportError:
+        return False
+    from .webpush import WebPushBackend
+
+    return isinstance(backend, type) and issubclass(backend, WebPushBackend)

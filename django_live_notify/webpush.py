@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from django.core import signing
 from django.db.models import F
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from .backends import DeliveryBackend, SendResult, TemporaryFailure
@@ -40,10 +41,12 @@ __all__ = [
     "InvalidSubscription",
     "WebPushBackend",
     "clean_subscription",
+    "generate_vapid_keys",
     "payload",
     "read_token",
     "topic",
     "unsign_read_token",
+    "vapid_public_key",
 ]
 
 logger = logging.getLogger("django_live_notify")
@@ -242,6 +245,7 @@ def payload(notification: Notification) -> dict[str, Any]:
         "type": notification.notification_type,
         "actions": _link_actions(notification),
         "read_token": read_token(notification),
+        "read_url": _read_url(),
     }
     for field in ("body", "actions", "title"):
         overflow = _size(data) - MAX_PAYLOAD_BYTES
@@ -252,6 +256,13 @@ def payload(notification: Notification) -> dict[str, Any]:
         else:
             data[field] = _shorten(data[field], overflow)
     return data
+
+
+def _read_url() -> str:
+    try:
+        return reverse("live_notify:push_read")
+    except NoReverseMatch:
+        return ""  # the app's URLs are not included (check E007): the worker then marks nothing
 
 
 def _link_actions(notification: Notification) -> list[dict[str, str]]:
@@ -289,6 +300,36 @@ def _type_options(notification_type: str) -> dict[str, Any]:
         "ttl": int(options.get("ttl", live_settings.WEBPUSH_TTL)),
         "urgency": str(options.get("urgency", live_settings.WEBPUSH_URGENCY)),
     }
+
+
+# ---------------------------------------------------------------------- VAPID keys
+
+
+def generate_vapid_keys() -> tuple[str, str]:
+    """Return a new VAPID key pair as base64url: the raw private key and the uncompressed public point."""
+    from py_vapid import Vapid02
+
+    vapid = Vapid02()
+    vapid.generate_keys()
+    raw = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
+    return _b64(raw), _public_b64(vapid.public_key)
+
+
+def vapid_public_key(private_key: str) -> str:
+    """Return the base64url public key (what browsers subscribe with) of a VAPID private key."""
+    from py_vapid import Vapid02
+
+    return _public_b64(Vapid02.from_string(private_key).public_key)
+
+
+def _public_b64(public_key: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return _b64(public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 # ---------------------------------------------------------------------- read tokens
