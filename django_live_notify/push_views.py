@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
