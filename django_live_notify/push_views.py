@@ -87,7 +87,7 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
     if not isinstance(endpoint, str) or not endpoint:
         return _error('Send a JSON object: {"endpoint": "<the subscription\'s endpoint>"}.')
     deleted, _ = PushSubscription.objects.filter(
-        user_id=request.user.pk, endpoint_sha256=endpoint_hash(endpoint)
+        user=_owner(request), endpoint_sha256=endpoint_hash(endpoint)
     ).delete()
     return JsonResponse({"subscribed": False, "deleted": bool(deleted)})
 
