@@ -99,7 +99,8 @@
       const exact = windows.find((client) => client.url === url);
       const sameSite = exact || windows.find((client) => new URL(client.url).origin === scope.location.origin);
       if (sameSite) {
-        const focused = sameSite.focus();
+        // focus() is refused outside a user's click (a page's message): the tab is still sent to the URL.
+        const focused = Promise.resolve().then(() => sameSite.focus()).catch(() => sameSite);
         if (exact || typeof sameSite.navigate !== 'function') return focused;
         return focused.then((client) => (client || sameSite).navigate(url)).catch(() => sameSite);
       }
