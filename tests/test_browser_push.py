@@ -88,7 +88,7 @@ async def shell(env, code):
 
 
 async def test_enable_push_asks_nothing_on_load_then_registers_the_worker_up_to_the_push_service(site, browser):
-    env, server, user_pk, session_key = site
+    _, server, _, session_key = site
     context = await browser.new_context()
     try:
         await context.add_cookies([{"name": "sessionid", "value": session_key, "url": server.url}])
@@ -109,7 +109,8 @@ async def test_enable_push_asks_nothing_on_load_then_registers_the_worker_up_to_
 
         await context.grant_permissions(["notifications"], origin=server.url)
         outcome = await page.evaluate(
-            "(push) => window.notificationWS.enablePush(push).then(() => 'subscribed', (e) => `${e.name}: ${e.message}`)",
+            "(push) => window.notificationWS.enablePush(push)"
+            ".then(() => 'subscribed', (error) => `${error.name}: ${error.message}`)",
             PUSH,
         )
         # Offline there is no push service to subscribe with: the browser's subscribe() fails, after registering.
