@@ -165,7 +165,7 @@ class WebPushBackend(DeliveryBackend):
         return [(sub, self._post(sub, body, headers, options["ttl"])) for sub in subscriptions]
 
     def _post(self, subscription: PushSubscription, body: bytes, headers: dict[str, str], ttl: int) -> Outcome:
-        from pywebpush import WebPusher  # type: ignore[import-untyped]
+        from pywebpush import WebPusher
         from requests import RequestException
 
         info = {"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
@@ -202,7 +202,7 @@ class WebPushBackend(DeliveryBackend):
 
     def _vapid_headers(self, endpoint: str) -> dict[str, str]:
         """Return the Authorization header for the endpoint's push service, signing a new JWT when due."""
-        from py_vapid import Vapid02  # type: ignore[import-untyped]
+        from py_vapid import Vapid02
 
         private_key = str(live_settings.WEBPUSH_VAPID_PRIVATE_KEY)
         subject = str(live_settings.WEBPUSH_VAPID_SUBJECT)
