@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -29,6 +30,8 @@ from .webpush import InvalidSubscription, clean_subscription, unsign_read_token
 
 SERVICE_WORKER = "django_live_notify/live-notify-sw.js"
 USER_AGENT_MAX_LENGTH = 255
+# Browsers one user may subscribe; past it the one that has gone longest without a push that arrived is dropped.
+MAX_SUBSCRIPTIONS_PER_USER = 20
 MAX_BODY = 8 * 1024
 
 
@@ -74,6 +77,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     except IntegrityError:
         # The same browser subscribing twice at once: the other request stored it.
         subscription, created = PushSubscription.objects.get(endpoint_sha256=digest), False
+    _drop_extra_subscriptions(request)
     return JsonResponse({"subscribed": True, "created": created}, status=201 if created else 200)
 
 
@@ -110,6 +114,17 @@ def read(request: HttpRequest) -> HttpResponse:
         return _error("The read token is invalid or has expired.")
     found = reading.mark_read(user, notification_id)
     return JsonResponse({"id": notification_id, "is_read": found})
+
+
+def _drop_extra_subscriptions(request: HttpRequest) -> None:
+    """Keep the user's MAX_SUBSCRIPTIONS_PER_USER subscriptions last heard of (a push arrived, or subscribed)."""
+    mine = PushSubscription.objects.filter(user=_owner(request))
+    # The subscription just stored has the newest created_at, so it is always kept.
+    last_heard = Coalesce("last_success_at", "created_at")
+    stale = mine.order_by(last_heard.desc(), "-pk")[MAX_SUBSCRIPTIONS_PER_USER:]
+    stale_ids = list(stale.values_list("pk", flat=True))
+    if stale_ids:
+        PushSubscription.objects.filter(pk__in=stale_ids).delete()
 
 
 def _owner(request: HttpRequest) -> Any:

@@ -124,6 +124,9 @@ class WebPushBackend(DeliveryBackend):
             if not subscriptions:
                 result.refused.extend(item.pk for item in notifications[position:])
                 break
+            if _ttl(notification) is None:
+                result.refused.append(notification.pk)  # expired: to the user it is gone
+                continue
             outcomes = self._push_one(notification, subscriptions)
             failed = [sub.pk for sub, outcome in outcomes if not outcome.accepted and not outcome.gone]
             gone = [sub.pk for sub, outcome in outcomes if outcome.gone]
@@ -162,7 +165,8 @@ class WebPushBackend(DeliveryBackend):
         headers = {"Urgency": options["urgency"]}
         if notification.group_key:
             headers["Topic"] = topic(notification.group_key)
-        return [(sub, self._post(sub, body, headers, options["ttl"])) for sub in subscriptions]
+        ttl = _ttl(notification) or 0
+        return [(sub, self._post(sub, body, headers, ttl)) for sub in subscriptions]
 
     def _post(self, subscription: PushSubscription, body: bytes, headers: dict[str, str], ttl: int) -> Outcome:
         from pywebpush import WebPusher
@@ -292,6 +296,15 @@ def topic(group_key: str) -> str:
     """
     digest = hashlib.sha256(group_key.encode()).digest()
     return base64.urlsafe_b64encode(digest).decode()[:32]
+
+
+def _ttl(notification: Notification) -> int | None:
+    """Return the TTL of the type, cut to the notification's expiry; None when it has expired."""
+    ttl = _type_options(notification.notification_type)["ttl"]
+    if notification.expires_at is None:
+        return ttl
+    left = int((notification.expires_at - timezone.now()).total_seconds())
+    return min(ttl, left) if left > 0 else None
 
 
 def _type_options(notification_type: str) -> dict[str, Any]:

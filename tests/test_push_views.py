@@ -283,3 +283,32 @@ def test_the_key_command_prints_a_working_matching_key_pair(capsys):
     assert settings["WEBPUSH_VAPID_PRIVATE_KEY"] not in capsys.readouterr().out
     with pytest.raises(CommandError, match="mailto: or https:"):
         call_command("live_notify_vapid_keys", subject="ops@example.org")
+
+
+def test_a_user_keeps_the_20_subscriptions_last_heard_of_and_the_new_one(ana, user_factory):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_live_notify.push_views import MAX_SUBSCRIPTIONS_PER_USER
+
+    client = logged_in(ana)
+    bodies = [
+        browser_subscription(f"https://push.example.net/{number}") for number in range(MAX_SUBSCRIPTIONS_PER_USER)
+    ]
+    for body in bodies:
+        assert post_json(client, "live_notify:push_subscribe", body).status_code == 201
+    # Every old one reached its browser recently, except the first: it has been silent for long.
+    now = timezone.now()
+    PushSubscription.objects.update(last_success_at=now - timedelta(minutes=1), created_at=now - timedelta(days=30))
+    PushSubscription.objects.filter(endpoint=bodies[0]["endpoint"]).update(last_success_at=now - timedelta(days=20))
+    bob = user_factory("bob")
+    post_json(logged_in(bob), "live_notify:push_subscribe", browser_subscription("https://push.example.net/bob"))
+
+    newest = browser_subscription("https://push.example.net/newest")
+    assert post_json(client, "live_notify:push_subscribe", newest).status_code == 201
+
+    kept = set(PushSubscription.objects.filter(user=ana).values_list("endpoint", flat=True))
+    assert len(kept) == MAX_SUBSCRIPTIONS_PER_USER
+    assert newest["endpoint"] in kept and bodies[0]["endpoint"] not in kept
+    assert PushSubscription.objects.filter(user=bob).count() == 1

@@ -288,3 +288,22 @@ def test_a_read_token_is_refused_once_expired_or_altered(push_service, user_fact
     expired = {**PUSH_SETTINGS, "WEBPUSH_READ_TOKEN_MAX_AGE": -1}
     with override_settings(LIVE_NOTIFY=expired), pytest.raises(signing.SignatureExpired):
         unsign_read_token(token)
+
+
+def test_the_ttl_stops_at_the_notifications_expiry_and_an_expired_one_is_not_pushed(push_service, user_factory):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ana = user_factory("ana")
+    subscribe(push_service, ana)
+    soon = notify(ana, title="Sale ends", expires_at=timezone.now() + timedelta(minutes=10))
+    gone = notify(ana, title="Old", expires_at=timezone.now() + timedelta(minutes=10))
+    type(gone).objects.filter(pk=gone.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    gone.refresh_from_db()
+
+    result = WebPushBackend().send(ana, [soon, gone])
+
+    assert result.accepted == [soon.pk] and result.refused == [gone.pk]
+    [received] = push_service.received
+    assert 590 <= int(received.headers["ttl"]) <= 600
