@@ -20,7 +20,7 @@ const PUSH = {
 /** Give a FakeWindow the browser's push APIs; return what the fakes record. */
 function pushBrowser(win, {permission = 'default', answer = 'granted', existing = null} = {}) {
   const record = {registered: [], subscribed: [], posts: [], unsubscribed: 0};
-  const subscription = existing || {
+  const subscription = {
     endpoint: 'https://push.example.net/abc',
     toJSON: () => ({endpoint: 'https://push.example.net/abc', keys: {p256dh: 'p', auth: 'a'}}),
     unsubscribe: async () => { record.unsubscribed += 1; return true; },
@@ -119,6 +119,32 @@ test('disablePush unsubscribes the browser and tells the server which endpoint w
   assert.equal(await env.client.disablePush(), true);
   assert.equal(existing.gone, true);
   assert.deepEqual(record.posts.map((post) => [post.url, post.body]), [[PUSH.unsubscribeUrl, {endpoint: 'https://push.example.net/old'}]]);
+});
+
+test('enablePush keeps a subscription made with the same key', async (t) => {
+  const key = new Uint8Array(Buffer.from(PUBLIC_KEY, 'base64url'));
+  const current = {endpoint: 'https://push.example.net/current', options: {applicationServerKey: key.buffer}, toJSON: () => ({endpoint: 'current'})};
+  const {env, record} = pushClient(t, {permission: 'granted', existing: current}, {push: PUSH});
+  await env.client.enablePush();
+  assert.deepEqual(record.subscribed, []);
+  assert.deepEqual(record.posts.map((post) => post.body), [{endpoint: 'current'}]);
+});
+
+test('enablePush replaces a subscription made with an old key, and tells the server', async (t) => {
+  const old = {
+    endpoint: 'https://push.example.net/old',
+    options: {applicationServerKey: new Uint8Array(65).fill(4).buffer},
+    toJSON: () => ({endpoint: 'old'}),
+    unsubscribe: async () => { old.gone = true; return true; },
+  };
+  const rotated = pushClient(t, {permission: 'granted', existing: old}, {push: PUSH});
+  await rotated.env.client.enablePush();
+  assert.equal(old.gone, true);
+  assert.equal(rotated.record.subscribed.length, 1);
+  assert.deepEqual(rotated.record.posts.map((post) => [post.url, post.body]), [
+    [PUSH.unsubscribeUrl, {endpoint: 'https://push.example.net/old'}],
+    [PUSH.subscribeUrl, {endpoint: 'https://push.example.net/abc', keys: {p256dh: 'p', auth: 'a'}}],
+  ]);
 });
 
 test('disablePush without a subscription does nothing', async (t) => {

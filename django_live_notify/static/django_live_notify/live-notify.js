@@ -1063,12 +1063,27 @@
       return navigator.serviceWorker.register(settings.serviceWorkerUrl, {scope: settings.scope || '/'});
     }).then((registration) => {
       this.pushRegistration = registration;
-      return registration.pushManager.getSubscription().then((existing) => existing || registration.pushManager.subscribe({
-        userVisibleOnly: true,
-        applicationServerKey: base64UrlToBytes(settings.publicKey),
-      }));
+      const key = base64UrlToBytes(settings.publicKey);
+      const subscribe = () => registration.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key});
+      return registration.pushManager.getSubscription().then((existing) => {
+        if (!existing) return subscribe();
+        if (sameKey(existing, key)) return existing;
+        // The site changed its VAPID keys: the old subscription cannot get pushes any more.
+        const endpoint = existing.endpoint;
+        return existing.unsubscribe()
+          .then(() => settings.unsubscribeUrl && postPushJson(this, settings.unsubscribeUrl, {endpoint}).catch(() => null))
+          .then(subscribe);
+      });
     }).then((subscription) => postPushJson(this, settings.subscribeUrl, subscription.toJSON()).then(() => subscription));
   };
+
+  /** Tell whether a subscription was made with `key` (a browser that cannot say is taken at its word). */
+  function sameKey(subscription, key) {
+    const given = subscription.options && subscription.options.applicationServerKey;
+    if (!given) return true;
+    const bytes = new Uint8Array(given);
+    return bytes.length === key.length && bytes.every((byte, index) => byte === key[index]);
+  }
 
   /** Unsubscribe this browser and tell the server; resolves to true when there was a subscription. */
   NotificationWebSocket.prototype.disablePush = function disablePush(overrides) {
