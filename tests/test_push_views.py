@@ -312,3 +312,22 @@ def test_a_user_keeps_the_20_subscriptions_last_heard_of_and_the_new_one(ana, us
     assert len(kept) == MAX_SUBSCRIPTIONS_PER_USER
     assert newest["endpoint"] in kept and bodies[0]["endpoint"] not in kept
     assert PushSubscription.objects.filter(user=bob).count() == 1
+
+
+def test_the_admin_lists_and_searches_subscriptions(client, ana, user_factory):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", password="pw")
+    bob = user_factory("bob")
+    post_json(
+        logged_in(ana), "live_notify:push_subscribe", browser_subscription("https://fcm.example/a"), user_agent="Phone"
+    )
+    post_json(logged_in(bob), "live_notify:push_subscribe", browser_subscription("https://moz.example/b"))
+    client.force_login(admin)
+    url = "/admin/django_live_notify/pushsubscription/"
+    page = client.get(url).content.decode()
+    assert "https://fcm.example/a" in page and "https://moz.example/b" in page and "Phone" in page
+    searched = client.get(url, {"q": "ana"}).content.decode()
+    assert "https://fcm.example/a" in searched and "https://moz.example/b" not in searched
+    detail = client.get(f"{url}{PushSubscription.objects.get(user=ana).pk}/change/")
+    assert detail.status_code == 200
