@@ -7,6 +7,7 @@ changes nothing and gets a 400, the same whatever the notification it names.
 
 from __future__ import annotations
 
+import hmac
 import json
 from functools import cache
 from pathlib import Path
@@ -94,6 +95,41 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
         user=_owner(request), endpoint_sha256=endpoint_hash(endpoint)
     ).delete()
     return JsonResponse({"subscribed": False, "deleted": bool(deleted)})
+
+
+@csrf_exempt
+@require_POST
+@never_cache
+def resubscribe(request: HttpRequest) -> HttpResponse:
+    """Move a subscription the browser replaced to its new endpoint and keys; no session or CSRF token needed.
+
+    The service worker proves it holds the old subscription with its auth secret, which only the browser and
+    this server know (the push service never sees it). An unknown endpoint and a wrong secret get the same 400.
+    """
+    body = _json(request)
+    if not isinstance(body, dict):
+        return _error('Send a JSON object: {"old_endpoint": ..., "old_auth": ..., "subscription": {...}}.')
+    old_endpoint, old_auth = body.get("old_endpoint"), body.get("old_auth")
+    if not isinstance(old_endpoint, str) or not isinstance(old_auth, str):
+        return _error("old_endpoint and old_auth are required.")
+    try:
+        cleaned = clean_subscription(body.get("subscription"))
+    except InvalidSubscription as error:
+        return _error(f"subscription: {error}")
+    with transaction.atomic():
+        subscription = (
+            PushSubscription.objects.select_for_update().filter(endpoint_sha256=endpoint_hash(old_endpoint)).first()
+        )
+        if subscription is None or not hmac.compare_digest(subscription.auth, old_auth.rstrip("=")):
+            return _error("Unknown subscription, or not its auth secret.")
+        new_hash = endpoint_hash(cleaned["endpoint"])
+        PushSubscription.objects.filter(endpoint_sha256=new_hash).exclude(pk=subscription.pk).delete()
+        subscription.endpoint = cleaned["endpoint"]
+        subscription.p256dh = cleaned["p256dh"]
+        subscription.auth = cleaned["auth"]
+        subscription.failure_count = 0
+        subscription.save()
+    return JsonResponse({"subscribed": True})
 
 
 @csrf_exempt

@@ -26,5 +26,6 @@ urlpatterns = [
     path("push/sw.js", push_views.service_worker, name="push_service_worker"),
     path("push/subscribe/", push_views.subscribe, name="push_subscribe"),
     path("push/unsubscribe/", push_views.unsubscribe, name="push_unsubscribe"),
+    path("push/resubscribe/", push_views.resubscribe, name="push_resubscribe"),
     path("push/read/", push_views.read, name="push_read"),
 ]

@@ -331,3 +331,43 @@ def test_the_admin_lists_and_searches_subscriptions(client, ana, user_factory):
     assert "https://fcm.example/a" in searched and "https://moz.example/b" not in searched
     detail = client.get(f"{url}{PushSubscription.objects.get(user=ana).pk}/change/")
     assert detail.status_code == 200
+
+
+# --------------------------------------------------------------------------- a subscription the browser replaced
+
+
+def test_resubscribe_moves_the_subscription_when_the_old_auth_secret_matches(ana):
+    old = browser_subscription("https://push.example.net/old")
+    post_json(logged_in(ana), "live_notify:push_subscribe", old)
+    PushSubscription.objects.update(failure_count=2)
+    new = browser_subscription("https://push.example.net/new")
+    body = {"old_endpoint": old["endpoint"], "old_auth": old["keys"]["auth"], "subscription": new}
+    response = post_json(Client(enforce_csrf_checks=True), "live_notify:push_resubscribe", body)
+    assert response.status_code == 200 and response.json() == {"subscribed": True}
+    stored = PushSubscription.objects.get()
+    assert (stored.user, stored.endpoint, stored.p256dh, stored.auth, stored.failure_count) == (
+        ana,
+        new["endpoint"],
+        new["keys"]["p256dh"],
+        new["keys"]["auth"],
+        0,
+    )
+
+
+def test_resubscribe_with_an_unknown_endpoint_or_another_secret_changes_nothing(ana):
+    old = browser_subscription("https://push.example.net/old")
+    post_json(logged_in(ana), "live_notify:push_subscribe", old)
+    new = browser_subscription("https://push.example.net/new")
+    answers = []
+    for old_endpoint, old_auth in (
+        (old["endpoint"], b64url(secrets.token_bytes(16))),
+        ("https://push.example.net/nobody", old["keys"]["auth"]),
+    ):
+        body = {"old_endpoint": old_endpoint, "old_auth": old_auth, "subscription": new}
+        response = post_json(Client(), "live_notify:push_resubscribe", body)
+        answers.append((response.status_code, response.json()))
+    assert answers == [(400, {"error": "Unknown subscription, or not its auth secret."})] * 2
+    bad = {"old_endpoint": old["endpoint"], "old_auth": old["keys"]["auth"], "subscription": {"endpoint": "http://x"}}
+    response = post_json(Client(), "live_notify:push_resubscribe", bad)
+    assert response.status_code == 400 and response.json()["error"].startswith("subscription: ")
+    assert list(PushSubscription.objects.values_list("endpoint", flat=True)) == [old["endpoint"]]

@@ -263,3 +263,24 @@ test('a click on a push without a read token marks nothing', async (t) => {
   assert.deepEqual(record.opened, ['https://example.com/']);
   assert.equal(notificationOf(record.shown[0]).data.id, 1);
 });
+
+test('a replaced subscription is moved on the server, proved by the old auth secret', async (t) => {
+  const {handlers, record} = worker(t);
+  const old = {endpoint: 'https://push.example.net/old', options: {userVisibleOnly: true}, toJSON: () => ({keys: {auth: 'oldauth'}})};
+  const fresh = {toJSON: () => ({endpoint: 'https://push.example.net/new', keys: {p256dh: 'p', auth: 'a'}})};
+  assert.equal(await handlers.onSubscriptionChange({oldSubscription: old, newSubscription: fresh}), true);
+  const [{url, init}] = record.fetched;
+  assert.equal(url, 'https://example.com/notifications/push/resubscribe/');
+  assert.equal(init.credentials, 'omit');
+  assert.deepEqual(JSON.parse(init.body), {
+    old_endpoint: 'https://push.example.net/old',
+    old_auth: 'oldauth',
+    subscription: {endpoint: 'https://push.example.net/new', keys: {p256dh: 'p', auth: 'a'}},
+  });
+});
+
+test('without the old subscription nothing is sent', async (t) => {
+  const {handlers, record} = worker(t);
+  assert.equal(await handlers.onSubscriptionChange({oldSubscription: null, newSubscription: null}), false);
+  assert.deepEqual(record.fetched, []);
+});

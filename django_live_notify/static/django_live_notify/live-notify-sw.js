@@ -23,6 +23,7 @@
         event.waitUntil(handlers.clickByTag(message.tag, message.action || ''));
       }
     });
+    scope.addEventListener('pushsubscriptionchange', (event) => event.waitUntil(handlers.onSubscriptionChange(event)));
     scope.addEventListener('install', () => scope.skipWaiting());
     scope.addEventListener('activate', (event) => event.waitUntil(scope.clients.claim()));
   }
@@ -119,6 +120,29 @@
     return handleClick(event.notification, event.action || '');
   }
 
+  /**
+   * Move the server's record of a subscription the browser replaced (Firefox does, now and then).
+   *
+   * The old subscription's auth secret proves this browser held it. Without the old subscription (some
+   * browsers give none) nothing can be proved: the page's next enablePush() subscribes again.
+   */
+  function onSubscriptionChange(event) {
+    const old = event.oldSubscription;
+    if (!old) return Promise.resolve(false);
+    const oldKeys = (old.toJSON() || {}).keys || {};
+    const renewed = event.newSubscription
+      ? Promise.resolve(event.newSubscription)
+      : scope.registration.pushManager.subscribe(old.options);
+    // Loaded with importScripts() into a site's own worker, the page's script names the URL.
+    const url = scope.liveNotifyResubscribeUrl || new URL('resubscribe/', scope.location.href).href;
+    return renewed.then((subscription) => scope.fetch(url, {
+      method: 'POST',
+      headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({old_endpoint: old.endpoint, old_auth: oldKeys.auth, subscription: subscription.toJSON()}),
+      credentials: 'omit',
+    })).then((response) => response.ok, () => false);
+  }
+
   /** Click the shown notification with `tag` (for a page that asks through postMessage). */
   function clickByTag(tag, action) {
     return scope.registration.getNotifications({tag}).then((shown) => {
@@ -127,5 +151,5 @@
     });
   }
 
-  return {onPush, onClick, clickByTag, notificationOptions, readPayload, siteUrl, markRead, focusOrOpen};
+  return {onPush, onClick, onSubscriptionChange, clickByTag, notificationOptions, readPayload, siteUrl, markRead, focusOrOpen};
 }));
