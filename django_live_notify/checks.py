@@ -308,7 +308,35 @@ def check_webpush_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             problem = "WEBPUSH_VAPID_PUBLIC_KEY is not the public key of WEBPUSH_VAPID_PRIVATE_KEY."
     if not problem and not subject.startswith(("mailto:", "https://")):
         problem = f"WEBPUSH_VAPID_SUBJECT must be a mailto: or https: URL, not {subject!r}."
+    if not problem:
+        problem = _webpush_option_problem()
+        if problem:
+            hint = 'TTL: whole seconds, 0 or more. Urgency: "very-low", "low", "normal" or "high".'
     return [Error(problem, hint=hint, id="django_live_notify.E009")] if problem else []
+
+
+def _webpush_option_problem() -> str:
+    from .webpush import URGENCIES
+
+    per_type = live_settings.WEBPUSH_TYPE_OPTIONS or {}
+    if not isinstance(per_type, dict) or not all(isinstance(options, dict) for options in per_type.values()):
+        return 'WEBPUSH_TYPE_OPTIONS must map types to dicts: {"security": {"ttl": 600, "urgency": "high"}}.'
+    places = [("WEBPUSH_TTL", live_settings.WEBPUSH_TTL, "WEBPUSH_URGENCY", live_settings.WEBPUSH_URGENCY)]
+    for name, options in per_type.items():
+        places.append(
+            (
+                f"WEBPUSH_TYPE_OPTIONS[{name!r}]['ttl']",
+                options.get("ttl", 0),
+                f"WEBPUSH_TYPE_OPTIONS[{name!r}]['urgency']",
+                options.get("urgency", "normal"),
+            )
+        )
+    for ttl_name, ttl, urgency_name, urgency in places:
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0:
+            return f"{ttl_name} must be whole seconds, 0 or more, not {ttl!r}."
+        if urgency not in URGENCIES:
+            return f"{urgency_name} must be one of {', '.join(URGENCIES)}, not {urgency!r}."
+    return ""
 
 
 def _is_webpush_backend(path: Any) -> bool:

@@ -271,6 +271,22 @@ def test_e009_when_the_keys_do_not_match_or_the_subject_is_not_a_url():
     assert "mailto: or https:" in e009(DELIVERY_BACKENDS=[WEBPUSH], **no_url)[0][1]
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"WEBPUSH_TTL": -1}, "WEBPUSH_TTL must be whole seconds, 0 or more, not -1."),
+        ({"WEBPUSH_TTL": "1h"}, "WEBPUSH_TTL must be whole seconds"),
+        ({"WEBPUSH_URGENCY": "urgent"}, "WEBPUSH_URGENCY must be one of very-low, low, normal, high, not 'urgent'."),
+        ({"WEBPUSH_TYPE_OPTIONS": {"security": {"urgency": "max"}}}, "WEBPUSH_TYPE_OPTIONS['security']['urgency']"),
+        ({"WEBPUSH_TYPE_OPTIONS": {"security": {"ttl": 1.5}}}, "WEBPUSH_TYPE_OPTIONS['security']['ttl']"),
+        ({"WEBPUSH_TYPE_OPTIONS": {"security": "high"}}, "WEBPUSH_TYPE_OPTIONS must map types to dicts"),
+    ],
+)
+def test_e009_when_ttl_or_urgency_is_out_of_bounds(options, message):
+    [(check_id, text)] = e009(DELIVERY_BACKENDS=[WEBPUSH], **PUSH_SETTINGS, **options)
+    assert check_id == "django_live_notify.E009" and message in text
+
+
 def test_the_key_command_prints_a_working_matching_key_pair(capsys):
     call_command("live_notify_vapid_keys", subject="mailto:ops@example.org")
     lines = capsys.readouterr().out.strip().splitlines()
