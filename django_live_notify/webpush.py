@@ -101,6 +101,9 @@ class WebPushBackend(DeliveryBackend):
     name = "webpush"
     verbose_name = "Browser push"
     batches = False
+    # For the delivery worker: push only to users who had no open tab (the row was not seen or read meanwhile);
+    # its DELIVERY_POLICIES setting can say "always" per type.
+    policy = "offline"
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -114,8 +117,10 @@ class WebPushBackend(DeliveryBackend):
     def send(self, user: Any, notifications: Sequence[Notification]) -> SendResult:
         """Push each notification in turn; stop at the first that only failed for now.
 
-        Ids after that one are in neither list of the result, so the worker sends them again; when not one id
-        was accepted, TemporaryFailure is raised instead.
+        When not one id was accepted or refused before it, TemporaryFailure is raised, so that all are retried.
+        Otherwise the ids from that one on are in neither list of the result: the delivery worker counts them as
+        not accepted. It hands this backend (``batches = False``) one notification per call, so there it does
+        not arise.
         """
         result = SendResult()
         subscriptions = list(PushSubscription.objects.filter(user=user).order_by("pk"))
