@@ -263,3 +263,89 @@ def check_sqlite_transactions(app_configs: Any = None, **kwargs: Any) -> list[An
             id="django_live_notify.W004",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_webpush_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Check that the VAPID keys and subject are set, and match, when the web push backend is in use."""
+    # Read directly: DELIVERY_BACKENDS belongs to the delivery worker, which may not define a default.
+    listed = (getattr(settings, "LIVE_NOTIFY", None) or {}).get("DELIVERY_BACKENDS", []) or []
+    if not any(_is_webpush_backend(path) for path in listed):
+        return []
+    hint = (
+        "Run manage.py live_notify_vapid_keys and put the lines it prints into LIVE_NOTIFY, with "
+        "WEBPUSH_VAPID_SUBJECT a mailto: or https: URL where push services can reach you."
+    )
+    private_key = str(live_settings.WEBPUSH_VAPID_PRIVATE_KEY or "")
+    public_key = str(live_settings.WEBPUSH_VAPID_PUBLIC_KEY or "")
+    subject = str(live_settings.WEBPUSH_VAPID_SUBJECT or "")
+    missing = [
+        name
+        for name, value in (
+            ("WEBPUSH_VAPID_PRIVATE_KEY", private_key),
+            ("WEBPUSH_VAPID_PUBLIC_KEY", public_key),
+            ("WEBPUSH_VAPID_SUBJECT", subject),
+        )
+        if not value
+    ]
+    if missing:
+        return [
+            Error(
+                f"The web push backend is in DELIVERY_BACKENDS but LIVE_NOTIFY lacks {', '.join(missing)}.",
+                hint=hint,
+                id="django_live_notify.E009",
+            )
+        ]
+    from .webpush import vapid_public_key
+
+    problem = ""
+    try:
+        derived = vapid_public_key(private_key)
+    except Exception:  # py-vapid raises several kinds for a key it cannot read
+        problem = "WEBPUSH_VAPID_PRIVATE_KEY is not a P-256 private key (base64url raw or DER)."
+    else:
+        if derived != public_key.rstrip("="):
+            problem = "WEBPUSH_VAPID_PUBLIC_KEY is not the public key of WEBPUSH_VAPID_PRIVATE_KEY."
+    if not problem and not subject.startswith(("mailto:", "https://")):
+        problem = f"WEBPUSH_VAPID_SUBJECT must be a mailto: or https: URL, not {subject!r}."
+    if not problem:
+        problem = _webpush_option_problem()
+        if problem:
+            hint = 'TTL: whole seconds, 0 or more. Urgency: "very-low", "low", "normal" or "high".'
+    return [Error(problem, hint=hint, id="django_live_notify.E009")] if problem else []
+
+
+def _webpush_option_problem() -> str:
+    from .webpush import URGENCIES
+
+    per_type = live_settings.WEBPUSH_TYPE_OPTIONS or {}
+    if not isinstance(per_type, dict) or not all(isinstance(options, dict) for options in per_type.values()):
+        return 'WEBPUSH_TYPE_OPTIONS must map types to dicts: {"security": {"ttl": 600, "urgency": "high"}}.'
+    places = [("WEBPUSH_TTL", live_settings.WEBPUSH_TTL, "WEBPUSH_URGENCY", live_settings.WEBPUSH_URGENCY)]
+    for name, options in per_type.items():
+        places.append(
+            (
+                f"WEBPUSH_TYPE_OPTIONS[{name!r}]['ttl']",
+                options.get("ttl", 0),
+                f"WEBPUSH_TYPE_OPTIONS[{name!r}]['urgency']",
+                options.get("urgency", "normal"),
+            )
+        )
+    for ttl_name, ttl, urgency_name, urgency in places:
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0:
+            return f"{ttl_name} must be whole seconds, 0 or more, not {ttl!r}."
+        if urgency not in URGENCIES:
+            return f"{urgency_name} must be one of {', '.join(URGENCIES)}, not {urgency!r}."
+    return ""
+
+
+def _is_webpush_backend(path: Any) -> bool:
+    if not isinstance(path, str):
+        return False
+    try:
+        backend = import_string(path)
+    except ImportError:
+        return False
+    from .webpush import WebPushBackend
+
+    return isinstance(backend, type) and issubclass(backend, WebPushBackend)
