@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import Truncator
 
-from . import preferences, protocol, publish
+from . import metrics, preferences, protocol, publish
 from .actions import clean_actions, has_safe_scheme
 from .batching import batches
 from .conf import live_settings
@@ -91,6 +91,7 @@ def notify(
         pairs = [(row.recipient_id, None if row.silent else row.pk) for row in rows]
         updates = [row for row in updated.values() if not row.silent]
         transaction.on_commit(lambda: _send_stored(tail, pairs, updates))
+    metrics.sent("notify", len(rows) + len(updated))
     new_rows = {row.recipient_id: row for row in rows}
     result = [updated.get(recipient_id) or new_rows[recipient_id] for recipient_id in stored_ids]
     if single:
@@ -129,9 +130,9 @@ def broadcast(
     else:
         user_ids = _distinct_ids(users, "users")
         if not user_ids:
-            return 0
+            return metrics.sent("broadcast", 0)
         recipients = manager.filter(_in_list(user_ids, db))
-    return _broadcast_in_database(template, recipients, db)
+    return metrics.sent("broadcast", _broadcast_in_database(template, recipients, db))
 
 
 def _in_list(user_ids: list[Any], db: str) -> Q | _AnyOf:

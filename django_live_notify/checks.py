@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.management import get_commands
 from django.db import router
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, live_settings
@@ -263,3 +263,32 @@ def check_sqlite_transactions(app_configs: Any = None, **kwargs: Any) -> list[An
             id="django_live_notify.W004",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_metrics_package(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """W006: the metrics view is routed, and on, but prometheus_client is not installed."""
+    from . import metrics, views
+
+    if metrics.prometheus_client is not None or not live_settings.METRICS:
+        return []
+    if not _routes_to(get_resolver().url_patterns, views.metrics_view):
+        return []
+    return [
+        Warning(
+            "The metrics view is routed, but prometheus_client is not installed: it answers 404.",
+            hint="pip install 'django-live-notify[metrics]', or set LIVE_NOTIFY['METRICS'] = False.",
+            id="django_live_notify.W006",
+        )
+    ]
+
+
+def _routes_to(patterns: list[Any], view: Any) -> bool:
+    """Tell whether any of ``patterns``, or the patterns they include, serves ``view``."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if _routes_to(pattern.url_patterns, view):
+                return True
+        elif getattr(pattern, "callback", None) is view:
+            return True
+    return False

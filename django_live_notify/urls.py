@@ -23,4 +23,5 @@ urlpatterns = [
     path("api/<int:pk>/snooze/", views.api_snooze, name="api_snooze"),
     path("api/token/", views.api_token, name="api_token"),
     path("api/preferences/", views.api_preferences, name="api_preferences"),
+    path("metrics/", views.metrics_view, name="metrics"),
 ]
