@@ -3,7 +3,10 @@ with prometheus_client's own parser."""
 
 import asyncio
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -298,3 +301,52 @@ def test_the_grafana_dashboard_is_valid_json_whose_queries_name_only_existing_me
     ):
         assert wanted in named, wanted
     assert all("histogram_quantile" in expr for expr in exprs if "_bucket" in expr)
+
+
+WITHOUT_PROMETHEUS = """
+import json, sys
+sys.modules["prometheus_client"] = None  # what an ImportError looks like: the package is not installed
+import django
+django.setup()
+from django.core import checks
+from django.test import Client, override_settings
+from django.test.utils import setup_test_environment
+from django_live_notify import metrics
+setup_test_environment()
+result = {"enabled": metrics.enabled()}
+result["routed"] = [m.id for m in checks.run_checks() if m.id.startswith("django_live_notify.W006")]
+with override_settings(ROOT_URLCONF="tests.urls_without_live_notify"):
+    result["unrouted"] = [m.id for m in checks.run_checks() if m.id == "django_live_notify.W006"]
+with override_settings(LIVE_NOTIFY={"METRICS": False}):
+    result["off"] = [m.id for m in checks.run_checks() if m.id == "django_live_notify.W006"]
+result["status"] = Client().get("/notifications/metrics/").status_code
+metrics.frame_in("heartbeat"); metrics.frame_out('{"type":"x"}'); metrics.socket_opened()
+metrics.record_channel_send("push", "sent")
+result["sent"] = metrics.sent("notify", 3)
+print(json.dumps(result))
+"""
+
+
+def test_without_prometheus_client_every_call_is_a_no_op_the_view_is_404_and_routing_it_is_w006():
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(root)}
+    env.pop("LIVE_NOTIFY_TEST_DATABASE_URL", None)
+    output = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PROMETHEUS], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert output.returncode == 0, output.stderr
+    result = json.loads(output.stdout.strip().splitlines()[-1])
+    assert result == {
+        "enabled": False,
+        "routed": ["django_live_notify.W006"],
+        "unrouted": [],
+        "off": [],
+        "status": 404,
+        "sent": 3,
+    }
+
+
+def test_with_prometheus_client_installed_routing_the_view_is_no_warning():
+    from django_live_notify.checks import check_metrics_package
+
+    assert check_metrics_package() == []
