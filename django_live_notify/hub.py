@@ -238,6 +238,7 @@ class Hub:
         while True:
             await asyncio.sleep(sweep_interval())
             await self.sweep()
+            metrics.flush()
             await session_check.recheck(self)
             due = self.loop.time() - last_refresh >= self.group_refresh_interval
             if self.layer is not None and (due or self.rejoin):

@@ -4,16 +4,22 @@ Every metric is defined once, here, and every instrumented spot makes one call
 to a function of this module. Without prometheus_client, or with
 ``LIVE_NOTIFY["METRICS"] = False``, each of those functions returns after one
 flag test: the hot paths (a frame in, a frame out) pay that and nothing more.
-Label children are looked up once per label value and kept, so a counted frame
-costs a dict lookup and an increment.
+A frame in or out is counted without a lock, on an ``itertools.count`` per frame
+type (``next()`` on it is atomic under the GIL); :func:`flush` adds those counts
+to the Prometheus counters when the metrics are read, at every hub sweep (so that
+other processes see them in multiprocess mode) and at exit. Counting a frame so
+costs a dict lookup and a ``next()``, not a Prometheus ``inc()`` and its lock.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import ipaddress
+import itertools
 import os
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -76,8 +82,50 @@ if prometheus_client is not None:
 
 # None until the settings are first read (and again after they change); then whether metrics are recorded.
 _on: bool | None = None
-_frames_in: dict[str, Any] = {}
-_frames_out: dict[str, Any] = {}
+
+
+class _FrameCount:
+    """Frames of one type counted since the process started, and how many of them the Prometheus counter has."""
+
+    __slots__ = ("child", "count", "flushed")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.count = itertools.count()
+        self.flushed = 0
+
+    def flush(self) -> None:
+        # repr is "count(N)": the one way to read an itertools.count without advancing it.
+        total = int(repr(self.count)[6:-1])
+        if total > self.flushed:
+            self.child.inc(total - self.flushed)
+            self.flushed = total
+
+
+_frames_in: dict[str, _FrameCount] = {}
+_frames_out: dict[str, _FrameCount] = {}
+_flush_lock = threading.Lock()
+_children_lock = threading.Lock()
+_send_calls: dict[str, tuple[Any, Any]] = {}
+
+
+def _frame_count(counts: dict[str, _FrameCount], metric: Any, frame_type: str) -> _FrameCount:
+    with _children_lock:
+        count = counts.get(frame_type)
+        if count is None:
+            count = counts[frame_type] = _FrameCount(metric.labels(frame_type))
+        return count
+
+
+def flush() -> None:
+    """Add the frames counted since the last flush to the Prometheus counters."""
+    with _flush_lock:
+        for counts in (_frames_in, _frames_out):
+            for count in list(counts.values()):
+                count.flush()
+
+
+atexit.register(flush)
 
 
 def enabled() -> bool:
@@ -110,32 +158,29 @@ def sockets_closed(count: int = 1) -> None:
 def frame_in(frame_type: Any) -> None:
     """Count one client frame of ``frame_type`` (a protocol type, or "unknown": never the client's own string)."""
     if _on or (_on is None and enabled()):
-        child = _frames_in.get(frame_type)
-        if child is None:
-            child = _frames_in[frame_type] = FRAMES_IN.labels(frame_type)
-        child.inc()
+        count = _frames_in.get(frame_type) or _frame_count(_frames_in, FRAMES_IN, frame_type)
+        next(count.count)
 
 
 def frame_out(frame: str) -> None:
     """Count one text frame written to a socket, by the type it starts with (every frame is ``{"type":"...``)."""
     if _on or (_on is None and enabled()):
         frame_type = frame[9 : frame.find('"', 9)] if frame.startswith('{"type":"') else "other"
-        child = _frames_out.get(frame_type)
-        if child is None:
-            if len(_frames_out) >= 64:
-                # Frames are built by this app only, but a bug must not grow the label set without end.
-                frame_type = "other"
-                child = _frames_out.get(frame_type)
-            if child is None:
-                child = _frames_out[frame_type] = FRAMES_OUT.labels(frame_type)
-        child.inc()
+        count = _frames_out.get(frame_type)
+        if count is None:
+            # Frames are built by this app only, but a bug must not grow the label set without end.
+            count = _frame_count(_frames_out, FRAMES_OUT, frame_type if len(_frames_out) < 64 else "other")
+        next(count.count)
 
 
 def sent(function: str, rows: int) -> int:
     """Count one call of ``function`` ("notify" or "broadcast") that stored or updated ``rows`` rows; return rows."""
     if _on or (_on is None and enabled()):
-        SEND_CALLS.labels(function).inc()
-        SEND_ROWS.labels(function).inc(rows)
+        children = _send_calls.get(function)
+        if children is None:
+            children = _send_calls[function] = (SEND_CALLS.labels(function), SEND_ROWS.labels(function))
+        children[0].inc()
+        children[1].inc(rows)
     return rows
 
 
@@ -256,6 +301,7 @@ def exposition() -> tuple[bytes, str]:
     serving the request reads them all (prometheus_client's MultiProcessCollector).
     """
     assert prometheus_client is not None
+    flush()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import CollectorRegistry, multiprocess
 

@@ -34,6 +34,16 @@ def value(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
+async def scraped(port, name, expected, timeout=10, **labels):
+    """Scrape ``port`` until ``name`` reaches ``expected`` (counted frames reach the directory at a sweep)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        samples = await asyncio.to_thread(scrape, port)
+        if value(samples, name, **labels) == expected or asyncio.get_running_loop().time() > deadline:
+            return samples
+        await asyncio.sleep(0.2)
+
+
 async def open_socket(port, session_key):
     socket = await websockets.connect(
         f"ws://127.0.0.1:{port}/ws/notifications/",
@@ -48,7 +58,8 @@ async def open_socket(port, session_key):
 def test_two_uvicorn_processes_sharing_a_metrics_directory_report_their_sum(tmp_path, redis_url):
     directory = tmp_path / "prometheus"
     directory.mkdir()
-    setup_env = live_env(live_database_in(tmp_path), redis_url)
+    # A 4 s heartbeat: the hubs sweep, and so flush their frame counts to the directory, every 2 s.
+    setup_env = live_env(live_database_in(tmp_path), redis_url, heartbeat=4)
     manage(setup_env, "migrate", "-v0")
     (first_user, first_key, _), (_, second_key, _), (_, third_key, _) = create_sessions(setup_env, 3)
     env = {**setup_env, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
@@ -61,22 +72,14 @@ def test_two_uvicorn_processes_sharing_a_metrics_directory_report_their_sum(tmp_
             await open_socket(first, second_key),
             await open_socket(second, third_key),
         ]
-        views = [await asyncio.to_thread(scrape, port) for port in (first, second)]
+        views = [await scraped(port, "live_notify_frames_in_total", 3, type="heartbeat") for port in (first, second)]
         await sockets[2].close()
         # The second process's hub sees the close a moment later.
-        for _ in range(50):
-            after_close = await asyncio.to_thread(scrape, first)
-            if value(after_close, "live_notify_sockets") == 2:
-                break
-            await asyncio.sleep(0.1)
+        after_close = await scraped(first, "live_notify_sockets", 2)
         await asyncio.to_thread(manage, env, "shell", "-v0", "-c", NOTIFY.replace("USER", str(first_user)))
         frame = json.loads(await asyncio.wait_for(sockets[0].recv(), 10))
         assert frame["type"] == "notification"
-        for _ in range(50):
-            after_notify = await asyncio.to_thread(scrape, second)
-            if value(after_notify, "live_notify_delivery_latency_seconds_count", kind="notification"):
-                break
-            await asyncio.sleep(0.1)
+        after_notify = await scraped(second, "live_notify_delivery_latency_seconds_count", 1, kind="notification")
         for socket in sockets[:2]:
             await socket.close()
         return views, after_close, after_notify
