@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import glob
 import ipaddress
 import itertools
 import os
@@ -125,7 +126,14 @@ def flush() -> None:
                 count.flush()
 
 
-atexit.register(flush)
+@atexit.register
+def _exit() -> None:
+    """Write this process's last frame counts; in multiprocess mode, take its sockets out of the live sum."""
+    flush()
+    if prometheus_client is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())
 
 
 def enabled() -> bool:
@@ -302,11 +310,33 @@ def exposition() -> tuple[bytes, str]:
     """
     assert prometheus_client is not None
     flush()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
         from prometheus_client import CollectorRegistry, multiprocess
 
+        forget_dead_processes(directory)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = prometheus_client.REGISTRY
     return prometheus_client.generate_latest(registry), prometheus_client.CONTENT_TYPE_LATEST
+
+
+def forget_dead_processes(directory: str) -> None:
+    """Drop the live gauges of processes that are gone, however they ended, from the multiprocess directory.
+
+    uvicorn's workers die by the signal that stopped them, so no exit hook of theirs runs; a crashed
+    worker runs none either. A process id that is no longer running is one that ended.
+    """
+    from prometheus_client import multiprocess
+
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        try:
+            pid = int(os.path.basename(path)[:-3].rsplit("_", 1)[1])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)
+        except PermissionError:
+            pass  # running, as another user

@@ -350,3 +350,37 @@ def test_with_prometheus_client_installed_routing_the_view_is_no_warning():
     from django_live_notify.checks import check_metrics_package
 
     assert check_metrics_package() == []
+
+
+@pytest.mark.redis
+async def test_a_redis_restart_counts_the_hubs_receive_errors_and_its_recovery():
+    from tests.servers import RedisServer, redis_server_binary, skip_or_fail
+
+    binary = redis_server_binary()
+    if binary is None:
+        skip_or_fail("no redis-server binary: this test restarts its own Redis")
+    server = RedisServer(binary)
+    server.start()
+    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [server.url]}}}
+    errors, recoveries = "live_notify_layer_errors_total", "live_notify_layer_recoveries_total"
+    try:
+        (ana,) = await users("ana")
+        with override_settings(CHANNEL_LAYERS=layers):
+            socket = await open_socket(ana)
+            hub = await get_hub()
+            before = await ascrape()
+            server.kill()
+            await asyncio.sleep(0.5)
+            await sync_to_async(server.start)()
+            for _ in range(100):
+                if not hub.rejoin and (hub.rejoining is None or hub.rejoining.done()):
+                    break
+                await asyncio.sleep(0.05)
+            await anotify(ana, title="after the restart")
+            assert (await receive(socket, timeout=20))["type"] == "notification"
+            after = await ascrape()
+            await socket.disconnect()
+    finally:
+        server.stop()
+    assert value(after, errors, operation="receive") - value(before, errors, operation="receive") >= 1
+    assert value(after, recoveries, operation="receive") - value(before, recoveries, operation="receive") == 1

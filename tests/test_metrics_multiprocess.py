@@ -3,6 +3,7 @@
 
 import asyncio
 import json
+import signal
 import urllib.request
 
 import pytest
@@ -80,14 +81,20 @@ def test_two_uvicorn_processes_sharing_a_metrics_directory_report_their_sum(tmp_
         frame = json.loads(await asyncio.wait_for(sockets[0].recv(), 10))
         assert frame["type"] == "notification"
         after_notify = await scraped(second, "live_notify_delivery_latency_seconds_count", 1, kind="notification")
+        # A worker that crashes (killed here) leaves its last socket count in its file: it must leave the sum.
+        sockets.append(await open_socket(second, third_key))
+        before_stop = await scraped(first, "live_notify_sockets", 3)
+        servers[1].signal(signal.SIGKILL)
+        await asyncio.to_thread(servers[1].stop)
+        after_stop = await asyncio.to_thread(scrape, first)
         for socket in sockets[:2]:
             await socket.close()
-        return views, after_close, after_notify
+        return views, after_close, after_notify, before_stop, after_stop
 
     try:
         for server in servers:
             server.start()
-        views, after_close, after_notify = asyncio.run(scenario())
+        views, after_close, after_notify, before_stop, after_stop = asyncio.run(scenario())
     finally:
         for server in servers:
             server.stop()
@@ -102,4 +109,6 @@ def test_two_uvicorn_processes_sharing_a_metrics_directory_report_their_sum(tmp_
     assert value(after_notify, "live_notify_send_rows_total", function="notify") == 1
     assert value(after_notify, "live_notify_delivery_latency_seconds_count", kind="notification") == 1
     assert 0 < value(after_notify, "live_notify_delivery_latency_seconds_sum", kind="notification") < 10
+    assert value(before_stop, "live_notify_sockets") == 3
+    assert value(after_stop, "live_notify_sockets") == 2
     assert {path.name.split("_")[0] for path in directory.iterdir()} >= {"counter", "gauge", "histogram"}
