@@ -8,6 +8,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import get_commands
 from django.db import router
 from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
@@ -280,6 +281,34 @@ def check_metrics_package(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             hint="pip install 'django-live-notify[metrics]', or set LIVE_NOTIFY['METRICS'] = False.",
             id="django_live_notify.W006",
         )
+    ]
+
+
+@register(Tags.compatibility)
+def check_metrics_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """E009: the metrics view's guard must be well formed: addresses or networks, and a token string or None."""
+    from .metrics import allowed_networks
+
+    problems = []
+    allowed = live_settings.METRICS_ALLOWED_IPS
+    if not isinstance(allowed, (list, tuple)):
+        problems.append(f"METRICS_ALLOWED_IPS must be a list of IP addresses or networks, not {allowed!r}.")
+    else:
+        try:
+            allowed_networks()
+        except ImproperlyConfigured as error:
+            problems.append(str(error))
+    token = live_settings.METRICS_TOKEN
+    if token is not None and (not isinstance(token, str) or not token.strip()):
+        problems.append(f"METRICS_TOKEN must be a non-empty string or None, not {token!r}.")
+    return [
+        Error(
+            problem,
+            hint='METRICS_ALLOWED_IPS lists addresses or CIDR networks, e.g. ["127.0.0.1", "10.0.0.0/8"] (default: '
+            "127.0.0.1 and ::1); METRICS_TOKEN is a bearer token string, or None for none.",
+            id="django_live_notify.E009",
+        )
+        for problem in problems
     ]
 
 

@@ -384,3 +384,29 @@ async def test_a_redis_restart_counts_the_hubs_receive_errors_and_its_recovery()
         server.stop()
     assert value(after, errors, operation="receive") - value(before, errors, operation="receive") >= 1
     assert value(after, recoveries, operation="receive") - value(before, recoveries, operation="receive") == 1
+
+
+@pytest.mark.parametrize(
+    "live_notify, problem",
+    [
+        ({"METRICS_ALLOWED_IPS": "127.0.0.1"}, "METRICS_ALLOWED_IPS must be a list"),
+        ({"METRICS_ALLOWED_IPS": ["10.0.0.0/33"]}, "holds '10.0.0.0/33', which is no IP address or network"),
+        ({"METRICS_TOKEN": ""}, "METRICS_TOKEN must be a non-empty string or None"),
+        ({"METRICS_TOKEN": 12345}, "METRICS_TOKEN must be a non-empty string or None, not 12345"),
+    ],
+)
+def test_a_malformed_guard_is_e009(live_notify, problem):
+    from django_live_notify.checks import check_metrics_settings
+
+    with override_settings(LIVE_NOTIFY=live_notify):
+        [error] = check_metrics_settings()
+    assert error.id == "django_live_notify.E009"
+    assert problem in error.msg
+
+
+def test_the_default_and_a_good_guard_pass_e009():
+    from django_live_notify.checks import check_metrics_settings
+
+    assert check_metrics_settings() == []
+    with override_settings(LIVE_NOTIFY={"METRICS_ALLOWED_IPS": ("10.0.0.0/8", "::1"), "METRICS_TOKEN": "t0ken"}):
+        assert check_metrics_settings() == []
