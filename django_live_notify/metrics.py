@@ -33,7 +33,7 @@ from .conf import live_settings
 
 try:
     import prometheus_client
-except ImportError:  # pragma: no cover - the suite runs with the extra installed; see test_metrics_missing
+except ImportError:  # pragma: no cover - tests/test_metrics.py runs a process without it
     prometheus_client = None  # type: ignore[assignment]
 
 __all__ = ["enabled", "exposition", "record_channel_send", "request_allowed"]
