@@ -75,6 +75,12 @@ DEFAULTS: dict[str, Any] = {
     "WRITE_TIMEOUT": 10,
     # Days a read notification is kept before live_notify_cleanup deletes it; None keeps them.
     "RETENTION_DAYS": 90,
+    # Record Prometheus metrics (with the ``metrics`` extra installed); False makes every metric call a no-op.
+    "METRICS": True,
+    # Client addresses or networks (CIDR) that may read the metrics view without a token.
+    "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
+    # A bearer token that may read the metrics view from any address; None accepts no token.
+    "METRICS_TOKEN": None,
 }
 
 

@@ -26,7 +26,7 @@ import struct
 from collections import deque
 from typing import Any, Protocol
 
-from . import protocol
+from . import metrics, protocol
 from .conf import live_settings
 
 logger = logging.getLogger("django_live_notify")
@@ -110,6 +110,7 @@ class Outbox:
         try:
             if isinstance(item, str):
                 await self.owner.base_send({"type": "websocket.send", "text": item})
+                metrics.frame_out(item)
             else:
                 await self.owner._close(item)
         except Exception:

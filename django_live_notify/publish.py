@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from . import protocol
+from . import metrics, protocol
 from .conf import live_settings
 
 if TYPE_CHECKING:
@@ -108,6 +108,7 @@ def publish(message: dict[str, Any], everyone: bool = False) -> bool:
     WARNING with counts at most every ``OUTAGE_WARNING_SECONDS`` while it lasts,
     and one INFO when a send works again.
     """
+    metrics.stamp(message)
     try:
         channel_layer = layer()
         if channel_layer is None:
@@ -139,6 +140,7 @@ class _Outage:
 
     def failed(self, error: Exception) -> None:
         now = time.monotonic()
+        metrics.layer_error("publish")
         with self.lock:
             self.failures += 1
             if self.started is None:
@@ -178,6 +180,7 @@ class _Outage:
                 return
             seconds, count = time.monotonic() - self.started, self.failed_total
             self.started = None
+        metrics.layer_recovered("publish")
         logger.info("Live sends work again after %.1f s; %d failed meanwhile and are left to recovery", seconds, count)
 
 

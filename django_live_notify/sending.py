@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import models, router, transaction
 from django.db.models import Max
 
-from . import preferences, protocol, publish, storing
+from . import metrics, preferences, protocol, publish, storing
 from .models import Notification
 from .reading import unread_counts
 from .signals import notification_created, notification_updated
@@ -75,6 +75,7 @@ def notify(
         pairs = [(row.recipient_id, None if row.silent else row.pk) for row in rows]
         updates = [row for row in updated.values() if not row.silent]
         transaction.on_commit(lambda: send_stored(tail, pairs, updates))
+    metrics.sent("notify", len(rows) + len(updated))
     new_rows = {row.recipient_id: row for row in rows}
     result = [updated.get(recipient_id) or new_rows[recipient_id] for recipient_id in stored_ids]
     if single:
@@ -113,9 +114,9 @@ def broadcast(
     else:
         user_ids = storing.distinct_ids(users, "users")
         if not user_ids:
-            return 0
+            return metrics.sent("broadcast", 0)
         recipients = manager.filter(storing.in_list(user_ids, db))
-    return _broadcast_in_database(template, recipients, db)
+    return metrics.sent("broadcast", _broadcast_in_database(template, recipients, db))
 
 
 def _broadcast_in_database(template: Notification, recipients: models.QuerySet[Any], db: str) -> int:

@@ -28,4 +28,5 @@ urlpatterns = [
     path("push/unsubscribe/", push_views.unsubscribe, name="push_unsubscribe"),
     path("push/resubscribe/", push_views.resubscribe, name="push_resubscribe"),
     path("push/read/", push_views.read, name="push_read"),
+    path("metrics/", views.metrics_view, name="metrics"),
 ]

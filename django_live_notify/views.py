@@ -28,7 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import actions, inbox, preferences, reading, tokens
+from . import actions, inbox, metrics, preferences, reading, tokens
 from .conf import live_settings
 from .models import Notification, NotificationPreference, NotificationQuerySet
 
@@ -478,3 +478,17 @@ def _redirect_back(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(target)
     namespace = request.resolver_match.namespace if request.resolver_match else None
     return HttpResponseRedirect(reverse("live_notify:list", current_app=namespace))
+
+
+@never_cache
+@require_safe
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Serve the Prometheus metrics to an allowed address or a bearer of ``METRICS_TOKEN``; 404 to anyone else.
+
+    404, not 403: the view does not tell that it exists. 404 too when metrics are off or
+    prometheus_client is not installed.
+    """
+    if not metrics.enabled() or not metrics.request_allowed(request):
+        raise Http404
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
