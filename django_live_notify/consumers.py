@@ -131,8 +131,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         else:
             self.outbox.close(code)
 
-    def fell_behind(self, reason: str, stat: str = "closed_too_slow") -> None:
-        """Count and log a socket its outbox aborted, and take it out of the hub."""
+    def dropped(self, reason: str, stat: str = "closed_too_slow") -> None:
+        """Count and log a socket its outbox aborted (too slow, flooding), and take it out of the hub."""
         what = "that fell behind" if stat == "closed_too_slow" else "because"
         logger.warning("Dropped a socket of user %s %s: %s", self.user_key, what, reason)
         metrics.socket_dropped(stat, reason)

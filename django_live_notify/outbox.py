@@ -44,7 +44,7 @@ class Owner(Protocol):
 
     async def _close(self, code: int) -> None: ...
 
-    def fell_behind(self, reason: str, stat: str = ...) -> None: ...
+    def dropped(self, reason: str, stat: str = ...) -> None: ...
 
 
 class Outbox:
@@ -167,7 +167,7 @@ class Outbox:
             self.timer = None
         if self.writer is not None:
             self.writer.cancel()
-        self.owner.fell_behind(f"{reason}; {pending} frame(s) dropped", stat)
+        self.owner.dropped(f"{reason}; {pending} frame(s) dropped", stat)
         if not abort_transport(self._server(), code, grace):
             # An unknown server (or a test's send): closing is all an application can do.
             logger.warning("Cannot abort this server's transport; closing the socket instead")
