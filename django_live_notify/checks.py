@@ -407,3 +407,20 @@ def _routes_to(patterns: list[Any], view: Any) -> bool:
         elif getattr(pattern, "callback", None) is view:
             return True
     return False
+
+
+@register(Tags.security)
+def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """W005: with DEBUG off, ALLOWED_HOSTS should name the site's hosts, not "*"."""
+    if settings.DEBUG or "*" not in settings.ALLOWED_HOSTS:
+        return []
+    return [
+        Warning(
+            "ALLOWED_HOSTS contains '*': any Host header is taken as the site's own, so the socket's origin check "
+            "accepts every page whose Origin names the host the handshake was sent to, whatever that host is.",
+            hint="List your site's hosts in ALLOWED_HOSTS (ALLOWED_HOSTS = ['www.example.com']). With '*', any "
+            "domain that resolves to your server, such as an attacker's through DNS rebinding, is an origin of "
+            "your own, and Django no longer checks the Host header of pages either.",
+            id="django_live_notify.W005",
+        )
+    ]
