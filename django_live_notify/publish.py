@@ -52,14 +52,13 @@ def frames_message(targets: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
 
 
 def close_message(
-    key: str, session_key: str | None, auth_hash: str | None, code: int, revoke: bool = True
+    key: str, session_key: str | None, auth_hash: str | None, code: int, revoked_at: float = 0.0
 ) -> dict[str, Any]:
     """Build a message that closes a user's sockets: of one session, or all, or those with a stale auth hash.
 
-    With ``revoke``, it also revokes the user's socket tokens issued until now, in every process, and closes
-    the sockets opened with them.
+    With ``revoked_at`` (a time.time()), it also revokes the user's socket tokens issued until then, in every
+    process, and closes the sockets opened with them; 0 revokes nothing.
     """
-    revoked_at = time.time() if revoke else 0.0
     return {
         "type": MESSAGE_TYPE,
         "kind": CLOSE,
