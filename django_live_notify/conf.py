@@ -58,6 +58,10 @@ DEFAULTS: dict[str, Any] = {
     "WRITE_TIMEOUT": 10,
     # Days a read notification is kept before live_notify_cleanup deletes it; None keeps them.
     "RETENTION_DAYS": 90,
+    # Record delivery, seen and click times (acks from clients, see docs/analytics.rst); False sends and keeps none.
+    "ANALYTICS": True,
+    # Milliseconds a client gathers acks before sending them in one frame.
+    "ACK_INTERVAL": 250,
 }
 
 
