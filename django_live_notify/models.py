@@ -126,6 +126,8 @@ class Notification(TimeStampedModel):
     # Analytics (see analytics.py): the first ack of a client, the first click on a toast, inbox item or action.
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True, editable=False)
     clicked_at = models.DateTimeField(_("clicked at"), null=True, blank=True, editable=False)
+    # When action_taken was set.
+    acted_at = models.DateTimeField(_("acted at"), null=True, blank=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()
 

@@ -12,6 +12,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="notification",
+            name="acted_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="acted at"),
+        ),
+        migrations.AddField(
+            model_name="notification",
             name="clicked_at",
             field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="clicked at"),
         ),
