@@ -71,8 +71,15 @@ def day_range(since: date, until: date) -> tuple[datetime, datetime]:
     return datetime.combine(since, time.min, UTC), datetime.combine(until + timedelta(days=1), time.min, UTC)
 
 
-def daily(since: date, until: date, notification_type: str | None = None) -> list[DayStats]:
-    """Return the aggregates of each type and UTC day from ``since`` to ``until`` (both included), in order."""
+# The notification_type of aggregates over every type (``by_type=False``).
+ALL_TYPES = "*"
+
+
+def daily(since: date, until: date, notification_type: str | None = None, by_type: bool = True) -> list[DayStats]:
+    """Return the aggregates of each type and UTC day from ``since`` to ``until`` (both included), in order.
+
+    With ``by_type=False``, one entry per day covers every type, with ``notification_type`` ``"*"``.
+    """
     start, end = day_range(since, until)
     rows = Notification.objects.filter(created__gte=start, created__lt=end)
     if notification_type is not None:
@@ -80,7 +87,7 @@ def daily(since: date, until: date, notification_type: str | None = None) -> lis
     stats: dict[tuple[date, str], DayStats] = {}
     counts = (
         rows.annotate(day=TruncDate("created", tzinfo=UTC))
-        .values("day", "notification_type")
+        .values("day", *(["notification_type"] if by_type else []))
         .annotate(
             sent=Count("pk"),
             delivered=Count("delivered_at"),
@@ -92,10 +99,10 @@ def daily(since: date, until: date, notification_type: str | None = None) -> lis
         .order_by()
     )
     for row in counts:
-        key = (row["day"], row["notification_type"])
+        key = (row["day"], row.get("notification_type", ALL_TYPES))
         stats[key] = DayStats(
             day=row["day"],
-            notification_type=row["notification_type"],
+            notification_type=key[1],
             sent=row["sent"],
             delivered={LIVE_CHANNEL: row["delivered"]},
             seen=row["seen"],
@@ -106,26 +113,26 @@ def daily(since: date, until: date, notification_type: str | None = None) -> lis
     channels = (
         NotificationDelivery.objects.filter(notification__in=rows)
         .annotate(day=TruncDate("notification__created", tzinfo=UTC))
-        .values("day", "notification__notification_type", "channel")
+        .values("day", "channel", *(["notification__notification_type"] if by_type else []))
         .annotate(delivered=Count("pk"))
         .order_by()
     )
     for row in channels:
-        entry = stats.get((row["day"], row["notification__notification_type"]))
+        entry = stats.get((row["day"], row.get("notification__notification_type", ALL_TYPES)))
         if entry is not None:
             entry.delivered[row["channel"]] = row["delivered"]
-    _add_percentiles(rows, stats)
+    _add_percentiles(rows, stats, by_type)
     return [stats[key] for key in sorted(stats)]
 
 
-def _add_percentiles(rows: Any, stats: dict[tuple[date, str], DayStats]) -> None:
+def _add_percentiles(rows: Any, stats: dict[tuple[date, str], DayStats], by_type: bool) -> None:
     to_delivery: dict[tuple[date, str], array[float]] = {}
     to_read: dict[tuple[date, str], array[float]] = {}
     delivered = rows.filter(delivered_at__isnull=False).values_list(
         "notification_type", "created", "delivered_at", "read_at"
     )
     for notification_type, created, delivered_at, read_at in delivered.iterator(chunk_size=5000):
-        key = (created.astimezone(UTC).date(), notification_type)
+        key = (created.astimezone(UTC).date(), notification_type if by_type else ALL_TYPES)
         to_delivery.setdefault(key, array("d")).append(max(0.0, (delivered_at - created).total_seconds()))
         if read_at is not None:
             # Read before the ack arrived (on another page, say) counts as read at once.
@@ -168,4 +175,4 @@ def funnel(broadcast_id: Any) -> dict[str, int]:
     )
 
 
-__all__ = ["DayStats", "channels_of", "daily", "funnel", "percentile", "timeline"]
+__all__ = ["ALL_TYPES", "DayStats", "channels_of", "daily", "funnel", "percentile", "timeline"]

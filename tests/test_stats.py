@@ -204,3 +204,9 @@ def test_a_funnel_counts_one_broadcasts_rows(db):
 
     assert stats.funnel(broadcast_id) == {"rows": 3, "delivered": 3, "seen": 2, "read": 1}
     assert stats.funnel(uuid.uuid4()) == {"rows": 0, "delivered": 0, "seen": 0, "read": 0}
+
+
+def test_daily_aggregates_over_every_type(fixture_rows):
+    result = [entry.as_dict() for entry in stats.daily(date(2026, 11, 2), date(2026, 11, 3), by_type=False)]
+    day_one = dict(EXPECTED[1], type="*", sent=7)
+    assert result == [day_one, dict(EXPECTED[2], type="*")]
