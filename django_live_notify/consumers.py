@@ -306,7 +306,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         except inbox.InboxError as error:
             await self.send_error("invalid_field", str(error))
             return
-        await analytics.record_batched((kind, self.user.pk, ids))
+        try:
+            await analytics.record_batched((kind, self.user.pk, ids))
+        except Exception as error:
+            # Analytics must never cost a socket: the report is lost, the socket goes on.
+            logger.warning("Could not record a %s report of user %s: %r", kind, self.user_key, error)
 
     async def handle_archive(self, frame: dict[str, Any]) -> None:
         await self._inbox_change(frame, inbox.archive, True)

@@ -188,3 +188,22 @@ def test_cleanup_deletes_the_delivery_records_of_the_rows_it_deletes(db):
     call_command("live_notify_cleanup", "--quiet")
 
     assert list(NotificationDelivery.objects.values_list("notification_id", flat=True)) == [kept.pk]
+
+
+def test_record_takes_a_full_batch_of_reports_from_as_many_users(db, count_sql):
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    user_model.objects.bulk_create([user_model(username=f"bulk{index}") for index in range(1000)])
+    users = list(user_model.objects.filter(username__startswith="bulk").order_by("pk"))
+    Notification.objects.bulk_create([Notification(recipient=user, title="t") for user in users])
+    rows = dict(Notification.objects.values_list("recipient_id", "pk"))
+    # Each user acks their own row and, in vain, their neighbour's.
+    reports = [("delivered", user.pk, [rows[user.pk], rows[users[index - 1].pk]]) for index, user in enumerate(users)]
+    executed = count_sql()
+
+    assert analytics.record(reports) == [1000] * 1000
+
+    # One SELECT and one UPDATE per BATCH_SIZE (1000) ids.
+    assert len(executed) == 2, executed
+    assert Notification.objects.filter(delivered_at__isnull=False).count() == 1000
