@@ -35,7 +35,7 @@ class NotificationAdmin(admin.ModelAdmin):
     raw_id_fields = ["recipient", "sender"]
     date_hierarchy = "created"
     list_select_related = ["recipient"]
-    readonly_fields = ["created", "modified"]
+    readonly_fields = ["created", "modified", "delivered_at", "clicked_at", "acted_at"]
     actions = ["mark_read"]
     change_list_template = "admin/django_live_notify/notification/change_list.html"
 
