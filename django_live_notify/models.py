@@ -147,19 +147,28 @@ class Notification(TimeStampedModel):
             ),
             # "the rows about this object", and deleting a content type. Only rows that have a target are in
             # the partial indexes, those with an expiry or a sender: a broadcast writes fewer index entries.
-            models.Index(
+            ConditionalIndex(
                 fields=["target_content_type", "target_object_id"],
                 name="live_notify_targeted",
-                condition=models.Q(target_content_type__isnull=False),
+                where=models.Q(target_content_type__isnull=False),
+                plain_fields=["target_content_type", "target_object_id"],
             ),
             # "expired rows", for live_notify_cleanup.
-            models.Index(
-                fields=["expires_at"], name="live_notify_expiring", condition=models.Q(expires_at__isnull=False)
+            ConditionalIndex(
+                fields=["expires_at"],
+                name="live_notify_expiring",
+                where=models.Q(expires_at__isnull=False),
+                plain_fields=["expires_at"],
             ),
             # "this broadcast's rows" (of these users): the live send and "who read it".
             models.Index(fields=["broadcast_id", "recipient"], name="live_notify_broadcast"),
             # Deleting a user sets the sender of the rows they sent to NULL: finds those rows.
-            models.Index(fields=["sender"], name="live_notify_sender", condition=models.Q(sender__isnull=False)),
+            ConditionalIndex(
+                fields=["sender"],
+                name="live_notify_sender",
+                where=models.Q(sender__isnull=False),
+                plain_fields=["sender"],
+            ),
             # "the unread row of this group for these users": only unread grouped rows are in it.
             ConditionalIndex(
                 fields=["recipient", "group_key"],

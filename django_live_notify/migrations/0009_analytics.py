@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_live_notify", "0006_indexes"),
+        ("django_live_notify", "0007_conditional_indexes"),
     ]
 
     operations = [
