@@ -4,8 +4,9 @@ from datetime import date, timedelta
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import charts, stats
@@ -35,9 +36,16 @@ class NotificationAdmin(admin.ModelAdmin):
     raw_id_fields = ["recipient", "sender"]
     date_hierarchy = "created"
     list_select_related = ["recipient"]
-    readonly_fields = ["created", "modified", "delivered_at", "clicked_at", "acted_at"]
+    readonly_fields = ["created", "modified", "delivered_at", "clicked_at", "acted_at", "timeline"]
     actions = ["mark_read"]
     change_list_template = "admin/django_live_notify/notification/change_list.html"
+
+    @admin.display(description=_("timeline"))
+    def timeline(self, notification):
+        if notification.pk is None:
+            return "-"
+        url = reverse("admin:django_live_notify_notification_analytics")
+        return format_html('<a href="{}?notification={}">{}</a>', url, notification.pk, _("Show the timeline"))
 
     def get_urls(self):
         analytics = self.admin_site.admin_view(self.analytics_view)

@@ -97,8 +97,10 @@ def test_bad_input_is_a_clear_message(admin_client, query, message):
     assert message in response.content.decode()
 
 
-def test_the_notification_list_links_to_the_page(admin_client):
+def test_the_notification_list_and_change_pages_link_to_the_page(admin_client, fixture_rows):  # noqa: F811
     assert f'href="{URL}"' in admin_client.get("/admin/django_live_notify/notification/").content.decode()
+    change = admin_client.get(f"/admin/django_live_notify/notification/{fixture_rows[0]}/change/").content.decode()
+    assert f'href="{URL}?notification={fixture_rows[0]}"' in change
 
 
 def test_non_staff_and_anonymous_users_are_sent_to_the_login(client, db):
