@@ -1,6 +1,6 @@
 """Scale benchmark of django-live-notify against a plain Channels consumer, in one run.
 
-    python benchmarks/run.py [--clients 10000] [--layers memory,redis] [--quick] [--quiet]
+    python benchmarks/run.py [--clients 10000] [--layers memory,redis] [--quick] [--quiet] [--acks]
     python benchmarks/run.py --servers 4 --redis-shards 2 --clients 40000 --layers redis,redis-pubsub --no-baseline
 
 For each layer it runs two scenarios, each on its own copy of one prepared database:
@@ -13,6 +13,10 @@ call to receipt, and broadcast delivery from the broadcast() call to receipt. It
 each figure with its ratio to the baseline, and exits with 1 if a message of
 django-live-notify was lost or one of its targets was missed. Results go to stdout; progress
 lines of the long phases go to stderr, unless --quiet. See benchmarks/README.rst.
+
+``--acks`` measures the cost of analytics instead: per layer, django-live-notify with analytics off (clients send
+no acks) against analytics on (every socket acks what it receives, batched like the JS client), and prints the
+figures of both with their ratio, and what the acks cost the database.
 """
 
 from __future__ import annotations
@@ -349,10 +353,18 @@ class Scenario:
     redis_cpu_s: list[float] = field(default_factory=list)
     redis_rss_mb: list[float] = field(default_factory=list)
     error: str | None = None
+    # --acks: whether clients ack and the server records it, and what the broadcast's acks cost.
+    acks: bool = False
+    ack_batches: int = 0
+    ack_rows: int = 0
+    ack_reports: int = 0
+    ack_db_s: float = 0.0
+    ack_drain_s: float | None = None
+    ack_cpu_s: float | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.layer}-{self.kind}"
+        return f"{self.layer}-{self.kind}" + ("-acks" if self.acks else "")
 
     @property
     def targets(self) -> dict[str, float]:
@@ -501,17 +513,22 @@ async def run_scenario(
     workdir: Path,
     processes: Processes,
     args: argparse.Namespace,
+    acks: bool = False,
 ) -> Scenario:
     """Start servers and clients for one (layer, kind), measure everything, stop them all."""
     auth = args.auth if kind == "live" else "cookie"
     server_count = args.servers or (2 if layer in REDIS_LAYERS else 1)
-    result = Scenario(layer, kind, len(users), server_count, auth, args.redis_shards if layer in REDIS_LAYERS else 1)
+    result = Scenario(
+        layer, kind, len(users), server_count, auth, args.redis_shards if layer in REDIS_LAYERS else 1, acks=acks
+    )
     name = result.name
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
         "BENCH_LAYER": layer,
+        "BENCH_ANALYTICS": "1" if acks else "0",
+        "BENCH_ACK_INTERVAL": str(args.ack_interval / 1000 if acks else 0),
     }
     if args.database:
         await asyncio.to_thread(empty_notifications)
@@ -623,9 +640,22 @@ async def run_scenario(
             f"p50 {fmt_ms(percentile(result.targeted, 50))}, p99 {fmt_ms(percentile(result.targeted, 99))}"
         )
         cpu_before = sum(cpu_seconds(server.pid) for server in servers)
+        if acks:
+            # The targeted notifications' acks are written first, so that what follows counts the broadcast's only.
+            await asyncio.sleep(args.ack_interval / 1000 + 1)
+            cpu_before = sum(cpu_seconds(server.pid) for server in servers)
+        acks_before = await ack_counts(servers)
         progress(args, f"[{name}] broadcasting to {sum(open_per_client):,} sockets (up to {BROADCAST_CAP:.0f} s)")
+        broadcast_began = time.time()
         await measure_broadcast(result, servers, clients, open_per_client)
         result.broadcast_cpu_s = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
+        if acks:
+            await measure_acks(result, servers, acks_before, broadcast_began)
+            result.ack_cpu_s = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
+            log(
+                f"[{name}] acks: {result.ack_rows} rows set by {result.ack_batches} batch(es) of a SELECT and an "
+                f"UPDATE ({result.ack_reports} ack frames), all written {fmt(result.ack_drain_s, 2)} s after the call"
+            )
         log(
             f"[{name}] broadcast: {len(result.broadcast)}/{result.broadcast_expected} received, "
             f"last after {fmt_ms(max(result.broadcast, default=None))}"
@@ -676,6 +706,72 @@ async def run_scenario(
         log_file.close()
         clean_up(workdir, name, log_path)
     return result
+
+
+async def ack_counts(servers: list[Server]) -> dict[str, float]:
+    """Return the ack counters of benchmarks/urls.py, summed over the servers."""
+    total: dict[str, float] = {"batches": 0, "reports": 0, "rows": 0, "seconds": 0.0}
+    for server in servers:
+        for key, value in (await server.call("GET", "/bench/stats/"))["acks"].items():
+            total[key] += value
+    return total
+
+
+async def measure_acks(
+    result: Scenario, servers: list[Server], before: dict[str, float], began: float, limit: float = 30
+) -> None:
+    """Wait until the broadcast's acks are written (one row per socket that received it); record their cost."""
+    expected = len(result.broadcast)
+    while True:
+        now = await ack_counts(servers)
+        if now["rows"] - before["rows"] >= expected or time.time() - began > BROADCAST_CAP + limit:
+            break
+        await asyncio.sleep(0.05)
+    result.ack_drain_s = time.time() - began
+    result.ack_batches = int(now["batches"] - before["batches"])
+    result.ack_reports = int(now["reports"] - before["reports"])
+    result.ack_rows = int(now["rows"] - before["rows"])
+    result.ack_db_s = now["seconds"] - before["seconds"]
+
+
+def report_acks(pairs: list[tuple[Scenario, Scenario]]) -> list[str]:
+    """Print the figures with analytics on next to those with it off; return what went wrong."""
+    problems: list[str] = []
+    header = f"{'layer':<10} {'figure':<36} {'acks on':>11} {'acks off':>11} {'ratio':>7}"
+    log("")
+    log(header)
+    log("-" * len(header))
+    for on, off in pairs:
+        layer = f"{on.layer} x{on.servers}"
+        table = Table(layer)
+        for scenario in (on, off):
+            if scenario.error:
+                problems.append(f"{layer}: the {scenario.name} scenario failed: {scenario.error}")
+            if scenario.lost:
+                problems.append(f"{layer}: {scenario.name} LOST {scenario.lost} message(s)")
+        for label, rank in (("p50", 50), ("p99", 99)):
+            on_value, off_value = percentile(on.targeted, rank), percentile(off.targeted, rank)
+            table.row(f"targeted {label} (ms)", fmt(on_value), fmt(off_value), ratio(on_value, off_value))
+        for label, rank in (("p50", 50), ("p99", 99), ("max", 100)):
+            on_value, off_value = percentile(on.broadcast, rank), percentile(off.broadcast, rank)
+            table.row(f"broadcast {label} (ms, n={on.broadcast_expected})", fmt(on_value), fmt(off_value),
+                      ratio(on_value, off_value))  # fmt: skip
+        table.row("  server CPU for the broadcast (s)", fmt(on.broadcast_cpu_s, 2), fmt(off.broadcast_cpu_s, 2),
+                  ratio(on.broadcast_cpu_s, off.broadcast_cpu_s))  # fmt: skip
+        table.row("  ... and until its acks are written", fmt(on.ack_cpu_s, 2), "-")
+        table.row("acks written (rows)", str(on.ack_rows), "-")
+        table.row("  ack frames", str(on.ack_reports), "-")
+        table.row("  write batches (SELECT + UPDATE)", str(on.ack_batches), "-")
+        per_batch = on.ack_rows / on.ack_batches if on.ack_batches else None
+        table.row("  rows per batch", fmt(per_batch), "-")
+        window = on.ack_drain_s
+        table.row("  all written after the call (s)", fmt(window, 2), "-")
+        table.row("  queries per second, over that", fmt(2 * on.ack_batches / window if window else None), "-")
+        table.row("  database thread time in them (s)", fmt(on.ack_db_s, 3), "-")
+        if on.ack_rows < len(on.broadcast):
+            problems.append(f"{layer}: only {on.ack_rows} of {len(on.broadcast)} acks were written")
+        log("")
+    return problems
 
 
 def clean_up(workdir: Path, name: str, log_path: Path) -> None:
@@ -862,6 +958,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="how django-live-notify sockets authenticate: session cookie (default) or socket token",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline (no ratios)")
+    parser.add_argument(
+        "--acks",
+        action="store_true",
+        help="measure analytics: django-live-notify with acks on against acks off, instead of the baseline",
+    )
+    parser.add_argument("--ack-interval", type=int, default=250, help="ms clients gather acks with --acks (250)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr; the results still print")
     args = parser.parse_args(argv)
     if args.quick:
@@ -936,6 +1038,17 @@ async def main(args: argparse.Namespace, processes: Processes, workdir: Path) ->
         url = urllib.parse.urlsplit(args.database)
         where = f"{url.scheme}://{url.hostname}:{url.port or ''}{url.path}, emptied of notifications per scenario"
     log(f"database: {where}; {len(users)} users and sessions in {time.monotonic() - began:.1f} s")
+    if args.acks:
+        ack_pairs = []
+        for layer in args.layers:
+            off = await run_scenario(layer, "live", users, template, workdir, processes, args, acks=False)
+            on = await run_scenario(layer, "live", users, template, workdir, processes, args, acks=True)
+            ack_pairs.append((on, off))
+        problems = report_acks(ack_pairs)
+        log("ratio = acks on / acks off in this run; acks are written a SELECT and an UPDATE per batch of sockets.")
+        for problem in problems:
+            log(f"  - {problem}")
+        return 1 if problems else 0
     pairs: list[tuple[Scenario, Scenario | None]] = []
     for layer in args.layers:
         live = await run_scenario(layer, "live", users, template, workdir, processes, args)

@@ -6,6 +6,7 @@ Environment variables (benchmarks/run.py sets them for every server process it s
 * ``BENCH_DB``: path of the SQLite file; opened in WAL mode.
 * ``BENCH_LAYER``: ``memory`` (default), ``redis`` or ``redis-pubsub``.
 * ``BENCH_REDIS_URL``: the Redis of the redis layers; several comma-separated URLs are shards.
+* ``BENCH_ANALYTICS``: ``1`` (default) records the clients' acks, ``0`` turns analytics off (run.py --acks).
 """
 
 import os
@@ -88,6 +89,7 @@ LIVE_NOTIFY = {
     # run.py --auth token mints every socket token before the connect phase, which may take
     # longer than the default 60 s.
     "TOKEN_MAX_AGE": 600,
+    "ANALYTICS": os.environ.get("BENCH_ANALYTICS", "1") == "1",
 }
 
 LOGGING = {

@@ -152,7 +152,13 @@ def _check_outbox() -> list[Any]:
 def _check_limits() -> list[Any]:
     """E006: counts and budgets must be non-negative integers, RETENTION_DAYS a positive one or None."""
     problems = []
-    for name in ("MAX_ACTIONS", "MAX_PREFERENCES", "MAX_MESSAGES_PER_SECOND", "MAX_REPLAYED_PER_MINUTE"):
+    for name in (
+        "MAX_ACTIONS",
+        "MAX_PREFERENCES",
+        "MAX_MESSAGES_PER_SECOND",
+        "MAX_REPLAYED_PER_MINUTE",
+        "ACK_INTERVAL",
+    ):
         value = getattr(live_settings, name)
         if type(value) is not int or value < 0:
             problems.append(f"{name} must be a non-negative integer, not {value!r}.")
@@ -164,7 +170,8 @@ def _check_limits() -> list[Any]:
             problem,
             hint="See the settings reference: MAX_ACTIONS (default 3), MAX_PREFERENCES (default 100), "
             "MAX_MESSAGES_PER_SECOND (default 20; 0 = no limit), MAX_REPLAYED_PER_MINUTE (default 1000; "
-            "0 = no limit), RETENTION_DAYS (default 90; None keeps read notifications for good).",
+            "0 = no limit), ACK_INTERVAL (default 250 ms), RETENTION_DAYS (default 90; None keeps read "
+            "notifications for good).",
             id="django_live_notify.E006",
         )
         for problem in problems

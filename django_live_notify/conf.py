@@ -81,6 +81,10 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
     # A bearer token that may read the metrics view from any address; None accepts no token.
     "METRICS_TOKEN": None,
+    # Record delivery, seen and click times (acks from clients, see docs/analytics.rst); False sends and keeps none.
+    "ANALYTICS": True,
+    # Milliseconds a client gathers acks before sending them in one frame.
+    "ACK_INTERVAL": 250,
 }
 
 

@@ -125,6 +125,11 @@ class Notification(TimeStampedModel):
     snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
     action_taken = models.CharField(_("action taken"), max_length=64, blank=True, default="")
     action_outcome = models.CharField(_("action outcome"), max_length=100, blank=True, default="")
+    # Analytics (see analytics.py): the first ack of a client, the first click on a toast, inbox item or action.
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True, editable=False)
+    clicked_at = models.DateTimeField(_("clicked at"), null=True, blank=True, editable=False)
+    # When action_taken was set.
+    acted_at = models.DateTimeField(_("acted at"), null=True, blank=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()
 
@@ -242,6 +247,35 @@ class Notification(TimeStampedModel):
             "snoozed_until": None,
             "outcome": None,
         }
+
+
+class NotificationDelivery(models.Model):
+    """When a channel other than the live socket (web push, email) took one notification.
+
+    A row per (notification, channel), not a column per channel: backends are pluggable, so the set of
+    channels is open. Deleting the notification deletes its rows, so retention needs nothing more.
+    """
+
+    notification = models.ForeignKey(
+        Notification,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("notification"),
+        # Covered by the unique constraint, which leads with the notification.
+        db_index=False,
+    )
+    channel = models.CharField(_("channel"), max_length=32)
+    delivered_at = models.DateTimeField(_("delivered at"))
+
+    class Meta:
+        verbose_name = _("notification delivery")
+        verbose_name_plural = _("notification deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="live_notify_unique_delivery"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} {self.channel}"
 
 
 class NotificationPreference(models.Model):

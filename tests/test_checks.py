@@ -143,6 +143,8 @@ def test_good_preference_settings_pass():
         ({"MAX_PREFERENCES": None}, "MAX_PREFERENCES must be a non-negative integer"),
         ({"MAX_MESSAGES_PER_SECOND": 0.5}, "MAX_MESSAGES_PER_SECOND must be a non-negative integer"),
         ({"MAX_REPLAYED_PER_MINUTE": -1}, "MAX_REPLAYED_PER_MINUTE must be a non-negative integer"),
+        ({"ACK_INTERVAL": -250}, "ACK_INTERVAL must be a non-negative integer"),
+        ({"ACK_INTERVAL": 0.25}, "ACK_INTERVAL must be a non-negative integer"),
         ({"RETENTION_DAYS": 0}, "RETENTION_DAYS must be a positive number of days or None"),
         ({"RETENTION_DAYS": 1.5}, "RETENTION_DAYS must be a positive number of days or None"),
     ],

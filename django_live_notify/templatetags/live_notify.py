@@ -63,6 +63,8 @@ def live_notifications(
         "unreadCount": unread_count,
         "lastId": reading.latest_id(user),
         "csrfToken": get_token(request),
+        "analytics": bool(live_settings.ANALYTICS),
+        "ackInterval": int(live_settings.ACK_INTERVAL),
     }
     if live_settings.WEBPUSH_VAPID_PUBLIC_KEY:
         config["push"] = _push_config()

@@ -283,7 +283,14 @@
       return this._change(this.config.snoozeUrl, id, {until: untilIso});
     }
 
+    /** Report a click on an item or its action to analytics, through the live client when there is one. */
+    reportClicked(id) {
+      const live = this.window && this.window.notificationWS;
+      if (live && typeof live.reportClicked === 'function') live.reportClicked(id);
+    }
+
     runAction(item, action, button) {
+      this.reportClicked(item.id);
       button.disabled = true;
       return this._request(action.url, 'POST').then((data) => {
         this._setCounts(data);
@@ -494,6 +501,7 @@
         const link = element('a', '', item.title || '');
         link.href = href;
         link.addEventListener('click', () => {
+          this.reportClicked(item.id);
           if (!item.is_read) this.markRead(item.id);
         });
         title.appendChild(link);
@@ -528,6 +536,7 @@
           if ((action.method || 'GET').toUpperCase() === 'GET') {
             const link = element('a', `live-notify-action${style}`, action.label);
             link.href = url;
+            link.addEventListener('click', () => this.reportClicked(item.id));
             row.appendChild(link);
           } else {
             const button = element('button', `live-notify-action${style}`, action.label);
