@@ -59,6 +59,13 @@ class Command(BaseCommand):
             metavar="LEVEL=TYPE",
             help="Give hq's level LEVEL the notification type TYPE (repeatable). Default: the level itself.",
         )
+        parser.add_argument(
+            "--deleted",
+            choices=("skip", "archive"),
+            default="skip",
+            help="What to do with the rows hq soft-deleted: skip them (the default), or import them archived, "
+            "as our archive is hq's delete.",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Read and map everything, store nothing.")
         parser.add_argument("--quiet", action="store_true", help="Print nothing, not even the summary (as -v 0).")
 
@@ -81,6 +88,7 @@ class Command(BaseCommand):
         self.users_found: set[Any] = set()
         self.now = timezone.now()
         self.dry_run = options["dry_run"]
+        self.archive_deleted = options["deleted"] == "archive"
         self.run()
 
     def read_columns(self) -> list[str]:
@@ -126,7 +134,7 @@ class Command(BaseCommand):
         listing = self.query(f"SELECT {self.quote('id')}, {deleted} FROM {self.quote()} ORDER BY {order}")
         ids = []
         for source_id, is_deleted in listing:
-            if is_deleted:
+            if is_deleted and not self.archive_deleted:
                 self.counts["soft-deleted"] += 1
             else:
                 ids.append(source_id)
@@ -168,6 +176,7 @@ class Command(BaseCommand):
             self.insert(new)
         self.counts["imported"] += len(new)
         self.counts["read"] += sum(1 for values in new if values["read_at"] is not None)
+        self.counts["archived"] += sum(1 for values in new if "archived_at" in values)
 
     def prepare_insert(self) -> None:
         """Build, once, the INSERT statement and how each column's value is prepared for the database.
@@ -286,7 +295,7 @@ class Command(BaseCommand):
         if target_type is None:
             target_id = ""
         title = title.strip() or "(no verb)"
-        return {
+        values = {
             "recipient_id": self.user_id(row["recipient_id"]),
             "sender_id": sender_id,
             "notification_type": self.type_of_level[row["level"]],
@@ -302,6 +311,10 @@ class Command(BaseCommand):
             "import_key": import_key,
             "imported_at": self.now,
         }
+        if row.get("deleted"):
+            # Only with --deleted archive: hq's delete is our archive, which is read and seen too.
+            values.update(archived_at=timestamp, read_at=values["read_at"] or timestamp, seen_at=timestamp)
+        return values
 
     def parse_data(self, source_id: Any, raw: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Return hq's extra data as a dict, and what to keep under data["hq"] when it is not a JSON object."""
@@ -445,7 +458,9 @@ class Command(BaseCommand):
         imported = counts["imported"]
         lines = [
             f"{verb} {imported:,} of {listed:,} notification(s) from {self.table} in {seconds:.1f} s "
-            f"({counts['read']:,} read, {imported - counts['read']:,} unread).",
+            f"({counts['read']:,} read, {imported - counts['read']:,} unread"
+            + (f", {counts['archived']:,} of them archived" if self.archive_deleted else "")
+            + ").",
             f"Skipped: {counts['already imported']:,} already imported, {counts['soft-deleted']:,} soft-deleted, "
             f"{counts['recipient gone']:,} whose recipient no longer exists.",
         ]
