@@ -11,6 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -218,6 +219,17 @@ def test_one_row_a_batch_maps_every_row_as_one_batch_does(world):
     # Actors and recipients met in an earlier batch are remembered, not asked for again: same result.
     assert mapped() == one_a_batch
     assert "1 actor gone" in out
+
+
+def test_a_first_run_looks_up_no_keys_and_a_rerun_looks_them_up_per_batch(world):
+    def key_lookups(**options):
+        with CaptureQueriesContext(connection) as queries:
+            run(**options)
+        return sum(1 for query in queries if "import_key" in query["sql"] and " IN (" in query["sql"])
+
+    assert key_lookups(batch_size=3) == 0
+    assert key_lookups(batch_size=3) == 4  # 11 rows to look at, 3 a batch
+    assert len(imported()) == 11
 
 
 def test_soft_deleted_rows_come_in_archived_with_deleted_archive(world):

@@ -139,6 +139,11 @@ class Command(BaseCommand):
             else:
                 ids.append(source_id)
         total = len(ids)
+        # A first run asks nothing per batch; a later one looks up each batch's keys (memory stays one batch's).
+        # On PostgreSQL and MySQL the prefix lookup uses the key's index.
+        self.first_run = not (
+            Notification.objects.using(self.database).filter(import_key__startswith=self.key_prefix).exists()
+        )
         started = time.monotonic()
         for start in range(0, total, self.batch_size):
             self.import_batch(ids[start : start + self.batch_size])
@@ -148,11 +153,13 @@ class Command(BaseCommand):
 
     def import_batch(self, ids: list[Any]) -> None:
         keys = {source_id: f"{self.key_prefix}{source_id}" for source_id in ids}
-        done = set(
-            Notification.objects.using(self.database)
-            .filter(import_key__in=keys.values())
-            .values_list("import_key", flat=True)
-        )
+        done: set[str | None] = set()
+        if not self.first_run:
+            done.update(
+                Notification.objects.using(self.database)
+                .filter(import_key__in=keys.values())
+                .values_list("import_key", flat=True)
+            )
         self.counts["already imported"] += len(done)
         wanted = [source_id for source_id in ids if keys[source_id] not in done]
         if not wanted:
