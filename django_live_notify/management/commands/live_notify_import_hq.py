@@ -151,7 +151,7 @@ class Command(BaseCommand):
                 ids.append(source_id)
         total = len(ids)
         # A first run asks nothing per batch; a later one looks up each batch's keys (memory stays one batch's).
-        # On PostgreSQL and MySQL the prefix lookup uses the key's index.
+        # On PostgreSQL the prefix lookup uses the index Django adds for LIKE; elsewhere it may read the table once.
         self.first_run = not (
             Notification.objects.using(self.database).filter(import_key__startswith=self.key_prefix).exists()
         )
