@@ -1,7 +1,7 @@
 """One client process of the benchmark: holds many authenticated WebSockets and timestamps what they receive.
 
 run.py starts one or more of these with a JSON file of ``[user_id, credential, port, path,
-auth]`` targets (``auth`` is ``cookie``, with a session key, or ``token``, with a socket
+auth, source address or None]`` targets (``auth`` is ``cookie``, with a session key, or ``token``, with a socket
 token), then drives them with one JSON command per line on stdin; each command is answered
 with one JSON line on stdout:
 
@@ -93,7 +93,10 @@ class Client:
         }
 
     async def open_one(self, index: int, semaphore: asyncio.Semaphore) -> float | None:
-        user_id, credential, port, path, auth = self.targets[index]
+        user_id, credential, port, path, auth = self.targets[index][:5]
+        # A loopback source address of its own (127.0.0.2, ...) per share of the sockets: past about 28,000
+        # sockets from one address to one port, the ephemeral ports run out.
+        source = self.targets[index][5] if len(self.targets[index]) > 5 else None
         headers = {"Origin": f"http://127.0.0.1:{port}"}
         subprotocols = None
         if auth == "token":
@@ -114,6 +117,7 @@ class Client:
                     open_timeout=60,
                     close_timeout=1,
                     max_queue=None,
+                    **({"local_addr": (source, 0)} if source else {}),
                 )
             except Exception as error:
                 self.errors[f"{type(error).__name__}: {str(error)[:60]}"] += 1

@@ -1,6 +1,7 @@
 """Scale benchmark of django-live-notify against a plain Channels consumer, in one run.
 
     python benchmarks/run.py [--clients 10000] [--layers memory,redis] [--quick] [--quiet]
+    python benchmarks/run.py --servers 4 --redis-shards 2 --clients 40000 --layers redis,redis-pubsub --no-baseline
 
 For each layer it runs two scenarios, each on its own copy of one prepared database:
 ``live`` (django-live-notify's socket, /ws/notifications/) and ``baseline`` (a plain
@@ -54,7 +55,21 @@ WARM_UP_SHARE = 0.01
 TARGETS = {
     "memory": {"connect_s": 30.0, "rss_kb": 25.0, "targeted_p99_ms": 20.0, "broadcast_max_ms": 1000.0},
     "redis": {"connect_s": 30.0, "rss_kb": 25.0, "targeted_p99_ms": 50.0, "broadcast_max_ms": 1500.0},
+    "redis-pubsub": {"connect_s": 30.0, "rss_kb": 25.0, "targeted_p99_ms": 50.0, "broadcast_max_ms": 1500.0},
 }
+# Scale-out (more than 10,000 clients): connect all within 3x the single-process time for 10,000 (13.1 s in
+# docs/performance.rst), targeted p99 under 50 ms, a broadcast with its rows stored at the last socket within 3 s,
+# and no more memory per socket than one process holding 10,000.
+SINGLE_PROCESS_CONNECT_S = 13.1
+SCALE_TARGETS = {
+    "connect_s": 3 * SINGLE_PROCESS_CONNECT_S,
+    "rss_kb": 25.0,
+    "targeted_p99_ms": 50.0,
+    "broadcast_max_ms": 3000.0,
+}
+REDIS_LAYERS = ("redis", "redis-pubsub")
+# Sockets per loopback source address: ephemeral ports run out at about 28,000 per (source, destination).
+SOCKETS_PER_SOURCE = 10_000
 PATHS = {"live": "/ws/notifications/", "baseline": "/ws/baseline/"}
 # Seconds between progress lines while the clients connect.
 PROGRESS_EVERY = 5.0
@@ -305,6 +320,7 @@ class Scenario:
     clients: int
     servers: int = 1
     auth: str = "cookie"
+    shards: int = 1
     connect_s: float | None = None
     opened: int = 0
     failed: int = 0
@@ -327,11 +343,20 @@ class Scenario:
     broadcast_unexpected: int = 0
     closed_during_run: dict[str, int] = field(default_factory=dict)
     server_counts: list[int] = field(default_factory=list)
+    # Per server process: RSS per socket held (KB) and CPU over the run (s); per Redis: CPU (s) and RSS (MB).
+    server_rss_per_socket_kb: list[float] = field(default_factory=list)
+    server_cpu_s: list[float] = field(default_factory=list)
+    redis_cpu_s: list[float] = field(default_factory=list)
+    redis_rss_mb: list[float] = field(default_factory=list)
     error: str | None = None
 
     @property
     def name(self) -> str:
         return f"{self.layer}-{self.kind}"
+
+    @property
+    def targets(self) -> dict[str, float]:
+        return SCALE_TARGETS if self.clients > 10_000 else TARGETS[self.layer]
 
     @property
     def lost(self) -> int:
@@ -479,7 +504,8 @@ async def run_scenario(
 ) -> Scenario:
     """Start servers and clients for one (layer, kind), measure everything, stop them all."""
     auth = args.auth if kind == "live" else "cookie"
-    result = Scenario(layer, kind, len(users), 2 if layer == "redis" else 1, auth)
+    server_count = args.servers or (2 if layer in REDIS_LAYERS else 1)
+    result = Scenario(layer, kind, len(users), server_count, auth, args.redis_shards if layer in REDIS_LAYERS else 1)
     name = result.name
     env = {
         **os.environ,
@@ -496,19 +522,23 @@ async def run_scenario(
         env["BENCH_DB"] = str(database)
     log_path = workdir / f"{name}.log"
     log_file = log_path.open("w")
-    redis: subprocess.Popen | None = None
+    shards: list[subprocess.Popen] = []
     servers: list[Server] = []
     clients: list[ClientProcess] = []
     try:
-        if layer == "redis":
-            redis_port = free_port()
-            redis = processes.start(
-                [args.redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--maxclients", "10000"],
-                env=env, stderr=log_file,
-            )  # fmt: skip
-            wait_for_port(redis_port, redis)
-            env["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        if layer in REDIS_LAYERS:
+            urls = []
+            for _ in range(args.redis_shards):
+                redis_port = free_port()
+                shard = processes.start(
+                    [args.redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--maxclients", "10000"],
+                    env=env, stderr=log_file,
+                )  # fmt: skip
+                wait_for_port(redis_port, shard)
+                shards.append(shard)
+                urls.append(f"redis://127.0.0.1:{redis_port}/0")
+            env["BENCH_REDIS_URL"] = ",".join(urls)
         servers = [Server(processes, env, log_file) for _ in range(result.servers)]
         for server in servers:
             wait_for_port(server.port, server.process)
@@ -518,10 +548,12 @@ async def run_scenario(
         credentials = dict(users)
         targets: list[list[list[Any]]] = [[] for _ in range(args.client_processes)]
         owner: dict[int, int] = {}
+        sources = max(1, -(-len(users) // SOCKETS_PER_SOURCE))
         for index, (user_id, _session_key) in enumerate(users):
             server = servers[index % len(servers)]
             client_index = (index // len(servers)) % args.client_processes
-            targets[client_index].append([user_id, None, server.port, PATHS[kind], auth])
+            source = f"127.0.0.{2 + index % sources}" if sources > 1 else None
+            targets[client_index].append([user_id, None, server.port, PATHS[kind], auth, source])
             owner[user_id] = client_index
         if auth == "token":
             # Tokens expire (TOKEN_MAX_AGE): minted just before the connect phase.
@@ -534,6 +566,8 @@ async def run_scenario(
             clients.append(ClientProcess(processes, env, targets_path, log_file))
         await asyncio.sleep(1)
         rss_before = [rss_kb(server.pid) for server in servers]
+        server_cpu_before = [cpu_seconds(server.pid) for server in servers]
+        redis_cpu_before = [cpu_seconds(shard.pid) for shard in shards]
 
         # Connect all: a first 1% (for the marginal memory figure), then the rest.
         log(
@@ -598,6 +632,25 @@ async def run_scenario(
             + (f" (capped at {BROADCAST_CAP:.0f} s)" if result.broadcast_capped else "")
         )
 
+        result.server_cpu_s = [
+            round(cpu_seconds(server.pid) - before, 2)
+            for server, before in zip(servers, server_cpu_before, strict=True)
+        ]
+        result.server_rss_per_socket_kb = [
+            round((after - before) / count, 1) if count else 0.0
+            for after, before, count in zip(rss_after, rss_before, result.server_counts, strict=True)
+        ]
+        result.redis_cpu_s = [
+            round(cpu_seconds(shard.pid) - before, 2) for shard, before in zip(shards, redis_cpu_before, strict=True)
+        ]
+        result.redis_rss_mb = [round(rss_kb(shard.pid) / 1024, 1) for shard in shards]
+        if len(servers) > 1 or shards:
+            log(
+                f"[{name}] per server: sockets {result.server_counts}, KB per socket "
+                f"{result.server_rss_per_socket_kb}, CPU {result.server_cpu_s} s; per Redis shard: CPU "
+                f"{result.redis_cpu_s} s, RSS {result.redis_rss_mb} MB"
+            )
+
         # Sockets that closed during the run (idle reaping, errors) count against the server.
         statuses = await gather_answers(clients, [{"cmd": "status"}] * len(clients), 30)
         for status in statuses:
@@ -618,8 +671,8 @@ async def run_scenario(
             if server.http is not None:
                 server.http.close()
             processes.kill(server.process)
-        if redis is not None:
-            processes.stop(redis)
+        for shard in shards:
+            processes.stop(shard)
         log_file.close()
         clean_up(workdir, name, log_path)
     return result
@@ -677,9 +730,9 @@ def report(pairs: list[tuple[Scenario, Scenario | None]]) -> list[str]:
     log("-" * len(header))
     capped_text = f"> {BROADCAST_CAP * 1000:.0f}"
     for live, baseline in pairs:
-        layer = f"{live.layer} x{live.servers}"
+        layer = f"{live.layer} x{live.servers}" + (f"/{live.shards} shards" if live.shards > 1 else "")
         table = Table(layer)
-        target = TARGETS[live.layer]
+        target = live.targets
         if live.error:
             problems.append(f"{layer}: the django-live-notify scenario failed: {live.error}")
         if baseline is not None and baseline.error:
@@ -780,14 +833,24 @@ def report(pairs: list[tuple[Scenario, Scenario | None]]) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=10_000, help="sockets (one user each); default 10000")
-    parser.add_argument("--layers", default="memory,redis", help="comma-separated: memory, redis")
+    parser.add_argument(
+        "--layers", default="memory,redis", help="comma-separated: memory, redis, redis-pubsub; default memory,redis"
+    )
+    parser.add_argument(
+        "--servers", type=int, help="uvicorn processes per scenario; default 1 in memory, 2 on the redis layers"
+    )
+    parser.add_argument("--redis-shards", type=int, default=1, help="redis-server processes (shards); default 1")
     parser.add_argument(
         "--database",
         help="database URL (postgres://..., mysql://...) to use instead of SQLite files; everything in it is "
         "deleted first",
     )
     parser.add_argument("--quick", action="store_true", help="smoke test with 500 clients")
-    parser.add_argument("--client-processes", type=int, default=2, help="client processes; default 2")
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        help="client processes; default 2, or one per 10,000 clients (each holds a socket per client)",
+    )
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight per client process")
     parser.add_argument("--spacing", type=float, default=0.005, help="seconds between targeted notify() calls")
     parser.add_argument("--targeted", type=int, default=200, help="targeted notifications (one per user)")
@@ -806,10 +869,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
     for layer in args.layers:
         if layer not in TARGETS:
-            parser.error(f"unknown layer {layer!r}; use memory and/or redis")
+            parser.error(f"unknown layer {layer!r}; use memory, redis and/or redis-pubsub")
+    if args.client_processes is None:
+        args.client_processes = max(2, -(-args.clients // 10_000))
+    if (args.servers is not None and args.servers < 1) or args.redis_shards < 1:
+        parser.error("--servers and --redis-shards must be at least 1")
+    if "memory" in args.layers and (args.servers or 1) > 1:
+        parser.error("the memory layer cannot reach across processes: give --servers only with redis layers")
     args.redis_server = shutil.which("redis-server")
-    if "redis" in args.layers and args.redis_server is None:
-        parser.error("the redis layer needs redis-server on PATH")
+    if set(args.layers) & set(REDIS_LAYERS) and args.redis_server is None:
+        parser.error("the redis layers need redis-server on PATH")
     return args
 
 

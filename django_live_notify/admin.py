@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Notification, NotificationPreference
+from .models import Notification, NotificationPreference, PushSubscription
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -44,3 +44,13 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "notification_type"]
     raw_id_fields = ["user"]
     list_select_related = ["user"]
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["user", "endpoint", "user_agent", "created_at", "last_success_at", "failure_count"]
+    list_filter = ["created_at", "last_success_at"]
+    search_fields = ["user__username", "user__email", "endpoint", "user_agent"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user"]
+    readonly_fields = ["endpoint", "p256dh", "auth", "created_at", "last_success_at", "failure_count"]

@@ -14,7 +14,14 @@ from django.template import RequestContext, Template
 from django.test import RequestFactory, override_settings
 from django.urls import clear_url_caches, include, path
 
-from django_live_notify.checks import check_setup, check_sqlite_transactions, check_urls, check_websocket_server
+from django_live_notify.checks import (
+    check_allowed_hosts,
+    check_setup,
+    check_sqlite_transactions,
+    check_urls,
+    check_websocket_server,
+)
+from django_live_notify.origins import origin_allowed
 from tests.conftest import make_user
 
 # ASGI applications that serve no WebSocket (W003).
@@ -338,3 +345,48 @@ def test_sqlite_file_without_immediate_transactions_is_w004(databases):
 def test_immediate_transactions_in_memory_databases_and_servers_pass_w004(databases):
     with override_settings(DATABASES=databases):
         assert check_sqlite_transactions() == []
+
+
+# --------------------------------------------------------------------------- W005: ALLOWED_HOSTS = ["*"]
+
+
+def handshake(origin, host):
+    return {"type": "websocket", "scheme": "wss", "headers": [(b"host", host.encode()), (b"origin", origin.encode())]}
+
+
+@override_settings(DEBUG=False, ALLOWED_HOSTS=["*"])
+def test_any_host_without_debug_is_w005():
+    [warning] = check_allowed_hosts()
+    assert warning.id == "django_live_notify.W005"
+    assert "ALLOWED_HOSTS contains '*'" in warning.msg
+    assert "DNS rebinding" in warning.hint
+
+
+@pytest.mark.parametrize(
+    ("debug", "allowed_hosts"),
+    [(False, ["www.example.com"]), (False, [".example.com", "localhost"]), (False, []), (True, ["*"])],
+    ids=["one-host", "subdomains", "none", "debug"],
+)
+def test_named_hosts_or_debug_pass_w005(debug, allowed_hosts):
+    with override_settings(DEBUG=debug, ALLOWED_HOSTS=allowed_hosts):
+        assert check_allowed_hosts() == []
+
+
+def test_w005_runs_with_the_security_checks():
+    from django.core import checks
+
+    with override_settings(DEBUG=False, ALLOWED_HOSTS=["localhost", "*"]):
+        found = [message.id for message in checks.run_checks(tags=[checks.Tags.security])]
+    assert "django_live_notify.W005" in found
+
+
+def test_what_w005_warns_about_any_host_is_its_own_origin():
+    """With '*' a rebound domain's page passes as the site's own; another site's page on your host still fails."""
+    rebound = handshake("https://rebound.example", host="rebound.example")
+    cross_site = handshake("https://rebound.example", host="www.example.com")
+    with override_settings(ALLOWED_HOSTS=["www.example.com"]):
+        assert origin_allowed(rebound) is False
+        assert origin_allowed(cross_site) is False
+    with override_settings(ALLOWED_HOSTS=["*"]):
+        assert origin_allowed(rebound) is True
+        assert origin_allowed(cross_site) is False

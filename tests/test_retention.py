@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_live_notify import broadcast, notify
 from django_live_notify.models import Notification
 from django_live_notify.reading import unread_count, unread_counts
-from django_live_notify.replay import resume_frames
+from django_live_notify.replay import resume_frames_many
 
 
 def age(notifications, days, read=True):
@@ -84,7 +84,7 @@ def test_expired_notifications_are_gone_for_the_user(ana):
     assert unread_counts([ana.pk]) == {str(ana.pk): 1}
     assert [result["id"] for result in client.get(reverse("live_notify:api_list")).json()["results"]] == [kept.pk]
     assert "gone" not in client.get(reverse("live_notify:list")).content.decode()
-    frames, _replayed = resume_frames(ana, 0)
+    [(frames, _replayed)] = resume_frames_many([(ana.pk, 0)])
     assert len(frames) == 3  # kept, resumed, unread_count
     assert client.post(reverse("live_notify:api_mark_read", args=[gone.pk])).status_code == 404
 

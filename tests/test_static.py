@@ -10,6 +10,7 @@ STATIC = Path(django_live_notify.__file__).parent / "static" / "django_live_noti
 BUDGETS = {
     ("live-notify.js", "live-notify-inbox.js"): 20 * 1024,
     ("live-notify.css",): 6 * 1024,
+    ("live-notify-sw.js",): 3 * 1024,
 }
 
 

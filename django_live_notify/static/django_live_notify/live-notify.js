@@ -1008,6 +1008,111 @@
     return owner && typeof owner.fetch === 'function' ? owner.fetch.bind(owner) : null;
   }
 
+  /* -------------------------------------------------------------- web push */
+  // enablePush() / disablePush(): the page calls them (from a button), never the client on load. Settings come
+  // from options.push, else the "push" key of #live-notify-config (the template tag sets it when VAPID keys are).
+
+  /** Return the push settings: publicKey, serviceWorkerUrl, scope, subscribeUrl, unsubscribeUrl. */
+  function pushSettings(client, overrides) {
+    let settings = client.options && client.options.push;
+    if (!settings && client._document) {
+      const config = readConfig(client._document);
+      settings = config && config.push;
+    }
+    return Object.assign({}, settings || {}, overrides || {});
+  }
+
+  /** Return the bytes of a base64url string (the VAPID public key) as PushManager.subscribe() takes them. */
+  function base64UrlToBytes(text) {
+    const base64 = String(text).replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (String(text).length % 4)) % 4);
+    const binary = typeof atob === 'function' ? atob(base64) : Buffer.from(base64, 'base64').toString('binary');
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+
+  function pushError(message, reason) {
+    const error = new Error(`${LOG_PREFIX}${message}`);
+    error.reason = reason;
+    return error;
+  }
+
+  /** POST a JSON body with the CSRF token; reject with the server's error message. */
+  function postPushJson(client, url, body) {
+    const headers = {'Content-Type': 'application/json', Accept: 'application/json'};
+    const token = client._csrfToken();
+    if (token) headers['X-CSRFToken'] = token;
+    return client._fetch(url, {method: 'POST', headers, body: JSON.stringify(body), credentials: 'same-origin'})
+      .then((response) => response.json().catch(() => ({})).then((data) => {
+        if (!response.ok) throw pushError(data.error || `the server answered ${response.status}`, 'server');
+        return data;
+      }));
+  }
+
+  /**
+   * Ask for permission, register the service worker, subscribe with the VAPID key and tell the server.
+   *
+   * Resolves to the PushSubscription; rejects with error.reason "unsupported", "config", "denied" or "server".
+   */
+  NotificationWebSocket.prototype.enablePush = function enablePush(overrides) {
+    const settings = pushSettings(this, overrides);
+    const win = this._window || {};
+    const navigator = win.navigator;
+    const NotificationClass = win.Notification;
+    if (!navigator || !navigator.serviceWorker || !win.PushManager || !NotificationClass) {
+      return Promise.reject(pushError('this browser has no Web Push (on iOS: add the site to the home screen)', 'unsupported'));
+    }
+    if (!settings.publicKey || !settings.serviceWorkerUrl || !settings.subscribeUrl) {
+      return Promise.reject(pushError('push is not configured (set LIVE_NOTIFY["WEBPUSH_VAPID_PUBLIC_KEY"])', 'config'));
+    }
+    const asked = NotificationClass.permission === 'granted'
+      ? Promise.resolve('granted')
+      : Promise.resolve(NotificationClass.requestPermission());
+    return asked.then((permission) => {
+      if (permission !== 'granted') throw pushError(`notification permission is ${permission}`, 'denied');
+      return navigator.serviceWorker.register(settings.serviceWorkerUrl, {scope: settings.scope || '/'});
+    }).then((registration) => {
+      this.pushRegistration = registration;
+      const key = base64UrlToBytes(settings.publicKey);
+      const subscribe = () => registration.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key});
+      return registration.pushManager.getSubscription().then((existing) => {
+        if (!existing) return subscribe();
+        if (sameKey(existing, key)) return existing;
+        // The site changed its VAPID keys: the old subscription cannot get pushes any more.
+        const endpoint = existing.endpoint;
+        return existing.unsubscribe()
+          .then(() => settings.unsubscribeUrl && postPushJson(this, settings.unsubscribeUrl, {endpoint}).catch(() => null))
+          .then(subscribe);
+      });
+    }).then((subscription) => postPushJson(this, settings.subscribeUrl, subscription.toJSON()).then(() => subscription));
+  };
+
+  /** Tell whether a subscription was made with `key` (a browser that cannot say is taken at its word). */
+  function sameKey(subscription, key) {
+    const given = subscription.options && subscription.options.applicationServerKey;
+    if (!given) return true;
+    const bytes = new Uint8Array(given);
+    return bytes.length === key.length && bytes.every((byte, index) => byte === key[index]);
+  }
+
+  /** Unsubscribe this browser and tell the server; resolves to true when there was a subscription. */
+  NotificationWebSocket.prototype.disablePush = function disablePush(overrides) {
+    const settings = pushSettings(this, overrides);
+    const win = this._window || {};
+    const container = win.navigator && win.navigator.serviceWorker;
+    if (!container) return Promise.resolve(false);
+    return container.getRegistration(settings.scope || '/').then((registration) => {
+      if (!registration) return null;
+      return registration.pushManager.getSubscription();
+    }).then((subscription) => {
+      if (!subscription) return false;
+      const endpoint = subscription.endpoint;
+      return subscription.unsubscribe().then(() => (
+        settings.unsubscribeUrl ? postPushJson(this, settings.unsubscribeUrl, {endpoint}) : null
+      )).then(() => true);
+    });
+  };
+
   /* -------------------------------------------------------------- auto-init */
 
   /** Turn the #live-notify-config JSON into constructor options. */
