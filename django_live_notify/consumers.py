@@ -235,6 +235,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if not found:
             await self.send_error("not_found", "No such notification.")
 
+    async def handle_mark_unread(self, frame: dict[str, Any]) -> None:
+        await self._inbox_change(frame, reading.mark_unread)
+
     async def handle_mark_all_read(self, frame: dict[str, Any]) -> None:
         await database_sync_to_async(reading.mark_all_read)(self.user)
 
@@ -328,18 +331,19 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         await self._inbox_change(frame, inbox.snooze, until)
 
-    async def _inbox_change(self, frame: dict[str, Any], change: Any, argument: Any) -> None:
+    async def _inbox_change(self, frame: dict[str, Any], change: Any, *arguments: Any) -> None:
         notification_id = frame.get("id")
         if not _is_id(notification_id):
             await self.send_error("invalid_field", "'id' must be a positive integer.")
             return
-        if not await database_sync_to_async(change)(self.user, notification_id, argument):
+        if not await database_sync_to_async(change)(self.user, notification_id, *arguments):
             await self.send_error("not_found", "No such notification.")
 
     handlers = {
         "heartbeat": handle_heartbeat,
         "get_unread_count": handle_get_unread_count,
         "mark_read": handle_mark_read,
+        "mark_unread": handle_mark_unread,
         "mark_all_read": handle_mark_all_read,
         "resume": handle_resume,
         "mark_seen": handle_mark_seen,

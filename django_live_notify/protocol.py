@@ -112,6 +112,10 @@ def read_frame(ids: list[int]) -> str:
     return encode({"type": "read", "ids": ids})
 
 
+def unread_frame(ids: list[int]) -> str:
+    return encode({"type": "unread", "ids": ids})
+
+
 def resumed_frame(count: int, complete: bool) -> str:
     return encode({"type": "resumed", "count": count, "complete": complete})
 

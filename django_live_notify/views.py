@@ -91,6 +91,26 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @csrf_protect
 @login_required
+def mark_unread(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification unread (django-notifications-hq's ``mark_as_unread``), then go back."""
+    if not reading.mark_unread(request.user, pk):
+        raise Http404("No such notification.")
+    return _redirect_back(request)
+
+
+@require_POST
+@csrf_protect
+@login_required
+def archive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Archive one notification (django-notifications-hq's ``delete``), then go back."""
+    if not inbox.archive(request.user, pk):
+        raise Http404("No such notification.")
+    return _redirect_back(request)
+
+
+@require_POST
+@csrf_protect
+@login_required
 def mark_all_read(request: HttpRequest) -> HttpResponse:
     """Mark every notification read, then go back to ``next`` or the list."""
     reading.mark_all_read(request.user)
@@ -197,6 +217,15 @@ def api_mark_read(request: HttpRequest, pk: int) -> HttpResponse:
     if not reading.mark_read(request.user, pk):
         return _error("Not found.", 404)
     return JsonResponse({"id": pk, "is_read": True, "unread_count": reading.unread_count(request.user)})
+
+
+@api_view("POST")
+@csrf_protect
+def api_mark_unread(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification unread (an archived or snoozed one comes back) and return the new unread count."""
+    if not reading.mark_unread(request.user, pk):
+        return _error("Not found.", 404)
+    return JsonResponse({"id": pk, "is_read": False, "unread_count": reading.unread_count(request.user)})
 
 
 @api_view("POST")
