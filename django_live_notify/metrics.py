@@ -294,7 +294,7 @@ def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     networks = []
     for entry in live_settings.metrics_allowed_ips:
         try:
-            networks.append(ipaddress.ip_network(str(entry), strict=False))
+            networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError as error:
             raise ImproperlyConfigured(
                 f"LIVE_NOTIFY['METRICS_ALLOWED_IPS'] holds {entry!r}, which is no IP address or network: {error}"

@@ -29,7 +29,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from .backends import DeliveryBackend, SendResult, TemporaryFailure
-from .conf import live_settings
+from .conf import PushOptions, live_settings
 from .models import PushSubscription
 
 if TYPE_CHECKING:
@@ -312,12 +312,12 @@ def _ttl(notification: Notification) -> int | None:
     return min(ttl, left) if left > 0 else None
 
 
-def _type_options(notification_type: str) -> dict[str, Any]:
-    options = live_settings.webpush_type_options.get(notification_type, {})
-    return {
-        "ttl": options.get("ttl", live_settings.webpush_ttl),
-        "urgency": options.get("urgency", live_settings.webpush_urgency),
-    }
+def _type_options(notification_type: str) -> PushOptions:
+    options = live_settings.webpush_type_options.get(notification_type, PushOptions())
+    return PushOptions(
+        ttl=options.get("ttl", live_settings.webpush_ttl),
+        urgency=options.get("urgency", live_settings.webpush_urgency),
+    )
 
 
 # ---------------------------------------------------------------------- VAPID keys
