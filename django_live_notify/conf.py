@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any, TypeAlias, TypedDict, TypeVar
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.functional import Promise
@@ -126,7 +127,14 @@ class LiveNotifySettings:
         """Return setting ``name`` passed through ``convert``, converted once until the next reload."""
         key = key or "typed:" + name
         if key not in self._cache:
-            self._cache[key] = convert(getattr(self, name))
+            raw = getattr(self, name)
+            try:
+                self._cache[key] = convert(raw)
+            except (TypeError, ValueError, AttributeError) as error:
+                # An AttributeError escaping a property would read as "no such setting".
+                raise ImproperlyConfigured(
+                    f"LIVE_NOTIFY[{name!r}] cannot be used: {raw!r} ({error}). manage.py check says what it takes."
+                ) from error
         value: T = self._cache[key]
         return value
 

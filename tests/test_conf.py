@@ -154,3 +154,22 @@ def test_lazy_labels_are_resolved_in_the_language_active_when_shown():
             english = live_settings.type_label("system")
     assert (english, portuguese) == ("Notifications", "Notificações")
     assert choices == [("system", "Notificações")] and type(portuguese) is str
+
+
+@pytest.mark.parametrize(
+    ("live_notify", "name"),
+    [
+        ({"PAGE_SIZE": "twenty"}, "page_size"),
+        ({"HEARTBEAT_INTERVAL": None}, "heartbeat_interval"),
+        ({"PREFERENCE_DEFAULTS": ["digest"]}, "preference_defaults"),
+        ({"NOTIFICATION_TYPES": ["system"]}, "allowed_types"),
+    ],
+)
+def test_a_value_that_cannot_be_converted_names_the_setting(live_notify, name):
+    from django.core.exceptions import ImproperlyConfigured
+
+    [(key, value)] = live_notify.items()
+    with override_settings(LIVE_NOTIFY=live_notify), pytest.raises(ImproperlyConfigured) as raised:
+        getattr(live_settings, name)
+    assert str(raised.value).startswith(f"LIVE_NOTIFY[{key!r}] cannot be used: {value!r} (")
+    assert str(raised.value).endswith("manage.py check says what it takes.")
