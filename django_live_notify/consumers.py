@@ -185,13 +185,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         text = message.get("text")
         if text is None:
             data = message.get("bytes") or b""
-            if len(data) > live_settings.MAX_MESSAGE_SIZE:
+            if len(data) > live_settings.max_message_size:
                 self.hub.stats["closed_too_big"] += 1
                 await self.close_with(self.too_big_code())
                 return
             await self.send_error("binary_frame", "Only text frames are accepted.")
             return
-        if len(text) > live_settings.MAX_MESSAGE_SIZE or len(text.encode()) > live_settings.MAX_MESSAGE_SIZE:
+        if len(text) > live_settings.max_message_size or len(text.encode()) > live_settings.max_message_size:
             self.hub.stats["closed_too_big"] += 1
             await self.close_with(self.too_big_code())
             return
@@ -212,9 +212,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await handler(self, frame)
 
     def too_big_code(self) -> int:
-        if live_settings.TOO_BIG_CLOSE_CODE is not None:
-            return int(live_settings.TOO_BIG_CLOSE_CODE)
-        return protocol.CLOSE_TOO_BIG
+        code = live_settings.too_big_close_code
+        return protocol.CLOSE_TOO_BIG if code is None else code
 
     async def send_error(self, code: str, message: str) -> None:
         self.send_frame(protocol.error_frame(code, message))

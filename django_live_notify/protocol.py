@@ -40,7 +40,7 @@ def user_key(user_or_pk: Any) -> str:
 
 def group_name(suffix: str) -> str:
     """Return a channel-layer group name of this app (only the characters groups allow)."""
-    return re.sub(r"[^\w.\-]", "_", f"{live_settings.GROUP_PREFIX}.{suffix}")[:99]
+    return re.sub(r"[^\w.\-]", "_", f"{live_settings.group_prefix}.{suffix}")[:99]
 
 
 def user_group(key: str) -> str:

@@ -41,7 +41,7 @@ CLOSE = "close"
 
 def layer() -> Any:
     """Return the channel layer that links processes, or None when there is only this one."""
-    channel_layer = get_channel_layer(live_settings.CHANNEL_LAYER)
+    channel_layer = get_channel_layer(live_settings.channel_layer)
     if channel_layer is None or isinstance(channel_layer, InMemoryChannelLayer):
         return None
     return channel_layer

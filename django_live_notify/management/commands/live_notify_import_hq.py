@@ -124,11 +124,10 @@ class Command(BaseCommand):
                 raise CommandError(f"--type takes LEVEL=TYPE, not {pair!r}.")
             chosen[level] = notification_type
         levels = [level for (level,) in self.query(f"SELECT DISTINCT {self.quote('level')} FROM {self.quote()}")]
-        types = {level: chosen.get(level or "", level or live_settings.DEFAULT_NOTIFICATION_TYPE) for level in levels}
-        allowed = live_settings.NOTIFICATION_TYPES
+        types = {level: chosen.get(level or "", level or live_settings.default_notification_type) for level in levels}
+        allowed = live_settings.allowed_types
         if allowed is not None:
-            names = {value for value, _label in allowed}
-            unknown = sorted(f"{level!r} -> {t!r}" for level, t in types.items() if t not in names)
+            unknown = sorted(f"{level!r} -> {t!r}" for level, t in types.items() if t not in allowed)
             if unknown:
                 raise CommandError(
                     f"Levels whose type is not in LIVE_NOTIFY['NOTIFICATION_TYPES']: {', '.join(unknown)}. "
