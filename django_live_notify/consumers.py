@@ -25,7 +25,23 @@ logger = logging.getLogger("django_live_notify")
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):
-    """Serve protocol v1 to one authenticated socket."""
+    """Serve protocol v1 to one authenticated socket.
+
+    The socket's life runs on measured fast paths (one hub per process, batched authentication and resumes,
+    a bounded outbox), so the ``websocket_*`` methods, ``dispatch`` and ``receive`` of channels' consumer are
+    not the place to extend it. Subclasses override three hooks instead, which the class calls:
+
+    * :meth:`connect`, once the socket is accepted, authenticated and in the hub;
+    * :meth:`receive_json`, for a frame whose ``type`` protocol v1 does not have;
+    * :meth:`disconnect`, once a socket that :meth:`connect` saw has closed.
+
+    Overriding any other method of the socket's life raises ``TypeError`` when the subclass is defined.
+    """
+
+    # What channels' consumer would run and this one never does: a subclass that overrides them would be ignored.
+    _FINAL = frozenset(
+        {"__call__", "dispatch", "websocket_connect", "websocket_receive", "websocket_disconnect", "receive"}
+    )
 
     hub: Hub | None = None
     user_key = ""
@@ -37,6 +53,30 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     # The last_id of the newest resume not answered yet, and the task that answers it when it had to wait.
     resume_from: int | None = None
     resume_task: asyncio.Task[None] | None = None
+    # Whether connect() ran, so that disconnect() runs for the same sockets only.
+    _hooked = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        overridden = sorted(name for name in cls._FINAL if name in vars(cls))
+        if overridden:
+            raise TypeError(
+                f"{cls.__qualname__} overrides {', '.join(overridden)} of NotificationConsumer, which would never "
+                "run as written: override connect(), receive_json() or disconnect() instead (docs/migration.rst)."
+            )
+
+    async def connect(self) -> None:
+        """Run once the socket is accepted, authenticated and in the hub; ``self.user`` is set. Does nothing."""
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        """Answer a frame whose ``type`` protocol v1 does not have: an ``unknown_type`` error, unless overridden.
+
+        ``self.send_frame(text)`` sends a frame of your own through the socket's outbox.
+        """
+        await self.send_error("unknown_type", "Unknown message type; see protocol v1.")
+
+    async def disconnect(self, code: int) -> None:
+        """Run once a socket that :meth:`connect` saw has closed (``code`` as the server reports it). Does nothing."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # No per-socket channel-layer channel: the hub subscribes once per process.
@@ -55,6 +95,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             raise
         finally:
             await self._leave_hub()
+            if self._hooked:  # the server went away without a websocket.disconnect
+                self._hooked = False
+                await self.disconnect(protocol.CLOSE_SERVICE_RESTART)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Database work goes through database_sync_to_async, which closes old
@@ -102,9 +145,15 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.warning("Could not join the group of user %s (channel layer down?)", self.user_key, exc_info=True)
             await self.close_with(protocol.CLOSE_TRY_AGAIN_LATER)
+            return
+        self._hooked = True
+        await self.connect()
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         await self._leave_hub()
+        if self._hooked:
+            self._hooked = False
+            await self.disconnect(message.get("code", 1006))
         raise StopConsumer()
 
     async def _leave_hub(self) -> None:
@@ -207,7 +256,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         handler = self.handlers.get(frame_type) if isinstance(frame_type, str) else None
         metrics.frame_in(frame_type if handler is not None else "unknown")
         if handler is None:
-            await self.send_error("unknown_type", "Unknown message type; see protocol v1.")
+            await self.receive_json(frame)
             return
         await handler(self, frame)
 
