@@ -58,6 +58,42 @@ DEFAULTS: dict[str, Any] = {
     "WRITE_TIMEOUT": 10,
     # Days a read notification is kept before live_notify_cleanup deletes it; None keeps them.
     "RETENTION_DAYS": 90,
+    # Delivery channels beyond the socket (docs/channels.rst): dotted paths of DeliveryBackend subclasses.
+    "DELIVERY_BACKENDS": [],
+    # How work reaches the delivery worker after commit: "worker" (a message on the channel layer to
+    # ``runworker live-notify-delivery``, plus live_notify_deliver's sweep), "sweep" (the sweep only), or
+    # "inline" (FOR DEVELOPMENT AND TESTS ONLY: sends in the committing thread, ignoring delays).
+    "DELIVERY_MODE": "worker",
+    # Channel-layer channel that the delivery worker consumes.
+    "DELIVERY_CHANNEL": "live-notify-delivery",
+    # Per channel, the policy of some types: {"webpush": {"security": "always"}}; others use the backend's.
+    "DELIVERY_POLICIES": {},
+    # Seconds the "offline" policy waits for a row to be seen or read on an open tab before sending it.
+    "DELIVERY_OFFLINE_GRACE": 60,
+    # Per channel, whether each type goes out over it for users who chose nothing:
+    # {"email": {"default": True, "chat": False}}. A channel not in it is on for every type.
+    "CHANNEL_DEFAULTS": {},
+    # Attempts of one row before it is marked failed; seconds of the first retry, doubled each time, and the most.
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_RETRY_BASE": 30,
+    "DELIVERY_RETRY_MAX": 3600,
+    # Rows one worker claims at a time.
+    "DELIVERY_BATCH_SIZE": 200,
+    # Seconds after which a claimed row that no worker started sending goes back to pending, and a row
+    # left "sending" (its worker died mid-send) is marked unknown and never sent again.
+    "DELIVERY_CLAIM_TIMEOUT": 300,
+    # Hours back that the sweep looks for notifications with no delivery record yet (a lost message).
+    "DELIVERY_LOOKBACK_HOURS": 24,
+    # Minutes a notification must stay unread and unseen before it is emailed, per type; "default" for the rest.
+    "EMAIL_DELAY_MINUTES": {"default": 30},
+    # Least minutes between two emails to one user: what comes due meanwhile goes out as one digest.
+    "EMAIL_DIGEST_MINUTES": 10,
+    # Most emails to one user in one hour; 0 = no limit.
+    "EMAIL_MAX_PER_HOUR": 4,
+    # Scheme and host of links in emails (the unsubscribe URL): "https://example.com".
+    "EMAIL_BASE_URL": "",
+    # From address of notification emails; None = DEFAULT_FROM_EMAIL.
+    "EMAIL_FROM": None,
 }
 
 

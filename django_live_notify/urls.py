@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import emailing, views
 
 app_name = "live_notify"
 
@@ -23,4 +23,5 @@ urlpatterns = [
     path("api/<int:pk>/snooze/", views.api_snooze, name="api_snooze"),
     path("api/token/", views.api_token, name="api_token"),
     path("api/preferences/", views.api_preferences, name="api_preferences"),
+    path("email/unsubscribe/<str:token>/", emailing.unsubscribe, name="email_unsubscribe"),
 ]
