@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -38,7 +39,7 @@ class EmailBackend(DeliveryBackend):
     """Email what a user left unread and unseen, several rows as one digest, through Django's email backend."""
 
     name = "email"
-    verbose_name = "Email"
+    verbose_name = _("Email")
     batches = True
     policy = "unread"
 
