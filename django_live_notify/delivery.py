@@ -259,8 +259,11 @@ def _backoff(attempts: int) -> float:
 
 
 def _finish(rows: Sequence[Delivery], status: str, **fields: Any) -> None:
+    """Record the outcome of ``rows``, those still under this worker's claim only."""
     if rows:
-        Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(status=status, claim=None, **fields)
+        Delivery.objects.filter(pk__in=[row.pk for row in rows], claim=rows[0].claim).update(
+            status=status, claim=None, **fields
+        )
 
 
 def _still_wanted(backend: DeliveryBackend, row: Delivery, now: datetime) -> str:
@@ -329,8 +332,20 @@ def _deliver(backend: DeliveryBackend, user: Any, rows: list[Delivery], now: dat
 
 
 def _send(backend: DeliveryBackend, user: Any, rows: list[Delivery], now: datetime) -> None:
-    # Its own commit before the send: from here a dead worker leaves the row "unknown", never resent.
-    Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(status=STATUS.sending, attempts=F("attempts") + 1)
+    # Its own commit before the send: from here a dead worker leaves the row "unknown", never resent. Only rows
+    # still under this worker's claim: a claim that outlived DELIVERY_CLAIM_TIMEOUT may be another worker's now.
+    claim = rows[0].claim
+    Delivery.objects.filter(pk__in=[row.pk for row in rows], status=STATUS.claimed, claim=claim).update(
+        status=STATUS.sending, attempts=F("attempts") + 1
+    )
+    ours = set(
+        Delivery.objects.filter(pk__in=[row.pk for row in rows], status=STATUS.sending, claim=claim).values_list(
+            "pk", flat=True
+        )
+    )
+    rows = [row for row in rows if row.pk in ours]
+    if not rows:
+        return
     by_notification = {row.notification_id: row for row in rows}
     try:
         result = backend.send(user, [row.notification for row in rows])

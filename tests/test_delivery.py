@@ -340,3 +340,19 @@ def test_the_command_sweeps_once(ana, capsys):
         pytest.raises(CommandError, match="DELIVERY_BACKENDS"),
     ):
         call_command("live_notify_deliver", "--once")
+
+
+@settings(DELIVERY_CLAIM_TIMEOUT=60)
+def test_a_worker_whose_claim_ran_out_sends_nothing_another_took(ana):
+    notify(ana, title="slow worker")
+    start = timezone.now()
+    delivery.plan_recent(now=start)
+    stale = delivery._claim("recording", start, 10)
+    delivery.recover_stale(now=start + timedelta(seconds=61))
+    delivery.run_due(now=start + timedelta(seconds=61))
+    assert len(RecordingBackend.sent) == 1
+
+    delivery._deliver(get_backends()[0], ana, stale, start)
+
+    assert len(RecordingBackend.sent) == 1
+    assert Delivery.objects.get().status == STATUS.sent

@@ -311,15 +311,15 @@ def test_a_digest_goes_through_a_real_smtp_server(ana, smtp_server):
         deadline = time.monotonic() + 10
         while not received and time.monotonic() < deadline:
             time.sleep(0.05)
-    assert len(received) == 1
-    message = message_from_bytes(received[0].as_bytes(), policy=default_policy)
-    assert message["To"] == "ana@example.com" and message["From"] == "notify@example.com"
-    assert message["Subject"] == "You have 2 unread notifications"
-    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    text = message.get_body(("plain",)).get_content()
-    html = message.get_body(("html",)).get_content()
-    assert "Conserto concluído ✓" in text and "https://app.example.com/tickets/7/" in html
-    # The header's link works as a one-click POST.
-    link = re.fullmatch(r"<https://app\.example\.com(/.+)>", str(message["List-Unsubscribe"]).strip()).group(1)
-    assert Client(enforce_csrf_checks=True).post(link).status_code == 200
-    assert ChannelPreference.objects.filter(user=ana, enabled=False).count() == 2
+        assert len(received) == 1
+        message = message_from_bytes(received[0].as_bytes(), policy=default_policy)
+        assert message["To"] == "ana@example.com" and message["From"] == "notify@example.com"
+        assert message["Subject"] == "You have 2 unread notifications"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert "Conserto concluído ✓" in text and "https://app.example.com/tickets/7/" in html
+        # The header's link works as a one-click POST.
+        link = re.fullmatch(r"<https://app\.example\.com(/.+)>", str(message["List-Unsubscribe"]).strip()).group(1)
+        assert Client(enforce_csrf_checks=True).post(link).status_code == 200
+        assert ChannelPreference.objects.filter(user=ana, enabled=False).count() == 2
