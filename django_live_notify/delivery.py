@@ -196,7 +196,7 @@ def plan_recent(now: datetime | None = None) -> int:
     start = _first_id_since(cutoff)
     if start is None:
         return 0
-    missing = Q()
+    missing: Any = Q()
     for backend in backends:
         missing |= ~Exists(Delivery.objects.filter(notification=OuterRef("pk"), channel=backend.name))
     created = 0
@@ -286,7 +286,7 @@ def _deferred_until(backend: DeliveryBackend, user_id: Any, now: datetime) -> da
     if not backend.max_per_hour and not backend.min_interval:
         return None
     # Rows sent by one send() share their sent_at: each distinct value is one message.
-    times = sorted(
+    sent = (
         Delivery.objects.filter(
             recipient_id=user_id, channel=backend.name, status=STATUS.sent, sent_at__gte=now - timedelta(hours=1)
         )
@@ -294,6 +294,7 @@ def _deferred_until(backend: DeliveryBackend, user_id: Any, now: datetime) -> da
         .values_list("sent_at", flat=True)
         .distinct()
     )
+    times = sorted(moment for moment in sent if moment is not None)
     later = now
     if backend.min_interval and times:
         later = max(later, times[-1] + timedelta(seconds=backend.min_interval))

@@ -39,7 +39,7 @@ class EmailBackend(DeliveryBackend):
     """Email what a user left unread and unseen, several rows as one digest, through Django's email backend."""
 
     name = "email"
-    verbose_name = _("Email")
+    verbose_name = _("Email")  # type: ignore[assignment]
     batches = True
     policy = "unread"
 
