@@ -236,16 +236,22 @@ def recover_stale(now: datetime | None = None) -> tuple[int, int]:
     return returned, unknown
 
 
-def _claim(channel: str, now: datetime, limit: int) -> list[Delivery]:
+def _claim(channel: str, now: datetime, limit: int, whole_users: bool = False) -> list[Delivery]:
+    """Claim up to ``limit`` due deliveries of ``channel``; with ``whole_users``, all that are due of their users."""
     token = uuid.uuid4()
     db = router.db_for_write(Delivery)
     with transaction.atomic(using=db):
         due = Delivery.objects.filter(channel=channel, status=STATUS.pending, next_attempt_at__lte=now)
         if connections[db].features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
-        if not ids:
+        picked = list(due.order_by("next_attempt_at", "pk").values_list("pk", "recipient_id")[:limit])
+        if not picked:
             return []
+        ids = [pk for pk, _recipient in picked]
+        if whole_users:
+            # A digest holds every due row of its user, not only those that fell in this claim's first rows.
+            recipients = sorted({recipient for _pk, recipient in picked})
+            ids = list(due.filter(recipient_id__in=recipients).order_by().values_list("pk", flat=True))
         # The status condition makes a row taken by another worker (SQLite has no row locks) a no-op here.
         Delivery.objects.filter(pk__in=ids, status=STATUS.pending).update(
             status=STATUS.claimed, claim=token, claimed_at=now
@@ -303,10 +309,17 @@ def _deferred_until(backend: DeliveryBackend, user_id: Any, now: datetime) -> da
     return later if later > now else None
 
 
-def _deliver(backend: DeliveryBackend, user: Any, rows: list[Delivery], now: datetime) -> None:
-    wanted = preferences.channels_enabled(
-        backend.name, {(user.pk, row.notification.notification_type) for row in rows}
-    )
+def _deliver(
+    backend: DeliveryBackend,
+    user: Any,
+    rows: list[Delivery],
+    now: datetime,
+    wanted: dict[tuple[Any, str], bool] | None = None,
+) -> None:
+    if wanted is None:
+        wanted = preferences.channels_enabled(
+            backend.name, {(user.pk, row.notification.notification_type) for row in rows}
+        )
     ready, skipped = [], defaultdict(list)
     for row in rows:
         reason = _still_wanted(backend, row, now)
@@ -336,17 +349,18 @@ def _send(backend: DeliveryBackend, user: Any, rows: list[Delivery], now: dateti
     # Its own commit before the send: from here a dead worker leaves the row "unknown", never resent. Only rows
     # still under this worker's claim: a claim that outlived DELIVERY_CLAIM_TIMEOUT may be another worker's now.
     claim = rows[0].claim
-    Delivery.objects.filter(pk__in=[row.pk for row in rows], status=STATUS.claimed, claim=claim).update(
+    marked = Delivery.objects.filter(pk__in=[row.pk for row in rows], status=STATUS.claimed, claim=claim).update(
         status=STATUS.sending, attempts=F("attempts") + 1
     )
-    ours = set(
-        Delivery.objects.filter(pk__in=[row.pk for row in rows], status=STATUS.sending, claim=claim).values_list(
-            "pk", flat=True
+    if marked != len(rows):
+        ours = set(
+            Delivery.objects.filter(pk__in=[row.pk for row in rows], status=STATUS.sending, claim=claim).values_list(
+                "pk", flat=True
+            )
         )
-    )
-    rows = [row for row in rows if row.pk in ours]
-    if not rows:
-        return
+        rows = [row for row in rows if row.pk in ours]
+        if not rows:
+            return
     by_notification = {row.notification_id: row for row in rows}
     try:
         result = backend.send(user, [row.notification for row in rows])
@@ -384,19 +398,23 @@ def run_due(now: datetime | None = None, limit: int | None = None) -> int:
     claimed = 0
     users = get_user_model()._default_manager
     for backend in get_backends():
-        rows = _claim(backend.name, now, limit)
+        rows = _claim(backend.name, now, limit, whole_users=backend.batches)
         claimed += len(rows)
         by_user: dict[Any, list[Delivery]] = defaultdict(list)
         for row in rows:
             by_user[row.recipient_id].append(row)
         found = users.in_bulk(list(by_user))
+        # Whether each user still wants each type here (they may have unsubscribed since): one query per claim.
+        wanted = preferences.channels_enabled(
+            backend.name, {(row.recipient_id, row.notification.notification_type) for row in rows}
+        )
         for user_id, user_rows in by_user.items():
             user = found.get(user_id)
             if user is None:
                 _finish(user_rows, STATUS.skipped, last_error="no such user")
                 continue
             try:
-                _deliver(backend, user, user_rows, now)
+                _deliver(backend, user, user_rows, now, wanted)
             except Exception:
                 logger.exception("Could not deliver %d rows to user %s by %s", len(user_rows), user_id, backend.name)
                 Delivery.objects.filter(pk__in=[row.pk for row in user_rows], status=STATUS.claimed).update(

@@ -356,3 +356,14 @@ def test_a_worker_whose_claim_ran_out_sends_nothing_another_took(ana):
 
     assert len(RecordingBackend.sent) == 1
     assert Delivery.objects.get().status == STATUS.sent
+
+
+@settings("tests.test_delivery.BatchingBackend", DELIVERY_BATCH_SIZE=2)
+def test_a_batch_holds_every_due_row_of_its_user_whatever_the_claim_size(ana):
+    bob = make_user("bob")
+    rows = [notify([ana, bob], title=f"n{number}") for number in range(3)]
+    delivery.sweep(now=later(1))
+    assert sorted(RecordingBackend.sent) == [
+        (ana.pk, [pair[0].pk for pair in rows]),
+        (bob.pk, [pair[1].pk for pair in rows]),
+    ]
