@@ -8,11 +8,13 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import get_commands
 from django.db import router
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
+from .backends import get_backends
 from .conf import DEFAULTS, live_settings
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
@@ -263,3 +265,43 @@ def check_sqlite_transactions(app_configs: Any = None, **kwargs: Any) -> list[An
             id="django_live_notify.W004",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """E009: the delivery settings name real backends, a known mode and known policies; W005: emails link back."""
+    problems = []
+    if live_settings.DELIVERY_MODE not in ("worker", "sweep", "inline"):
+        problems.append(f"DELIVERY_MODE must be 'worker', 'sweep' or 'inline', not {live_settings.DELIVERY_MODE!r}.")
+    backends: tuple[Any, ...] = ()
+    try:
+        backends = get_backends()
+    except (ImportError, ImproperlyConfigured) as error:
+        problems.append(f"DELIVERY_BACKENDS: {error}")
+    policies = live_settings.DELIVERY_POLICIES or {}
+    for channel, per_type in policies.items() if isinstance(policies, dict) else [("?", policies)]:
+        for notification_type, policy in per_type.items() if isinstance(per_type, dict) else [("?", per_type)]:
+            if policy not in ("always", "offline", "unread"):
+                problems.append(
+                    f"DELIVERY_POLICIES[{channel!r}][{notification_type!r}] must be 'always', 'offline' or "
+                    f"'unread', not {policy!r}."
+                )
+    messages: list[Any] = [
+        Error(
+            problem,
+            hint="See the settings DELIVERY_BACKENDS, DELIVERY_MODE and DELIVERY_POLICIES in the docs' channels page.",
+            id="django_live_notify.E009",
+        )
+        for problem in problems
+    ]
+    if any(backend.name == "email" for backend in backends) and not live_settings.EMAIL_BASE_URL:
+        messages.append(
+            Warning(
+                "EMAIL_BASE_URL is not set: the unsubscribe link and the links of emails are not absolute, "
+                "so mail clients cannot follow them.",
+                hint="Set LIVE_NOTIFY['EMAIL_BASE_URL'] to the scheme and host users reach the site on, "
+                "such as 'https://example.com'.",
+                id="django_live_notify.W005",
+            )
+        )
+    return messages

@@ -338,3 +338,30 @@ def test_sqlite_file_without_immediate_transactions_is_w004(databases):
 def test_immediate_transactions_in_memory_databases_and_servers_pass_w004(databases):
     with override_settings(DATABASES=databases):
         assert check_sqlite_transactions() == []
+
+
+def delivery_messages(**live_notify):
+    from django_live_notify.checks import check_delivery
+
+    with override_settings(LIVE_NOTIFY=live_notify):
+        return [(message.id, message.msg) for message in check_delivery()]
+
+
+def test_delivery_settings_are_checked():
+    assert delivery_messages() == []
+    assert delivery_messages(DELIVERY_MODE="later") == [
+        ("django_live_notify.E009", "DELIVERY_MODE must be 'worker', 'sweep' or 'inline', not 'later'.")
+    ]
+    assert delivery_messages(DELIVERY_BACKENDS=["nowhere.Backend"])[0][0] == "django_live_notify.E009"
+    assert delivery_messages(DELIVERY_POLICIES={"webpush": {"security": "soon"}}) == [
+        (
+            "django_live_notify.E009",
+            "DELIVERY_POLICIES['webpush']['security'] must be 'always', 'offline' or 'unread', not 'soon'.",
+        )
+    ]
+
+
+def test_email_without_a_base_url_is_a_warning():
+    email = ["django_live_notify.emailing.EmailBackend"]
+    assert [id_ for id_, _msg in delivery_messages(DELIVERY_BACKENDS=email)] == ["django_live_notify.W005"]
+    assert delivery_messages(DELIVERY_BACKENDS=email, EMAIL_BASE_URL="https://example.com") == []
