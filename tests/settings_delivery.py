@@ -8,10 +8,11 @@ EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = "127.0.0.1"
 EMAIL_PORT = int(os.environ.get("LIVE_NOTIFY_TEST_SMTP_PORT", "25"))
 EMAIL_TIMEOUT = 10
+ASGI_APPLICATION = "tests.asgi_delivery.application"
 LIVE_NOTIFY = {
     **LIVE_NOTIFY,  # noqa: F405
     "DELIVERY_BACKENDS": ["django_live_notify.emailing.EmailBackend"],
-    "DELIVERY_MODE": "sweep",
+    "DELIVERY_MODE": os.environ.get("LIVE_NOTIFY_TEST_DELIVERY_MODE", "sweep"),
     "EMAIL_DELAY_MINUTES": {"default": 0},
     "EMAIL_DIGEST_MINUTES": 0,
     "EMAIL_MAX_PER_HOUR": 0,

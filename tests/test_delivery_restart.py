@@ -1,5 +1,6 @@
-"""A delivery worker killed mid-drain and started again: nothing is emailed twice, nothing is lost outside the one
-send that was under way (docs/channels.rst states the guarantee)."""
+"""Delivery workers as real processes: the sweep killed mid-drain and started again sends nothing twice and loses
+nothing outside the one send under way (docs/channels.rst states the guarantee); ``runworker`` over Redis sends
+what a commit in another process queued."""
 
 import asyncio
 import signal
@@ -10,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from tests.servers import ROOT, free_port, live_env, manage
+from tests.servers import ROOT, free_port, live_env, manage, stop_process
 
 USERS = 150
 
@@ -103,3 +104,28 @@ def test_a_killed_worker_restarted_sends_nothing_twice(live_database, slow_smtp)
     assert sent_to <= set(received), "every row marked sent reached the server"
     assert set(received) <= sent_to | unknown_to
     print(f"killed after {at_kill} emails; {len(sent_to)} sent, {len(unknown_to)} unknown, {counts}")
+
+
+def test_runworker_sends_what_another_process_committed(live_database, slow_smtp, redis_url):
+    port, recipients = slow_smtp
+    env = {
+        **live_env(live_database, redis_url=redis_url),
+        "DJANGO_SETTINGS_MODULE": "tests.settings_delivery",
+        "LIVE_NOTIFY_TEST_SMTP_PORT": str(port),
+        "LIVE_NOTIFY_TEST_DELIVERY_MODE": "worker",
+    }
+    manage(env, "migrate", "-v", "0")
+    command = [sys.executable, "-m", "django", "runworker", "live-notify-delivery"]
+    runworker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # Sent before the worker listens, the message waits in Redis (60 s by default).
+        manage(env, "shell", "-c", CREATE.replace(f"range({USERS})", "range(3)"))
+        deadline = time.monotonic() + 30
+        while len(recipients) < 3 and time.monotonic() < deadline:
+            assert runworker.poll() is None, runworker.stderr.read().decode()
+            time.sleep(0.05)
+    finally:
+        stop_process(runworker)
+    assert sorted(recipients) == ["u0000@example.com", "u0001@example.com", "u0002@example.com"]
+    output = manage(env, "shell", "-c", STATES).splitlines()
+    assert next(line for line in output if line.startswith("STATE ")) == "STATE {'sent': 3}"
