@@ -367,3 +367,15 @@ def test_a_batch_holds_every_due_row_of_its_user_whatever_the_claim_size(ana):
         (ana.pk, [pair[0].pk for pair in rows]),
         (bob.pk, [pair[1].pk for pair in rows]),
     ]
+
+
+@settings()
+def test_cleanup_counts_notifications_not_their_delivery_records(ana, capsys):
+    rows = [notify(ana, title=f"n{number}") for number in range(2)]
+    delivery.sweep()
+    Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
+        read_at=timezone.now() - timedelta(days=400), created=timezone.now() - timedelta(days=400)
+    )
+    call_command("live_notify_cleanup")
+    assert capsys.readouterr().out == "Deleted 2 notification(s): 0 expired, 2 read and old.\n"
+    assert not Delivery.objects.exists()
