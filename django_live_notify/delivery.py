@@ -43,6 +43,7 @@ __all__ = [
     "dispatch",
     "get_backends",
     "plan",
+    "plan_range",
     "plan_recent",
     "recover_stale",
     "run_due",
@@ -95,9 +96,11 @@ def dispatch(notification_ids: list[int]) -> None:
             layer = get_channel_layer(live_settings.CHANNEL_LAYER)
             if layer is None:
                 return
-            async_to_sync(layer.send)(
-                live_settings.DELIVERY_CHANNEL, {"type": "delivery.planned", "ids": notification_ids}
-            )
+            message: dict[str, Any] = {"type": "delivery.planned", "ids": notification_ids}
+            if len(notification_ids) > live_settings.BATCH_SIZE:
+                # A broadcast to many: name the range of its ids, not each one; planning others in it is harmless.
+                message = {"type": "delivery.planned", "first": min(notification_ids), "last": max(notification_ids)}
+            async_to_sync(layer.send)(live_settings.DELIVERY_CHANNEL, message)
         except Exception:
             logger.warning("Could not queue %d rows for delivery; the sweep will pick them up", len(notification_ids))
 
@@ -107,14 +110,18 @@ class DeliveryConsumer(SyncConsumer):
     project's ProtocolTypeRouter and run ``manage.py runworker live-notify-delivery``."""
 
     def delivery_planned(self, message: dict[str, Any]) -> None:
-        """Record the deliveries of the committed rows in ``message["ids"]``, then send what is due."""
-        ids = [int(pk) for pk in message.get("ids", ()) if isinstance(pk, int)]
+        """Record the deliveries of the committed rows in ``message["ids"]`` (or ids ``first`` to ``last``), then
+        send what is due."""
+        ids = [pk for pk in message.get("ids", ()) if type(pk) is int]
+        first, last = message.get("first"), message.get("last")
         try:
+            if type(first) is int and type(last) is int:
+                plan_range(first, last)
             plan(ids)
             while run_due():
                 pass
         except Exception:
-            logger.exception("Delivery worker failed on %d rows; the sweep will retry", len(ids))
+            logger.exception("Delivery worker failed on %s; the sweep will retry", ids or (first, last))
 
 
 # --------------------------------------------------------------------------- planning
@@ -150,6 +157,22 @@ def plan(notification_ids: Iterable[int], *, immediate: bool = False, now: datet
         )
         created += _record(rows, now, immediate)
     return created
+
+
+def plan_range(first: int, last: int, now: datetime | None = None) -> int:
+    """Record the deliveries of the rows with ids from ``first`` to ``last``, ``BATCH_SIZE`` rows per query."""
+    now = now or timezone.now()
+    created, after = 0, first - 1
+    while True:
+        rows = list(
+            Notification.objects.filter(pk__gt=after, pk__lte=last)
+            .order_by("pk")
+            .only("pk", "recipient_id", "notification_type", "created")[: live_settings.BATCH_SIZE]
+        )
+        if not rows:
+            return created
+        created += _record(rows, now, immediate=False)
+        after = rows[-1].pk
 
 
 def _record(rows: list[Notification], now: datetime, immediate: bool) -> int:

@@ -379,3 +379,24 @@ def test_cleanup_counts_notifications_not_their_delivery_records(ana, capsys):
     call_command("live_notify_cleanup")
     assert capsys.readouterr().out == "Deleted 2 notification(s): 0 expired, 2 read and old.\n"
     assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@settings(DELIVERY_MODE="worker", BATCH_SIZE=2)
+async def test_a_broadcast_to_many_is_queued_as_a_range_of_ids():
+    users = [await sync_to_async(make_user)(f"user{number}") for number in range(5)]
+    await sync_to_async(broadcast)(title="to all", users=users)
+    layer = get_channel_layer()
+    message = await layer.receive("live-notify-delivery")
+    ids = await sync_to_async(lambda: list(Notification.objects.order_by("pk").values_list("pk", flat=True)))()
+    assert message == {"type": "delivery.planned", "first": ids[0], "last": ids[-1]}
+
+    communicator = ApplicationCommunicator(
+        delivery.DeliveryConsumer.as_asgi(), {"type": "channel", "channel": "live-notify-delivery"}
+    )
+    await communicator.send_input(message)
+    for _ in range(100):
+        if await sync_to_async(Delivery.objects.filter(status=STATUS.sent).count)() == 5:
+            break
+        await communicator.receive_nothing(0.05)
+    assert sorted(user for user, _ids in RecordingBackend.sent) == [user.pk for user in users]
