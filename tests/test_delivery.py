@@ -400,3 +400,14 @@ async def test_a_broadcast_to_many_is_queued_as_a_range_of_ids():
             break
         await communicator.receive_nothing(0.05)
     assert sorted(user for user, _ids in RecordingBackend.sent) == [user.pk for user in users]
+
+
+@settings()
+def test_the_admin_lists_deliveries_read_only(ana, admin_client):
+    notify(ana, title="one")
+    delivery.sweep()
+    page = admin_client.get("/admin/django_live_notify/delivery/?status=sent")
+    assert page.status_code == 200
+    assert "recording" in page.content.decode()
+    assert admin_client.get("/admin/django_live_notify/delivery/add/").status_code == 403
+    assert admin_client.get("/admin/django_live_notify/channelpreference/").status_code == 200
