@@ -323,3 +323,17 @@ def test_a_digest_goes_through_a_real_smtp_server(ana, smtp_server):
         link = re.fullmatch(r"<https://app\.example\.com(/.+)>", str(message["List-Unsubscribe"]).strip()).group(1)
         assert Client(enforce_csrf_checks=True).post(link).status_code == 200
         assert ChannelPreference.objects.filter(user=ana, enabled=False).count() == 2
+
+
+@email_settings
+def test_the_unsubscribe_pages_are_translated(ana):
+    from django.utils import translation
+
+    url = reverse("live_notify:email_unsubscribe", kwargs={"token": unsubscribe_token(ana, ["comment"])})
+    with translation.override("pt-br"):
+        assert "Parar estes e-mails?" in Client().get(url).content.decode()
+        done = Client().post(url).content.decode()
+        assert "Você não receberá mais e-mails sobre Comment." in done
+        bad_url = reverse("live_notify:email_unsubscribe", kwargs={"token": unsubscribe_token(ana, ["comment"]) + "x"})
+        bad = Client().get(bad_url).content.decode()
+        assert "Este link de cancelamento não é válido" in bad
