@@ -128,29 +128,29 @@ def empty_notifications() -> None:
 def baseline_broadcast(*, title: str, notification_type: str, users: Any = None) -> int:
     from django.db import models, transaction
 
-    from django_live_notify import api, preferences, protocol
+    from django_live_notify import preferences, protocol, sending, storing
 
-    template = api._build(title, "", notification_type, None, None, "", None, "", None, None)
+    template = storing.build(title, "", notification_type, None, None, "", None, "", None, None)
     if users is None or isinstance(users, models.QuerySet):
         return baseline_in_database(template, users)
-    user_ids = api._distinct_ids(users, "users")
+    user_ids = storing.distinct_ids(users, "users")
     stored: list[tuple[Any, int]] = []
     pairs: list[tuple[Any, int | None]] = []
     with transaction.atomic():
-        for batch in api.batches(user_ids):
+        for batch in storing.batches(user_ids):
             delivery = preferences.deliveries(batch, template.notification_type)
             rows = [
-                api._copy(template, recipient_id, silent=delivery[recipient_id] == preferences.STORE)
+                storing.copy_row(template, recipient_id, silent=delivery[recipient_id] == preferences.STORE)
                 for recipient_id in batch
                 if delivery[recipient_id] != preferences.OFF
             ]
             if rows:
-                api._bulk_insert(rows)
+                storing.bulk_insert(rows)
             stored.extend((row.recipient_id, row.pk) for row in rows)
             pairs.extend((row.recipient_id, None if row.silent else row.pk) for row in rows)
     if stored:
         tail = protocol.notification_tail(template.shared_payload())
-        transaction.on_commit(lambda: api._send_stored(tail, pairs))
+        transaction.on_commit(lambda: sending.send_stored(tail, pairs))
     return len(stored)
 
 

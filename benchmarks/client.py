@@ -1,7 +1,7 @@
 """One client process of the benchmark: holds many authenticated WebSockets and timestamps what they receive.
 
 run.py starts one or more of these with a JSON file of ``[user_id, credential, port, path,
-auth]`` targets (``auth`` is ``cookie``, with a session key, or ``token``, with a socket
+auth, source address or None]`` targets (``auth`` is ``cookie``, with a session key, or ``token``, with a socket
 token), then drives them with one JSON command per line on stdin; each command is answered
 with one JSON line on stdout:
 
@@ -15,7 +15,9 @@ with one JSON line on stdout:
 
 Sockets send ``{"type": "heartbeat"}`` every HEARTBEAT seconds after opening, like the JS
 client; django-live-notify's sockets also send ``resume`` as soon as they open, as the JS
-client does on every (re)connect. Receipt times are ``time.time()`` right after the frame is read, so they compare
+client does on every (re)connect. With ``BENCH_ACK_INTERVAL`` (seconds) above 0 they also ack every notification
+they receive, gathered for that long into one ``ack`` frame per socket, as the JS client does with analytics on
+(run.py --acks). Receipt times are ``time.time()`` right after the frame is read, so they compare
 with the server's call times on the same machine.
 """
 
@@ -57,6 +59,10 @@ class Client:
         self.heartbeats: collections.deque[tuple[float, int]] = collections.deque()
         self.heartbeat_task: asyncio.Task[None] | None = None
         self.next_index = 0
+        self.ack_interval = float(os.environ.get("BENCH_ACK_INTERVAL") or 0)
+        # Ids received per socket and not acked yet, and the sockets that have some, in arrival order.
+        self.unacked: dict[int, list[int]] = {}
+        self.acks_sent = 0
 
     async def open_all(self, concurrency: int, limit: float, count: int | None) -> dict[str, Any]:
         """Open the next ``count`` sockets (all the rest when None), ``concurrency`` handshakes at a time."""
@@ -93,7 +99,10 @@ class Client:
         }
 
     async def open_one(self, index: int, semaphore: asyncio.Semaphore) -> float | None:
-        user_id, credential, port, path, auth = self.targets[index]
+        user_id, credential, port, path, auth = self.targets[index][:5]
+        # A loopback source address of its own (127.0.0.2, ...) per share of the sockets: past about 28,000
+        # sockets from one address to one port, the ephemeral ports run out.
+        source = self.targets[index][5] if len(self.targets[index]) > 5 else None
         headers = {"Origin": f"http://127.0.0.1:{port}"}
         subprotocols = None
         if auth == "token":
@@ -114,6 +123,7 @@ class Client:
                     open_timeout=60,
                     close_timeout=1,
                     max_queue=None,
+                    **({"local_addr": (source, 0)} if source else {}),
                 )
             except Exception as error:
                 self.errors[f"{type(error).__name__}: {str(error)[:60]}"] += 1
@@ -140,6 +150,8 @@ class Client:
                 if isinstance(text, str) and text.startswith(NOTIFICATION_PREFIXES):
                     notification = json.loads(text)["notification"]
                     self.frames.append([user_id, notification["id"], notification["title"], now])
+                    if self.ack_interval > 0:
+                        self.queue_ack(index, notification["id"])
                     if len(self.frames) >= self.expect:
                         self.enough.set()
                 else:
@@ -149,6 +161,29 @@ class Client:
         finally:
             self.sockets.pop(index, None)
             self.close_codes[str(socket.close_code)] += 1
+
+    def queue_ack(self, index: int, notification_id: int) -> None:
+        pending = self.unacked.setdefault(index, [])
+        if not pending:
+            # The socket's first unacked id: its ack goes out ack_interval from now, like the JS client's timer.
+            asyncio.get_running_loop().call_later(self.ack_interval, self.send_ack, index)
+        pending.append(notification_id)
+
+    def send_ack(self, index: int) -> None:
+        ids = self.unacked.pop(index, [])
+        socket = self.sockets.get(index)
+        if ids and socket is not None:
+            self.acks_sent += 1
+            task = asyncio.create_task(self._send_quietly(socket, json.dumps({"type": "ack", "ids": ids[:100]})))
+            self.readers.add(task)
+            task.add_done_callback(self.readers.discard)
+
+    @staticmethod
+    async def _send_quietly(socket: ClientConnection, text: str) -> None:
+        try:
+            await socket.send(text)
+        except ConnectionClosed:
+            pass
 
     async def send_heartbeats(self) -> None:
         while True:
@@ -177,7 +212,12 @@ class Client:
         return {"frames": frames}
 
     def status(self) -> dict[str, Any]:
-        return {"open": len(self.sockets), "closed": dict(self.close_codes), "other_frames": self.other_frames}
+        return {
+            "open": len(self.sockets),
+            "closed": dict(self.close_codes),
+            "other_frames": self.other_frames,
+            "acks_sent": self.acks_sent,
+        }
 
 
 def percentile(sorted_values: list[float], rank: float) -> float | None:

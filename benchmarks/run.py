@@ -1,6 +1,7 @@
 """Scale benchmark of django-live-notify against a plain Channels consumer, in one run.
 
-    python benchmarks/run.py [--clients 10000] [--layers memory,redis] [--quick] [--quiet]
+    python benchmarks/run.py [--clients 10000] [--layers memory,redis] [--quick] [--quiet] [--acks]
+    python benchmarks/run.py --servers 4 --redis-shards 2 --clients 40000 --layers redis,redis-pubsub --no-baseline
 
 For each layer it runs two scenarios, each on its own copy of one prepared database:
 ``live`` (django-live-notify's socket, /ws/notifications/) and ``baseline`` (a plain
@@ -12,6 +13,10 @@ call to receipt, and broadcast delivery from the broadcast() call to receipt. It
 each figure with its ratio to the baseline, and exits with 1 if a message of
 django-live-notify was lost or one of its targets was missed. Results go to stdout; progress
 lines of the long phases go to stderr, unless --quiet. See benchmarks/README.rst.
+
+``--acks`` measures the cost of analytics instead: per layer, django-live-notify with analytics off (clients send
+no acks) against analytics on (every socket acks what it receives, batched like the JS client), and prints the
+figures of both with their ratio, and what the acks cost the database.
 """
 
 from __future__ import annotations
@@ -54,7 +59,21 @@ WARM_UP_SHARE = 0.01
 TARGETS = {
     "memory": {"connect_s": 30.0, "rss_kb": 25.0, "targeted_p99_ms": 20.0, "broadcast_max_ms": 1000.0},
     "redis": {"connect_s": 30.0, "rss_kb": 25.0, "targeted_p99_ms": 50.0, "broadcast_max_ms": 1500.0},
+    "redis-pubsub": {"connect_s": 30.0, "rss_kb": 25.0, "targeted_p99_ms": 50.0, "broadcast_max_ms": 1500.0},
 }
+# Scale-out (more than 10,000 clients): connect all within 3x the single-process time for 10,000 (13.1 s in
+# docs/performance.rst), targeted p99 under 50 ms, a broadcast with its rows stored at the last socket within 3 s,
+# and no more memory per socket than one process holding 10,000.
+SINGLE_PROCESS_CONNECT_S = 13.1
+SCALE_TARGETS = {
+    "connect_s": 3 * SINGLE_PROCESS_CONNECT_S,
+    "rss_kb": 25.0,
+    "targeted_p99_ms": 50.0,
+    "broadcast_max_ms": 3000.0,
+}
+REDIS_LAYERS = ("redis", "redis-pubsub")
+# Sockets per loopback source address: ephemeral ports run out at about 28,000 per (source, destination).
+SOCKETS_PER_SOURCE = 10_000
 PATHS = {"live": "/ws/notifications/", "baseline": "/ws/baseline/"}
 # Seconds between progress lines while the clients connect.
 PROGRESS_EVERY = 5.0
@@ -305,6 +324,7 @@ class Scenario:
     clients: int
     servers: int = 1
     auth: str = "cookie"
+    shards: int = 1
     connect_s: float | None = None
     opened: int = 0
     failed: int = 0
@@ -327,11 +347,28 @@ class Scenario:
     broadcast_unexpected: int = 0
     closed_during_run: dict[str, int] = field(default_factory=dict)
     server_counts: list[int] = field(default_factory=list)
+    # Per server process: RSS per socket held (KB) and CPU over the run (s); per Redis: CPU (s) and RSS (MB).
+    server_rss_per_socket_kb: list[float] = field(default_factory=list)
+    server_cpu_s: list[float] = field(default_factory=list)
+    redis_cpu_s: list[float] = field(default_factory=list)
+    redis_rss_mb: list[float] = field(default_factory=list)
     error: str | None = None
+    # --acks: whether clients ack and the server records it, and what the broadcast's acks cost.
+    acks: bool = False
+    ack_batches: int = 0
+    ack_rows: int = 0
+    ack_reports: int = 0
+    ack_db_s: float = 0.0
+    ack_drain_s: float | None = None
+    ack_cpu_s: float | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.layer}-{self.kind}"
+        return f"{self.layer}-{self.kind}" + ("-acks" if self.acks else "")
+
+    @property
+    def targets(self) -> dict[str, float]:
+        return SCALE_TARGETS if self.clients > 10_000 else TARGETS[self.layer]
 
     @property
     def lost(self) -> int:
@@ -476,16 +513,22 @@ async def run_scenario(
     workdir: Path,
     processes: Processes,
     args: argparse.Namespace,
+    acks: bool = False,
 ) -> Scenario:
     """Start servers and clients for one (layer, kind), measure everything, stop them all."""
     auth = args.auth if kind == "live" else "cookie"
-    result = Scenario(layer, kind, len(users), 2 if layer == "redis" else 1, auth)
+    server_count = args.servers or (2 if layer in REDIS_LAYERS else 1)
+    result = Scenario(
+        layer, kind, len(users), server_count, auth, args.redis_shards if layer in REDIS_LAYERS else 1, acks=acks
+    )
     name = result.name
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
         "BENCH_LAYER": layer,
+        "BENCH_ANALYTICS": "1" if acks else "0",
+        "BENCH_ACK_INTERVAL": str(args.ack_interval / 1000 if acks else 0),
     }
     if args.database:
         await asyncio.to_thread(empty_notifications)
@@ -496,19 +539,23 @@ async def run_scenario(
         env["BENCH_DB"] = str(database)
     log_path = workdir / f"{name}.log"
     log_file = log_path.open("w")
-    redis: subprocess.Popen | None = None
+    shards: list[subprocess.Popen] = []
     servers: list[Server] = []
     clients: list[ClientProcess] = []
     try:
-        if layer == "redis":
-            redis_port = free_port()
-            redis = processes.start(
-                [args.redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--maxclients", "10000"],
-                env=env, stderr=log_file,
-            )  # fmt: skip
-            wait_for_port(redis_port, redis)
-            env["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        if layer in REDIS_LAYERS:
+            urls = []
+            for _ in range(args.redis_shards):
+                redis_port = free_port()
+                shard = processes.start(
+                    [args.redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--maxclients", "10000"],
+                    env=env, stderr=log_file,
+                )  # fmt: skip
+                wait_for_port(redis_port, shard)
+                shards.append(shard)
+                urls.append(f"redis://127.0.0.1:{redis_port}/0")
+            env["BENCH_REDIS_URL"] = ",".join(urls)
         servers = [Server(processes, env, log_file) for _ in range(result.servers)]
         for server in servers:
             wait_for_port(server.port, server.process)
@@ -518,10 +565,12 @@ async def run_scenario(
         credentials = dict(users)
         targets: list[list[list[Any]]] = [[] for _ in range(args.client_processes)]
         owner: dict[int, int] = {}
+        sources = max(1, -(-len(users) // SOCKETS_PER_SOURCE))
         for index, (user_id, _session_key) in enumerate(users):
             server = servers[index % len(servers)]
             client_index = (index // len(servers)) % args.client_processes
-            targets[client_index].append([user_id, None, server.port, PATHS[kind], auth])
+            source = f"127.0.0.{2 + index % sources}" if sources > 1 else None
+            targets[client_index].append([user_id, None, server.port, PATHS[kind], auth, source])
             owner[user_id] = client_index
         if auth == "token":
             # Tokens expire (TOKEN_MAX_AGE): minted just before the connect phase.
@@ -534,6 +583,8 @@ async def run_scenario(
             clients.append(ClientProcess(processes, env, targets_path, log_file))
         await asyncio.sleep(1)
         rss_before = [rss_kb(server.pid) for server in servers]
+        server_cpu_before = [cpu_seconds(server.pid) for server in servers]
+        redis_cpu_before = [cpu_seconds(shard.pid) for shard in shards]
 
         # Connect all: a first 1% (for the marginal memory figure), then the rest.
         log(
@@ -589,14 +640,46 @@ async def run_scenario(
             f"p50 {fmt_ms(percentile(result.targeted, 50))}, p99 {fmt_ms(percentile(result.targeted, 99))}"
         )
         cpu_before = sum(cpu_seconds(server.pid) for server in servers)
+        if acks:
+            # The targeted notifications' acks are written first, so that what follows counts the broadcast's only.
+            await asyncio.sleep(args.ack_interval / 1000 + 1)
+            cpu_before = sum(cpu_seconds(server.pid) for server in servers)
+        acks_before = await ack_counts(servers)
         progress(args, f"[{name}] broadcasting to {sum(open_per_client):,} sockets (up to {BROADCAST_CAP:.0f} s)")
+        broadcast_began = time.time()
         await measure_broadcast(result, servers, clients, open_per_client)
         result.broadcast_cpu_s = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
+        if acks:
+            await measure_acks(result, servers, acks_before, broadcast_began)
+            result.ack_cpu_s = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
+            log(
+                f"[{name}] acks: {result.ack_rows} rows set by {result.ack_batches} batch(es) of a SELECT and an "
+                f"UPDATE ({result.ack_reports} ack frames), all written {fmt(result.ack_drain_s, 2)} s after the call"
+            )
         log(
             f"[{name}] broadcast: {len(result.broadcast)}/{result.broadcast_expected} received, "
             f"last after {fmt_ms(max(result.broadcast, default=None))}"
             + (f" (capped at {BROADCAST_CAP:.0f} s)" if result.broadcast_capped else "")
         )
+
+        result.server_cpu_s = [
+            round(cpu_seconds(server.pid) - before, 2)
+            for server, before in zip(servers, server_cpu_before, strict=True)
+        ]
+        result.server_rss_per_socket_kb = [
+            round((after - before) / count, 1) if count else 0.0
+            for after, before, count in zip(rss_after, rss_before, result.server_counts, strict=True)
+        ]
+        result.redis_cpu_s = [
+            round(cpu_seconds(shard.pid) - before, 2) for shard, before in zip(shards, redis_cpu_before, strict=True)
+        ]
+        result.redis_rss_mb = [round(rss_kb(shard.pid) / 1024, 1) for shard in shards]
+        if len(servers) > 1 or shards:
+            log(
+                f"[{name}] per server: sockets {result.server_counts}, KB per socket "
+                f"{result.server_rss_per_socket_kb}, CPU {result.server_cpu_s} s; per Redis shard: CPU "
+                f"{result.redis_cpu_s} s, RSS {result.redis_rss_mb} MB"
+            )
 
         # Sockets that closed during the run (idle reaping, errors) count against the server.
         statuses = await gather_answers(clients, [{"cmd": "status"}] * len(clients), 30)
@@ -618,11 +701,77 @@ async def run_scenario(
             if server.http is not None:
                 server.http.close()
             processes.kill(server.process)
-        if redis is not None:
-            processes.stop(redis)
+        for shard in shards:
+            processes.stop(shard)
         log_file.close()
         clean_up(workdir, name, log_path)
     return result
+
+
+async def ack_counts(servers: list[Server]) -> dict[str, float]:
+    """Return the ack counters of benchmarks/urls.py, summed over the servers."""
+    total: dict[str, float] = {"batches": 0, "reports": 0, "rows": 0, "seconds": 0.0}
+    for server in servers:
+        for key, value in (await server.call("GET", "/bench/stats/"))["acks"].items():
+            total[key] += value
+    return total
+
+
+async def measure_acks(
+    result: Scenario, servers: list[Server], before: dict[str, float], began: float, limit: float = 30
+) -> None:
+    """Wait until the broadcast's acks are written (one row per socket that received it); record their cost."""
+    expected = len(result.broadcast)
+    while True:
+        now = await ack_counts(servers)
+        if now["rows"] - before["rows"] >= expected or time.time() - began > BROADCAST_CAP + limit:
+            break
+        await asyncio.sleep(0.05)
+    result.ack_drain_s = time.time() - began
+    result.ack_batches = int(now["batches"] - before["batches"])
+    result.ack_reports = int(now["reports"] - before["reports"])
+    result.ack_rows = int(now["rows"] - before["rows"])
+    result.ack_db_s = now["seconds"] - before["seconds"]
+
+
+def report_acks(pairs: list[tuple[Scenario, Scenario]]) -> list[str]:
+    """Print the figures with analytics on next to those with it off; return what went wrong."""
+    problems: list[str] = []
+    header = f"{'layer':<10} {'figure':<36} {'acks on':>11} {'acks off':>11} {'ratio':>7}"
+    log("")
+    log(header)
+    log("-" * len(header))
+    for on, off in pairs:
+        layer = f"{on.layer} x{on.servers}"
+        table = Table(layer)
+        for scenario in (on, off):
+            if scenario.error:
+                problems.append(f"{layer}: the {scenario.name} scenario failed: {scenario.error}")
+            if scenario.lost:
+                problems.append(f"{layer}: {scenario.name} LOST {scenario.lost} message(s)")
+        for label, rank in (("p50", 50), ("p99", 99)):
+            on_value, off_value = percentile(on.targeted, rank), percentile(off.targeted, rank)
+            table.row(f"targeted {label} (ms)", fmt(on_value), fmt(off_value), ratio(on_value, off_value))
+        for label, rank in (("p50", 50), ("p99", 99), ("max", 100)):
+            on_value, off_value = percentile(on.broadcast, rank), percentile(off.broadcast, rank)
+            table.row(f"broadcast {label} (ms, n={on.broadcast_expected})", fmt(on_value), fmt(off_value),
+                      ratio(on_value, off_value))  # fmt: skip
+        table.row("  server CPU for the broadcast (s)", fmt(on.broadcast_cpu_s, 2), fmt(off.broadcast_cpu_s, 2),
+                  ratio(on.broadcast_cpu_s, off.broadcast_cpu_s))  # fmt: skip
+        table.row("  ... and until its acks are written", fmt(on.ack_cpu_s, 2), "-")
+        table.row("acks written (rows)", str(on.ack_rows), "-")
+        table.row("  ack frames", str(on.ack_reports), "-")
+        table.row("  write batches (SELECT + UPDATE)", str(on.ack_batches), "-")
+        per_batch = on.ack_rows / on.ack_batches if on.ack_batches else None
+        table.row("  rows per batch", fmt(per_batch), "-")
+        window = on.ack_drain_s
+        table.row("  all written after the call (s)", fmt(window, 2), "-")
+        table.row("  queries per second, over that", fmt(2 * on.ack_batches / window if window else None), "-")
+        table.row("  database thread time in them (s)", fmt(on.ack_db_s, 3), "-")
+        if on.ack_rows < len(on.broadcast):
+            problems.append(f"{layer}: only {on.ack_rows} of {len(on.broadcast)} acks were written")
+        log("")
+    return problems
 
 
 def clean_up(workdir: Path, name: str, log_path: Path) -> None:
@@ -677,9 +826,9 @@ def report(pairs: list[tuple[Scenario, Scenario | None]]) -> list[str]:
     log("-" * len(header))
     capped_text = f"> {BROADCAST_CAP * 1000:.0f}"
     for live, baseline in pairs:
-        layer = f"{live.layer} x{live.servers}"
+        layer = f"{live.layer} x{live.servers}" + (f"/{live.shards} shards" if live.shards > 1 else "")
         table = Table(layer)
-        target = TARGETS[live.layer]
+        target = live.targets
         if live.error:
             problems.append(f"{layer}: the django-live-notify scenario failed: {live.error}")
         if baseline is not None and baseline.error:
@@ -780,14 +929,24 @@ def report(pairs: list[tuple[Scenario, Scenario | None]]) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=10_000, help="sockets (one user each); default 10000")
-    parser.add_argument("--layers", default="memory,redis", help="comma-separated: memory, redis")
+    parser.add_argument(
+        "--layers", default="memory,redis", help="comma-separated: memory, redis, redis-pubsub; default memory,redis"
+    )
+    parser.add_argument(
+        "--servers", type=int, help="uvicorn processes per scenario; default 1 in memory, 2 on the redis layers"
+    )
+    parser.add_argument("--redis-shards", type=int, default=1, help="redis-server processes (shards); default 1")
     parser.add_argument(
         "--database",
         help="database URL (postgres://..., mysql://...) to use instead of SQLite files; everything in it is "
         "deleted first",
     )
     parser.add_argument("--quick", action="store_true", help="smoke test with 500 clients")
-    parser.add_argument("--client-processes", type=int, default=2, help="client processes; default 2")
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        help="client processes; default 2, or one per 10,000 clients (each holds a socket per client)",
+    )
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight per client process")
     parser.add_argument("--spacing", type=float, default=0.005, help="seconds between targeted notify() calls")
     parser.add_argument("--targeted", type=int, default=200, help="targeted notifications (one per user)")
@@ -799,6 +958,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="how django-live-notify sockets authenticate: session cookie (default) or socket token",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline (no ratios)")
+    parser.add_argument(
+        "--acks",
+        action="store_true",
+        help="measure analytics: django-live-notify with acks on against acks off, instead of the baseline",
+    )
+    parser.add_argument("--ack-interval", type=int, default=250, help="ms clients gather acks with --acks (250)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr; the results still print")
     args = parser.parse_args(argv)
     if args.quick:
@@ -806,10 +971,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
     for layer in args.layers:
         if layer not in TARGETS:
-            parser.error(f"unknown layer {layer!r}; use memory and/or redis")
+            parser.error(f"unknown layer {layer!r}; use memory, redis and/or redis-pubsub")
+    if args.client_processes is None:
+        args.client_processes = max(2, -(-args.clients // 10_000))
+    if (args.servers is not None and args.servers < 1) or args.redis_shards < 1:
+        parser.error("--servers and --redis-shards must be at least 1")
+    if "memory" in args.layers and (args.servers or 1) > 1:
+        parser.error("the memory layer cannot reach across processes: give --servers only with redis layers")
     args.redis_server = shutil.which("redis-server")
-    if "redis" in args.layers and args.redis_server is None:
-        parser.error("the redis layer needs redis-server on PATH")
+    if set(args.layers) & set(REDIS_LAYERS) and args.redis_server is None:
+        parser.error("the redis layers need redis-server on PATH")
     return args
 
 
@@ -867,6 +1038,17 @@ async def main(args: argparse.Namespace, processes: Processes, workdir: Path) ->
         url = urllib.parse.urlsplit(args.database)
         where = f"{url.scheme}://{url.hostname}:{url.port or ''}{url.path}, emptied of notifications per scenario"
     log(f"database: {where}; {len(users)} users and sessions in {time.monotonic() - began:.1f} s")
+    if args.acks:
+        ack_pairs = []
+        for layer in args.layers:
+            off = await run_scenario(layer, "live", users, template, workdir, processes, args, acks=False)
+            on = await run_scenario(layer, "live", users, template, workdir, processes, args, acks=True)
+            ack_pairs.append((on, off))
+        problems = report_acks(ack_pairs)
+        log("ratio = acks on / acks off in this run; acks are written a SELECT and an UPDATE per batch of sockets.")
+        for problem in problems:
+            log(f"  - {problem}")
+        return 1 if problems else 0
     pairs: list[tuple[Scenario, Scenario | None]] = []
     for layer in args.layers:
         live = await run_scenario(layer, "live", users, template, workdir, processes, args)

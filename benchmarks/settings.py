@@ -4,8 +4,9 @@ Environment variables (benchmarks/run.py sets them for every server process it s
 
 * ``BENCH_DATABASE_URL``: a database URL (``postgres://...``, ``mysql://...``), used as it is; or else
 * ``BENCH_DB``: path of the SQLite file; opened in WAL mode.
-* ``BENCH_LAYER``: ``memory`` (default) or ``redis``.
-* ``BENCH_REDIS_URL``: the Redis of ``BENCH_LAYER=redis``.
+* ``BENCH_LAYER``: ``memory`` (default), ``redis`` or ``redis-pubsub``.
+* ``BENCH_REDIS_URL``: the Redis of the redis layers; several comma-separated URLs are shards.
+* ``BENCH_ANALYTICS``: ``1`` (default) records the clients' acks, ``0`` turns analytics off (run.py --acks).
 """
 
 import os
@@ -66,7 +67,15 @@ if os.environ.get("BENCH_LAYER", "memory") == "redis":
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["BENCH_REDIS_URL"]], "capacity": CHANNEL_CAPACITY},
+            # Several URLs, comma-separated, are shards (run.py --redis-shards).
+            "CONFIG": {"hosts": os.environ["BENCH_REDIS_URL"].split(","), "capacity": CHANNEL_CAPACITY},
+        }
+    }
+elif os.environ.get("BENCH_LAYER") == "redis-pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": os.environ["BENCH_REDIS_URL"].split(",")},
         }
     }
 else:
@@ -80,6 +89,7 @@ LIVE_NOTIFY = {
     # run.py --auth token mints every socket token before the connect phase, which may take
     # longer than the default 60 s.
     "TOKEN_MAX_AGE": 600,
+    "ANALYTICS": os.environ.get("BENCH_ANALYTICS", "1") == "1",
 }
 
 LOGGING = {

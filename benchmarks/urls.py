@@ -19,8 +19,26 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from benchmarks import baseline
-from django_live_notify import broadcast, notify
+from django_live_notify import analytics, broadcast, notify
 from django_live_notify.publish import local_hubs
+
+# What the acks of this process cost (run.py --acks): written batches (one UPDATE each, acks only), reports
+# (one per ack frame), rows set, and seconds spent in the writes, on channels' database thread.
+ACKS = {"batches": 0, "reports": 0, "rows": 0, "seconds": 0.0}
+_record = analytics.record_batched.function
+
+
+def _record_counted(reports: list) -> list[int]:
+    began = time.perf_counter()
+    changed = _record(reports)
+    ACKS["seconds"] += time.perf_counter() - began
+    ACKS["batches"] += 1
+    ACKS["reports"] += len(reports)
+    ACKS["rows"] += changed[0] if changed else 0
+    return changed
+
+
+analytics.record_batched.function = _record_counted
 
 MESSAGE = "Ana asked for: fix the kitchen sink, tomorrow morning if possible."
 
@@ -55,7 +73,7 @@ def bench_broadcast(request: HttpRequest) -> JsonResponse:
 async def bench_stats(request: HttpRequest) -> JsonResponse:
     """Answer this process's pid and how many sockets each consumer holds (runs on the event loop)."""
     live = sum(hub.connection_count for hub in local_hubs())
-    return JsonResponse({"pid": os.getpid(), "live": live, "baseline": baseline.open_sockets})
+    return JsonResponse({"pid": os.getpid(), "live": live, "baseline": baseline.open_sockets, "acks": ACKS})
 
 
 urlpatterns = [

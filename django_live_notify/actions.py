@@ -160,9 +160,6 @@ class IdUrl(NamedTuple):
     prefix: str
     suffix: str
 
-    def for_id(self, notification_id: Any) -> str:
-        return f"{self.prefix}{notification_id}{self.suffix}"
-
 
 def _id_url(name: str) -> IdUrl:
     """Return the action endpoint URL of ``name`` split around the id: reversed twice, the ids are what differ."""

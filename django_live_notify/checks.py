@@ -11,7 +11,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import get_commands
 from django.db import router
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
 from django.utils.module_loading import import_string
 
 from .backends import get_backends
@@ -153,7 +153,13 @@ def _check_outbox() -> list[Any]:
 def _check_limits() -> list[Any]:
     """E006: counts and budgets must be non-negative integers, RETENTION_DAYS a positive one or None."""
     problems = []
-    for name in ("MAX_ACTIONS", "MAX_PREFERENCES", "MAX_MESSAGES_PER_SECOND", "MAX_REPLAYED_PER_MINUTE"):
+    for name in (
+        "MAX_ACTIONS",
+        "MAX_PREFERENCES",
+        "MAX_MESSAGES_PER_SECOND",
+        "MAX_REPLAYED_PER_MINUTE",
+        "ACK_INTERVAL",
+    ):
         value = getattr(live_settings, name)
         if type(value) is not int or value < 0:
             problems.append(f"{name} must be a non-negative integer, not {value!r}.")
@@ -165,7 +171,8 @@ def _check_limits() -> list[Any]:
             problem,
             hint="See the settings reference: MAX_ACTIONS (default 3), MAX_PREFERENCES (default 100), "
             "MAX_MESSAGES_PER_SECOND (default 20; 0 = no limit), MAX_REPLAYED_PER_MINUTE (default 1000; "
-            "0 = no limit), RETENTION_DAYS (default 90; None keeps read notifications for good).",
+            "0 = no limit), ACK_INTERVAL (default 250 ms), RETENTION_DAYS (default 90; None keeps read "
+            "notifications for good).",
             id="django_live_notify.E006",
         )
         for problem in problems
@@ -269,7 +276,7 @@ def check_sqlite_transactions(app_configs: Any = None, **kwargs: Any) -> list[An
 
 @register(Tags.compatibility)
 def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """E009: the delivery settings name real backends, a known mode and known policies; W005: emails link back."""
+    """E011: the delivery settings name real backends, a known mode and known policies; W007: emails link back."""
     problems = []
     if live_settings.DELIVERY_MODE not in ("worker", "sweep", "inline"):
         problems.append(f"DELIVERY_MODE must be 'worker', 'sweep' or 'inline', not {live_settings.DELIVERY_MODE!r}.")
@@ -290,7 +297,7 @@ def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         Error(
             problem,
             hint="See the settings DELIVERY_BACKENDS, DELIVERY_MODE and DELIVERY_POLICIES in the docs' channels page.",
-            id="django_live_notify.E009",
+            id="django_live_notify.E011",
         )
         for problem in problems
     ]
@@ -301,7 +308,166 @@ def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 "so mail clients cannot follow them.",
                 hint="Set LIVE_NOTIFY['EMAIL_BASE_URL'] to the scheme and host users reach the site on, "
                 "such as 'https://example.com'.",
-                id="django_live_notify.W005",
+                id="django_live_notify.W007",
             )
         )
     return messages
+
+
+def check_webpush_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Check that the VAPID keys and subject are set, and match, when the web push backend is in use."""
+    # Read directly: DELIVERY_BACKENDS belongs to the delivery worker, which may not define a default.
+    listed = (getattr(settings, "LIVE_NOTIFY", None) or {}).get("DELIVERY_BACKENDS", []) or []
+    if not any(_is_webpush_backend(path) for path in listed):
+        return []
+    hint = (
+        "Run manage.py live_notify_vapid_keys and put the lines it prints into LIVE_NOTIFY, with "
+        "WEBPUSH_VAPID_SUBJECT a mailto: or https: URL where push services can reach you."
+    )
+    private_key = str(live_settings.WEBPUSH_VAPID_PRIVATE_KEY or "")
+    public_key = str(live_settings.WEBPUSH_VAPID_PUBLIC_KEY or "")
+    subject = str(live_settings.WEBPUSH_VAPID_SUBJECT or "")
+    missing = [
+        name
+        for name, value in (
+            ("WEBPUSH_VAPID_PRIVATE_KEY", private_key),
+            ("WEBPUSH_VAPID_PUBLIC_KEY", public_key),
+            ("WEBPUSH_VAPID_SUBJECT", subject),
+        )
+        if not value
+    ]
+    if missing:
+        return [
+            Error(
+                f"The web push backend is in DELIVERY_BACKENDS but LIVE_NOTIFY lacks {', '.join(missing)}.",
+                hint=hint,
+                id="django_live_notify.E009",
+            )
+        ]
+    from .webpush import vapid_public_key
+
+    problem = ""
+    try:
+        derived = vapid_public_key(private_key)
+    except Exception:  # py-vapid raises several kinds for a key it cannot read
+        problem = "WEBPUSH_VAPID_PRIVATE_KEY is not a P-256 private key (base64url raw or DER)."
+    else:
+        if derived != public_key.rstrip("="):
+            problem = "WEBPUSH_VAPID_PUBLIC_KEY is not the public key of WEBPUSH_VAPID_PRIVATE_KEY."
+    if not problem and not subject.startswith(("mailto:", "https://")):
+        problem = f"WEBPUSH_VAPID_SUBJECT must be a mailto: or https: URL, not {subject!r}."
+    if not problem:
+        problem = _webpush_option_problem()
+        if problem:
+            hint = 'TTL: whole seconds, 0 or more. Urgency: "very-low", "low", "normal" or "high".'
+    return [Error(problem, hint=hint, id="django_live_notify.E009")] if problem else []
+
+
+def _webpush_option_problem() -> str:
+    from .webpush import URGENCIES
+
+    per_type = live_settings.WEBPUSH_TYPE_OPTIONS or {}
+    if not isinstance(per_type, dict) or not all(isinstance(options, dict) for options in per_type.values()):
+        return 'WEBPUSH_TYPE_OPTIONS must map types to dicts: {"security": {"ttl": 600, "urgency": "high"}}.'
+    places = [("WEBPUSH_TTL", live_settings.WEBPUSH_TTL, "WEBPUSH_URGENCY", live_settings.WEBPUSH_URGENCY)]
+    for name, options in per_type.items():
+        places.append(
+            (
+                f"WEBPUSH_TYPE_OPTIONS[{name!r}]['ttl']",
+                options.get("ttl", 0),
+                f"WEBPUSH_TYPE_OPTIONS[{name!r}]['urgency']",
+                options.get("urgency", "normal"),
+            )
+        )
+    for ttl_name, ttl, urgency_name, urgency in places:
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0:
+            return f"{ttl_name} must be whole seconds, 0 or more, not {ttl!r}."
+        if urgency not in URGENCIES:
+            return f"{urgency_name} must be one of {', '.join(URGENCIES)}, not {urgency!r}."
+    return ""
+
+
+def _is_webpush_backend(path: Any) -> bool:
+    if not isinstance(path, str):
+        return False
+    try:
+        backend = import_string(path)
+    except ImportError:
+        return False
+    from .webpush import WebPushBackend
+
+    return isinstance(backend, type) and issubclass(backend, WebPushBackend)
+
+
+@register(Tags.compatibility)
+def check_metrics_package(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """W006: the metrics view is routed, and on, but prometheus_client is not installed."""
+    from . import metrics, views
+
+    if metrics.prometheus_client is not None or not live_settings.METRICS:
+        return []
+    if not _routes_to(get_resolver().url_patterns, views.metrics_view):
+        return []
+    return [
+        Warning(
+            "The metrics view is routed, but prometheus_client is not installed: it answers 404.",
+            hint="pip install 'django-live-notify[metrics]', or set LIVE_NOTIFY['METRICS'] = False.",
+            id="django_live_notify.W006",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_metrics_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """E010: the metrics view's guard must be well formed: addresses or networks, and a token string or None."""
+    from .metrics import allowed_networks
+
+    problems = []
+    allowed = live_settings.METRICS_ALLOWED_IPS
+    if not isinstance(allowed, (list, tuple)):
+        problems.append(f"METRICS_ALLOWED_IPS must be a list of IP addresses or networks, not {allowed!r}.")
+    else:
+        try:
+            allowed_networks()
+        except ImproperlyConfigured as error:
+            problems.append(str(error))
+    token = live_settings.METRICS_TOKEN
+    if token is not None and (not isinstance(token, str) or not token.strip()):
+        problems.append(f"METRICS_TOKEN must be a non-empty string or None, not {token!r}.")
+    return [
+        Error(
+            problem,
+            hint='METRICS_ALLOWED_IPS lists addresses or CIDR networks, e.g. ["127.0.0.1", "10.0.0.0/8"] (default: '
+            "127.0.0.1 and ::1); METRICS_TOKEN is a bearer token string, or None for none.",
+            id="django_live_notify.E010",
+        )
+        for problem in problems
+    ]
+
+
+def _routes_to(patterns: list[Any], view: Any) -> bool:
+    """Tell whether any of ``patterns``, or the patterns they include, serves ``view``."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if _routes_to(pattern.url_patterns, view):
+                return True
+        elif getattr(pattern, "callback", None) is view:
+            return True
+    return False
+
+
+@register(Tags.security)
+def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """W005: with DEBUG off, ALLOWED_HOSTS should name the site's hosts, not "*"."""
+    if settings.DEBUG or "*" not in settings.ALLOWED_HOSTS:
+        return []
+    return [
+        Warning(
+            "ALLOWED_HOSTS contains '*': any Host header is taken as the site's own, so the socket's origin check "
+            "accepts every page whose Origin names the host the handshake was sent to, whatever that host is.",
+            hint="List your site's hosts in ALLOWED_HOSTS (ALLOWED_HOSTS = ['www.example.com']). With '*', any "
+            "domain that resolves to your server, such as an attacker's through DNS rebinding, is an origin of "
+            "your own, and Django no longer checks the Host header of pages either.",
+            id="django_live_notify.W005",
+        )
+    ]

@@ -35,6 +35,23 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_MAX_AGE": 60,
     # Close code for oversized frames; None sends 1009, or 4009 where the server refuses 1009 (daphne).
     "TOO_BIG_CLOSE_CODE": None,
+    # Web Push (docs/push.rst): the VAPID key pair as base64url (``manage.py live_notify_vapid_keys`` makes one)
+    # and the contact push services may write to, a "mailto:" or "https:" URL.
+    "WEBPUSH_VAPID_PRIVATE_KEY": "",
+    "WEBPUSH_VAPID_PUBLIC_KEY": "",
+    "WEBPUSH_VAPID_SUBJECT": "",
+    # Seconds a push service keeps a push for a device that is offline; 0 = deliver now or never.
+    "WEBPUSH_TTL": 24 * 60 * 60,
+    # Push urgency: "very-low", "low", "normal" or "high" (high wakes a phone that saves battery).
+    "WEBPUSH_URGENCY": "normal",
+    # Per notification type: {"security": {"ttl": 600, "urgency": "high"}}; missing keys use the two above.
+    "WEBPUSH_TYPE_OPTIONS": {},
+    # Seconds one request to a push service may take.
+    "WEBPUSH_TIMEOUT": 10,
+    # Seconds the read token in a push stays valid: a click on an older push opens the page but marks nothing.
+    "WEBPUSH_READ_TOKEN_MAX_AGE": 7 * 24 * 60 * 60,
+    # Scope of the service worker, served from notifications/push/sw.js with a Service-Worker-Allowed header.
+    "WEBPUSH_SERVICE_WORKER_SCOPE": "/",
     # Alias in CHANNEL_LAYERS used to reach other server processes.
     "CHANNEL_LAYER": "default",
     # Prefix of the channel-layer group and channel names this app uses.
@@ -94,6 +111,16 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_BASE_URL": "",
     # From address of notification emails; None = DEFAULT_FROM_EMAIL.
     "EMAIL_FROM": None,
+    # Record Prometheus metrics (with the ``metrics`` extra installed); False makes every metric call a no-op.
+    "METRICS": True,
+    # Client addresses or networks (CIDR) that may read the metrics view without a token.
+    "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
+    # A bearer token that may read the metrics view from any address; None accepts no token.
+    "METRICS_TOKEN": None,
+    # Record delivery, seen and click times (acks from clients, see docs/analytics.rst); False sends and keeps none.
+    "ANALYTICS": True,
+    # Milliseconds a client gathers acks before sending them in one frame.
+    "ACK_INTERVAL": 250,
 }
 
 

@@ -12,7 +12,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import HASH_SESSION_KEY
 
-from . import budgets, inbox, protocol, reading, replay
+from . import analytics, budgets, inbox, metrics, protocol, reading, replay
 from .batching import Batcher
 from .budgets import Admission, UserBudget
 from .conf import live_settings
@@ -131,10 +131,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         else:
             self.outbox.close(code)
 
-    def fell_behind(self, reason: str, stat: str = "closed_too_slow") -> None:
-        """Count and log a socket its outbox aborted, and take it out of the hub."""
+    def dropped(self, reason: str, stat: str = "closed_too_slow") -> None:
+        """Count and log a socket its outbox aborted (too slow, flooding), and take it out of the hub."""
         what = "that fell behind" if stat == "closed_too_slow" else "because"
         logger.warning("Dropped a socket of user %s %s: %s", self.user_key, what, reason)
+        metrics.socket_dropped(stat, reason)
         hub, self.hub = self.hub, None
         if hub is not None:
             hub.stats[stat] += 1
@@ -204,6 +205,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         frame_type = frame.get("type")
         handler = self.handlers.get(frame_type) if isinstance(frame_type, str) else None
+        metrics.frame_in(frame_type if handler is not None else "unknown")
         if handler is None:
             await self.send_error("unknown_type", "Unknown message type; see protocol v1.")
             return
@@ -291,6 +293,27 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         await database_sync_to_async(inbox.mark_seen)(self.user, ids)
 
+    async def handle_ack(self, frame: dict[str, Any]) -> None:
+        await self._report(frame, "delivered")
+
+    async def handle_clicked(self, frame: dict[str, Any]) -> None:
+        await self._report(frame, "clicked")
+
+    async def _report(self, frame: dict[str, Any], kind: str) -> None:
+        """Record an ack or a click of the user's own rows, batched with other sockets'; never answer one."""
+        if not analytics.enabled():
+            return
+        try:
+            ids = inbox.clean_ids(frame.get("ids"))
+        except inbox.InboxError as error:
+            await self.send_error("invalid_field", str(error))
+            return
+        try:
+            await analytics.record_batched((kind, self.user.pk, ids))
+        except Exception as error:
+            # Analytics must never cost a socket: the report is lost, the socket goes on.
+            logger.warning("Could not record a %s report of user %s: %r", kind, self.user_key, error)
+
     async def handle_archive(self, frame: dict[str, Any]) -> None:
         await self._inbox_change(frame, inbox.archive, True)
 
@@ -323,6 +346,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         "archive": handle_archive,
         "unarchive": handle_unarchive,
         "snooze": handle_snooze,
+        "ack": handle_ack,
+        "clicked": handle_clicked,
     }
 
 

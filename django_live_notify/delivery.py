@@ -32,7 +32,7 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from . import preferences
+from . import analytics, metrics, preferences
 from .backends import DeliveryBackend, SendResult, TemporaryFailure, get_backends
 from .conf import live_settings
 from .models import Delivery, Notification
@@ -354,6 +354,7 @@ def _deliver(
             ready.append(row)
     for reason, group in skipped.items():
         _finish(group, STATUS.skipped, last_error=reason)
+        metrics.record_channel_send(backend.name, "skipped")
     if not ready:
         return
     until = _deferred_until(backend, user.pk, now)
@@ -403,9 +404,16 @@ def _send(backend: DeliveryBackend, user: Any, rows: list[Delivery], now: dateti
     _finish(refused, STATUS.failed, last_error="refused by the channel")
     answered = {row.pk for row in accepted + refused}
     _finish([row for row in rows if row.pk not in answered], STATUS.failed, last_error="not accepted by the channel")
+    metrics.record_channel_send(backend.name, "sent" if accepted else "gone")
+    if accepted:
+        try:
+            analytics.record_channel_delivery([row.notification_id for row in accepted], backend.name, timezone.now())
+        except Exception:
+            logger.exception("Could not record the %s deliveries in analytics", backend.name)
 
 
 def _retry(rows: list[Delivery], error: str, retry_after: float | None, now: datetime) -> None:
+    metrics.record_channel_send(rows[0].channel, "failed")
     final = [row for row in rows if row.attempts + 1 >= live_settings.DELIVERY_MAX_ATTEMPTS]
     again = [row for row in rows if row.attempts + 1 < live_settings.DELIVERY_MAX_ATTEMPTS]
     _finish(final, STATUS.failed, last_error=error[:2000])

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 
-from . import protocol, publish, replay, session_check
+from . import metrics, protocol, publish, replay, session_check
 from .conf import live_settings
 from .protocol import everyone_group, user_group
 from .publish import _hubs, _hubs_lock, layer
@@ -102,6 +102,7 @@ class Hub:
         self.tasks.clear()
         if self.rejoining is not None:
             self.rejoining.cancel()
+        metrics.sockets_closed(self.connection_count)
         self.connections.clear()
 
     @property
@@ -117,6 +118,7 @@ class Hub:
         connections = self.connections.setdefault(connection.user_key, {})
         first = not connections
         connections[connection] = None
+        metrics.socket_opened()
         self.stats["connections_opened"] += 1
         limit = live_settings.MAX_CONNECTIONS_PER_USER
         while limit and len(connections) > limit:
@@ -160,6 +162,7 @@ class Hub:
         if connections is None or connection not in connections:
             return
         del connections[connection]
+        metrics.sockets_closed()
         if not connections:
             del self.connections[connection.user_key]
             self.since.pop(connection.user_key, None)
@@ -211,6 +214,7 @@ class Hub:
                 if not delay:
                     logger.warning("Channel layer receive failed; retrying with backoff", exc_info=True)
                 self.stats["layer_receive_errors"] += 1
+                metrics.layer_error("receive")
                 self.start_rejoin()
                 # Capped low: once Redis is back, the messages queued for this channel wait for the next read.
                 delay = min(max(delay * 2, 0.1), 1.0)
@@ -224,6 +228,7 @@ class Hub:
                 continue
             if delay:
                 logger.info("Channel layer receive works again")
+                metrics.layer_recovered("receive")
                 delay = 0.0
             if message.get("type") == publish.MESSAGE_TYPE:
                 self.put(message)
@@ -233,6 +238,7 @@ class Hub:
         while True:
             await asyncio.sleep(sweep_interval())
             await self.sweep()
+            metrics.flush()
             await session_check.recheck(self)
             due = self.loop.time() - last_refresh >= self.group_refresh_interval
             if self.layer is not None and (due or self.rejoin):
@@ -262,6 +268,7 @@ class Hub:
                 self.layer_back.set()
                 if failures:
                     logger.info("Re-joined the channel-layer groups after %d failed tries", failures)
+                    metrics.layer_recovered("groups")
                 return
             self.rejoin = True
             failures += 1
@@ -289,9 +296,11 @@ class Hub:
                 logger.debug("Could not refresh channel-layer group memberships: %r", error)
             else:
                 logger.warning("Could not refresh channel-layer group memberships; retrying", exc_info=True)
+            metrics.layer_error("groups")
             return False
         return True
 
+    @metrics.timed("recover")
     async def recover(self) -> int:
         """Send local users the stored notifications whose live send never reached this hub.
 
@@ -330,6 +339,7 @@ class Hub:
         if key in self.since and notification_id > (self.watermark or 0):
             self.delivered.setdefault(key, set()).add(notification_id)
 
+    @metrics.timed("idle")
     async def sweep(self) -> int:
         """Close every connection silent for longer than the idle timeout; return how many."""
         forget_old_revocations()
@@ -354,6 +364,7 @@ class Hub:
             logger.warning("Ignored a live notification message of unknown kind %r", message.get("kind"))
             return
         await handler(self, message)
+        metrics.delivered(message, self.connections)
 
     async def deliver_frames(self, message: dict[str, Any]) -> None:
         """Write given frames to given users: targets ``[key, [frame, ...]]``."""

@@ -180,7 +180,7 @@ def record_outcome(user: Any, notification: Notification, action: str, label: st
     one, or the history page): actions run once.
     """
     claimed = Notification.objects.filter(pk=notification.pk, action_taken="").update(
-        action_taken=action, action_outcome=label[:100]
+        action_taken=action, action_outcome=label[:100], acted_at=timezone.now()
     )
     if not claimed:
         return False

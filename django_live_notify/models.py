@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -123,6 +125,11 @@ class Notification(TimeStampedModel):
     snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
     action_taken = models.CharField(_("action taken"), max_length=64, blank=True, default="")
     action_outcome = models.CharField(_("action outcome"), max_length=100, blank=True, default="")
+    # Analytics (see analytics.py): the first ack of a client, the first click on a toast, inbox item or action.
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True, editable=False)
+    clicked_at = models.DateTimeField(_("clicked at"), null=True, blank=True, editable=False)
+    # When action_taken was set.
+    acted_at = models.DateTimeField(_("acted at"), null=True, blank=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()
 
@@ -142,19 +149,28 @@ class Notification(TimeStampedModel):
             ),
             # "the rows about this object", and deleting a content type. Only rows that have a target are in
             # the partial indexes, those with an expiry or a sender: a broadcast writes fewer index entries.
-            models.Index(
+            ConditionalIndex(
                 fields=["target_content_type", "target_object_id"],
                 name="live_notify_targeted",
-                condition=models.Q(target_content_type__isnull=False),
+                where=models.Q(target_content_type__isnull=False),
+                plain_fields=["target_content_type", "target_object_id"],
             ),
             # "expired rows", for live_notify_cleanup.
-            models.Index(
-                fields=["expires_at"], name="live_notify_expiring", condition=models.Q(expires_at__isnull=False)
+            ConditionalIndex(
+                fields=["expires_at"],
+                name="live_notify_expiring",
+                where=models.Q(expires_at__isnull=False),
+                plain_fields=["expires_at"],
             ),
             # "this broadcast's rows" (of these users): the live send and "who read it".
             models.Index(fields=["broadcast_id", "recipient"], name="live_notify_broadcast"),
             # Deleting a user sets the sender of the rows they sent to NULL: finds those rows.
-            models.Index(fields=["sender"], name="live_notify_sender", condition=models.Q(sender__isnull=False)),
+            ConditionalIndex(
+                fields=["sender"],
+                name="live_notify_sender",
+                where=models.Q(sender__isnull=False),
+                plain_fields=["sender"],
+            ),
             # "the unread row of this group for these users": only unread grouped rows are in it.
             ConditionalIndex(
                 fields=["recipient", "group_key"],
@@ -231,6 +247,35 @@ class Notification(TimeStampedModel):
             "snoozed_until": None,
             "outcome": None,
         }
+
+
+class NotificationDelivery(models.Model):
+    """When a channel other than the live socket (web push, email) took one notification.
+
+    A row per (notification, channel), not a column per channel: backends are pluggable, so the set of
+    channels is open. Deleting the notification deletes its rows, so retention needs nothing more.
+    """
+
+    notification = models.ForeignKey(
+        Notification,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("notification"),
+        # Covered by the unique constraint, which leads with the notification.
+        db_index=False,
+    )
+    channel = models.CharField(_("channel"), max_length=32)
+    delivered_at = models.DateTimeField(_("delivered at"))
+
+    class Meta:
+        verbose_name = _("notification delivery")
+        verbose_name_plural = _("notification deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="live_notify_unique_delivery"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} {self.channel}"
 
 
 class NotificationPreference(models.Model):
@@ -320,7 +365,13 @@ class Delivery(models.Model):
     )
 
     notification = models.ForeignKey(
-        Notification, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("notification")
+        Notification,
+        on_delete=models.CASCADE,
+        # "deliveries" is analytics' NotificationDelivery (when a channel took the row); these are the worker's.
+        related_name="channel_deliveries",
+        verbose_name=_("notification"),
+        # Covered by the unique constraint, which leads with the notification.
+        db_index=False,
     )
     # The notification's recipient, copied so that per-user bounds need no join.
     recipient = models.ForeignKey(
@@ -343,7 +394,7 @@ class Delivery(models.Model):
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
         constraints = [
-            models.UniqueConstraint(fields=["notification", "channel"], name="live_notify_unique_delivery"),
+            models.UniqueConstraint(fields=["notification", "channel"], name="live_notify_unique_send"),
         ]
         indexes = [
             # "what is due on this channel", the worker's claim.
@@ -361,3 +412,42 @@ def display_name(user: Any) -> str:
     get_full_name = getattr(user, "get_full_name", None)
     full_name = get_full_name() if get_full_name else ""
     return full_name or user.get_username()
+
+
+class PushSubscription(models.Model):
+    """One browser (device) of a user that accepts Web Push: where to send, and the keys to encrypt for it.
+
+    The endpoint belongs to the browser, not the user: when another user subscribes the same browser, the row
+    moves to that user. ``endpoint_sha256`` makes it unique on every database (MySQL cannot index a long text).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="live_notify_push_subscriptions",
+        verbose_name=_("user"),
+    )
+    endpoint = models.TextField(_("endpoint"))
+    endpoint_sha256 = models.CharField(_("endpoint hash"), max_length=64, unique=True, editable=False)
+    p256dh = models.CharField(_("p256dh key"), max_length=100)
+    auth = models.CharField(_("auth secret"), max_length=32)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_success_at = models.DateTimeField(_("last success at"), null=True, blank=True)
+    failure_count = models.PositiveIntegerField(_("failures in a row"), default=0)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {urlsplit(self.endpoint).hostname or '?'}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.endpoint_sha256 = endpoint_hash(self.endpoint)
+        super().save(*args, **kwargs)
+
+
+def endpoint_hash(endpoint: str) -> str:
+    """Return the hex SHA-256 of a push endpoint, the key PushSubscription is unique on."""
+    return hashlib.sha256(endpoint.encode()).hexdigest()

@@ -26,7 +26,7 @@ import struct
 from collections import deque
 from typing import Any, Protocol
 
-from . import protocol
+from . import metrics, protocol
 from .conf import live_settings
 
 logger = logging.getLogger("django_live_notify")
@@ -44,7 +44,7 @@ class Owner(Protocol):
 
     async def _close(self, code: int) -> None: ...
 
-    def fell_behind(self, reason: str, stat: str = ...) -> None: ...
+    def dropped(self, reason: str, stat: str = ...) -> None: ...
 
 
 class Outbox:
@@ -110,6 +110,7 @@ class Outbox:
         try:
             if isinstance(item, str):
                 await self.owner.base_send({"type": "websocket.send", "text": item})
+                metrics.frame_out(item)
             else:
                 await self.owner._close(item)
         except Exception:
@@ -166,7 +167,7 @@ class Outbox:
             self.timer = None
         if self.writer is not None:
             self.writer.cancel()
-        self.owner.fell_behind(f"{reason}; {pending} frame(s) dropped", stat)
+        self.owner.dropped(f"{reason}; {pending} frame(s) dropped", stat)
         if not abort_transport(self._server(), code, grace):
             # An unknown server (or a test's send): closing is all an application can do.
             logger.warning("Cannot abort this server's transport; closing the socket instead")

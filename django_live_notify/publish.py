@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from . import protocol
+from . import metrics, protocol
 from .conf import live_settings
 
 if TYPE_CHECKING:
@@ -52,14 +52,13 @@ def frames_message(targets: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
 
 
 def close_message(
-    key: str, session_key: str | None, auth_hash: str | None, code: int, revoke: bool = True
+    key: str, session_key: str | None, auth_hash: str | None, code: int, revoked_at: float = 0.0
 ) -> dict[str, Any]:
     """Build a message that closes a user's sockets: of one session, or all, or those with a stale auth hash.
 
-    With ``revoke``, it also revokes the user's socket tokens issued until now, in every process, and closes
-    the sockets opened with them.
+    With ``revoked_at`` (a time.time()), it also revokes the user's socket tokens issued until then, in every
+    process, and closes the sockets opened with them; 0 revokes nothing.
     """
-    revoked_at = time.time() if revoke else 0.0
     return {
         "type": MESSAGE_TYPE,
         "kind": CLOSE,
@@ -108,6 +107,7 @@ def publish(message: dict[str, Any], everyone: bool = False) -> bool:
     WARNING with counts at most every ``OUTAGE_WARNING_SECONDS`` while it lasts,
     and one INFO when a send works again.
     """
+    metrics.stamp(message)
     try:
         channel_layer = layer()
         if channel_layer is None:
@@ -139,6 +139,7 @@ class _Outage:
 
     def failed(self, error: Exception) -> None:
         now = time.monotonic()
+        metrics.layer_error("publish")
         with self.lock:
             self.failures += 1
             if self.started is None:
@@ -178,6 +179,7 @@ class _Outage:
                 return
             seconds, count = time.monotonic() - self.started, self.failed_total
             self.started = None
+        metrics.layer_recovered("publish")
         logger.info("Live sends work again after %.1f s; %d failed meanwhile and are left to recovery", seconds, count)
 
 

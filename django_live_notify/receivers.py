@@ -6,6 +6,7 @@ Changes that send no signal are caught by the hubs' periodic re-check (``session
 from __future__ import annotations
 
 import logging
+import time
 from importlib import import_module
 from typing import Any
 
@@ -26,8 +27,9 @@ logger = logging.getLogger("django_live_notify")
 def _close_after_commit(
     user_pk: Any, session_key: str | None, auth_hash: str | None, code: int, revoke: bool = True
 ) -> None:
-    message = publish.close_message(protocol.user_key(user_pk), session_key, auth_hash, code, revoke=revoke)
-    key, _session, _hash, _code, revoked_at = message["close"][0]
+    key = protocol.user_key(user_pk)
+    revoked_at = time.time() if revoke else 0.0
+    message = publish.close_message(key, session_key, auth_hash, code, revoked_at)
 
     # To every process: those without the user's sockets must still refuse its older tokens.
     def announce() -> None:

@@ -17,17 +17,10 @@ from .models import Notification
 from .reading import unread_counts
 
 
-def resume_frames(user: Any, last_id: int) -> tuple[list[str], list[int]]:
-    """Return the frames answering ``resume`` (missed notifications, ``resumed``, ``unread_count``)
-    and the ids of the notifications among them (a client's claim is not a delivery).
-
-    Silent rows (stored only, by the user's preference) are not replayed: they never toast.
-    """
-    return resume_frames_many([(user.pk, last_id)])[0]
-
-
 def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str], list[int]]]:
-    """Answer many ``resume`` requests, ``[(user pk, last id), ...]``, as resume_frames() answers one.
+    """Answer many ``resume`` requests, ``[(user pk, last id), ...]``: for each, the frames (missed
+    notifications, ``resumed``, ``unread_count``) and the ids of the notifications among them (a client's
+    claim is not a delivery). Silent rows (stored only, by the user's preference) are not replayed.
 
     Two queries for the whole batch find the users with something to replay
     and everyone's unread count; only those users (after a reconnect, usually

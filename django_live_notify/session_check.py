@@ -42,7 +42,7 @@ from django.contrib.sessions.backends import db as db_sessions
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from . import protocol
+from . import metrics, protocol
 from .batching import batches
 
 logger = logging.getLogger("django_live_notify")
@@ -52,6 +52,7 @@ logger = logging.getLogger("django_live_notify")
 Socket = tuple[str, str | None, str | None]
 
 
+@metrics.timed("sessions")
 async def recheck(hub: Any) -> int:
     """Close the hub's sockets whose session or user is no longer valid; return how many.
 

@@ -14,10 +14,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.utils.crypto import salted_hmac
 
@@ -128,16 +126,6 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
     query = parse_qs(scope.get("query_string", b"").decode("latin1"), keep_blank_values=True)
     tokens = query.get("token")
     return tokens[0] if tokens else None
-
-
-class TokenAuthMiddleware(BaseMiddleware):
-    """Authenticate a socket from its token, when it offers one; a bad token means anonymous (4001)."""
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        token = token_from_scope(scope)
-        if token is not None:
-            scope = dict(scope, user=user_from_token(token) or AnonymousUser())
-        return await super().__call__(scope, receive, send)
 
 
 class TokenOrOriginValidator:

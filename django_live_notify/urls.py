@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import emailing, views
+from . import emailing, push_views, views
 
 app_name = "live_notify"
 
@@ -24,4 +24,10 @@ urlpatterns = [
     path("api/token/", views.api_token, name="api_token"),
     path("api/preferences/", views.api_preferences, name="api_preferences"),
     path("email/unsubscribe/<str:token>/", emailing.unsubscribe, name="email_unsubscribe"),
+    path("push/sw.js", push_views.service_worker, name="push_service_worker"),
+    path("push/subscribe/", push_views.subscribe, name="push_subscribe"),
+    path("push/unsubscribe/", push_views.unsubscribe, name="push_unsubscribe"),
+    path("push/resubscribe/", push_views.resubscribe, name="push_resubscribe"),
+    path("push/read/", push_views.read, name="push_read"),
+    path("metrics/", views.metrics_view, name="metrics"),
 ]

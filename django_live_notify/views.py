@@ -28,7 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import actions, inbox, preferences, reading, tokens
+from . import actions, inbox, metrics, preferences, reading, tokens
 from .conf import live_settings
 from .models import Notification, NotificationPreference, NotificationQuerySet
 
@@ -59,9 +59,10 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     notifications = Notification.objects.for_user(request.user)
     # The page is forgiving: a value it cannot use shows everything rather than an error.
     unread_only = request.GET.get("unread", "").lower() in TRUE_VALUES
-    notification_type = request.GET.get("type", "")
-    if "\x00" in notification_type:
-        notification_type = ""  # no type has one, and PostgreSQL refuses it in a query
+    try:
+        notification_type = _notification_type(request.GET)
+    except InvalidParameter:
+        notification_type = ""
     shown = _filter(notifications, unread_only, notification_type)
     paginator = Paginator(shown.select_related("sender").order_by("-id"), live_settings.PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
@@ -527,3 +528,17 @@ def _redirect_back(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(target)
     namespace = request.resolver_match.namespace if request.resolver_match else None
     return HttpResponseRedirect(reverse("live_notify:list", current_app=namespace))
+
+
+@never_cache
+@require_safe
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Serve the Prometheus metrics to an allowed address or a bearer of ``METRICS_TOKEN``; 404 to anyone else.
+
+    404, not 403: the view does not tell that it exists. 404 too when metrics are off or
+    prometheus_client is not installed.
+    """
+    if not metrics.enabled() or not metrics.request_allowed(request):
+        raise Http404
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)

@@ -1,7 +1,8 @@
 """The ASGI application of the example project: Django for HTTP, django-live-notify for WebSockets.
 
-Serve it with ``manage.py runserver`` (daphne is first in INSTALLED_APPS), or
-``daphne example_project.asgi:application`` from the repository root.
+Serve it with ``manage.py runserver`` when daphne is installed (it is then first in INSTALLED_APPS), or
+from the repository root with ``uvicorn example_project.asgi:application`` (the command of
+docs/deployment.rst) or ``daphne example_project.asgi:application``.
 """
 
 import os

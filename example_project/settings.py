@@ -1,15 +1,21 @@
 """Settings of the example project: a home-services demo of django-live-notify.
 
-Not for production: DEBUG is on unless DJANGO_DEBUG=0, and the default secret key is public,
-so with DEBUG off the project refuses to start until DJANGO_SECRET_KEY is set.
-Environment variables:
+DEBUG is on unless DJANGO_DEBUG=0, and the default secret key is public, so with DEBUG off the
+project refuses to start until DJANGO_SECRET_KEY is set. docs/deployment.rst deploys it behind
+nginx and uvicorn with these environment variables:
 
-* ``REDIS_URL``: use Redis as the channel layer (several server processes).
+* ``DJANGO_DEBUG``: ``0`` turns DEBUG off.
+* ``DJANGO_SECRET_KEY``: the secret key; required with DEBUG off.
+* ``DJANGO_ALLOWED_HOSTS``: the hosts, comma-separated (default: ``localhost,127.0.0.1``).
+* ``DJANGO_CSRF_TRUSTED_ORIGINS``: origins, comma-separated, such as ``https://example.com:8443``.
+* ``DJANGO_HTTPS``: ``1`` behind a TLS proxy that sends ``X-Forwarded-Proto``: trust it, and send
+  the session and CSRF cookies over HTTPS only.
+* ``DJANGO_STATIC_ROOT``: where ``collectstatic`` puts the static files (default: example_project/staticfiles).
+* ``REDIS_URL``: use Redis as the channel layer (several server processes), such as
+  ``redis://:password@127.0.0.1:6379/0``.
 * ``DATABASE_PATH``: the SQLite file (default: example_project/db.sqlite3).
 * ``DATABASE_URL``: another database instead, such as ``postgres://user:password@127.0.0.1:5432/demo``
   (needs ``pip install dj-database-url`` and the database's driver).
-* ``DJANGO_DEBUG``: ``0`` turns DEBUG off.
-* ``DJANGO_SECRET_KEY``: the secret key; required with DEBUG off.
 """
 
 import os
@@ -29,12 +35,31 @@ if not DEBUG and SECRET_KEY == PUBLIC_SECRET_KEY:
         'environment variable to a secret of your own (python -c "from django.core.management.utils import '
         'get_random_secret_key; print(get_random_secret_key())"), or run with DEBUG on.'
     )
-# WebSocket handshakes are checked against these too (AllowedHostsOriginValidator).
-ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 
+
+def from_environment(name: str, default: str) -> list[str]:
+    """Return the comma-separated values of environment variable ``name``."""
+    return [value.strip() for value in os.environ.get(name, default).split(",") if value.strip()]
+
+
+# The socket's origin check reads these as CSRF does: a handshake's Origin must be its own Host (one of
+# ALLOWED_HOSTS) with its scheme and port, or one of CSRF_TRUSTED_ORIGINS.
+ALLOWED_HOSTS = from_environment("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+CSRF_TRUSTED_ORIGINS = from_environment("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+if os.environ.get("DJANGO_HTTPS") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+
+# First when installed, so that "manage.py runserver" is daphne's: it serves HTTP and WebSockets. A deployment
+# with uvicorn alone (django-live-notify[redis,uvicorn]) has no daphne, and runserver is Django's (check W002).
+try:
+    import daphne  # noqa: F401
+
+    DAPHNE = ["daphne"]
+except ImportError:
+    DAPHNE = []
 INSTALLED_APPS = [
-    # First, so that "manage.py runserver" is daphne's: it serves HTTP and WebSockets.
-    "daphne",
+    *DAPHNE,
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -127,6 +152,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles"
 
 LOGGING = {
     "version": 1,

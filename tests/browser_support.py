@@ -1,11 +1,14 @@
-"""Helpers of tests/test_browser.py: Chromium, the example project under a real ASGI server, logins."""
+"""Helpers of the browser tests: Chromium, the example project under a real ASGI server, logins."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +67,30 @@ def skip_module_or_fail(reason: str) -> None:
         skip_or_fail(reason)
     except pytest.skip.Exception:
         pytest.skip(reason, allow_module_level=True)
+
+
+def require_chromium() -> None:
+    """Skip the calling test module (fail it in CI) unless Chromium and playwright are there."""
+    chromium = chromium_path()
+    if not is_executable(chromium):
+        skip_module_or_fail(f"chromium not found at {chromium} (set $CHROMIUM_PATH): the browser tests need it")
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:  # pragma: no cover
+        skip_module_or_fail("playwright is not installed (pip install -r tests/requirements.txt)")
+
+
+@contextlib.asynccontextmanager
+async def chromium_browser() -> AsyncIterator[Any]:
+    """Launch headless Chromium through playwright; close it on the way out."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 class ExampleSite:

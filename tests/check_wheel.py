@@ -14,6 +14,7 @@ REQUIRED = [
     "django_live_notify/static/django_live_notify/live-notify-inbox.js",
     "django_live_notify/templates/django_live_notify/inbox.html",
     "django_live_notify/static/django_live_notify/live-notify.css",
+    "django_live_notify/static/django_live_notify/live-notify-sw.js",
     "django_live_notify/templates/django_live_notify/",
     "django_live_notify/locale/pt_BR/LC_MESSAGES/django.po",
     "django_live_notify/locale/pt_BR/LC_MESSAGES/django.mo",

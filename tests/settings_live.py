@@ -20,7 +20,8 @@ if os.environ.get("LIVE_NOTIFY_TEST_REDIS"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": os.environ.get("LIVE_NOTIFY_TEST_LAYER", "channels_redis.core.RedisChannelLayer"),
-            "CONFIG": {"hosts": [os.environ["LIVE_NOTIFY_TEST_REDIS"]]},
+            # Several URLs, comma-separated, are shards: channels-redis spreads channels and groups over them.
+            "CONFIG": {"hosts": os.environ["LIVE_NOTIFY_TEST_REDIS"].split(",")},
         }
     }
 LIVE_NOTIFY = {"HEARTBEAT_INTERVAL": float(os.environ.get("LIVE_NOTIFY_TEST_HEARTBEAT", "30"))}

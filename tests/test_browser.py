@@ -19,27 +19,18 @@ import pytest
 import pytest_asyncio
 
 from tests.browser_support import (
-    CHROMIUM_ARGS,
     RECORD_EVENTS,
     ExampleSite,
     badge_count,
-    chromium_path,
     events,
-    is_executable,
     log_in,
-    skip_module_or_fail,
+    require_chromium,
     wait_for_badge,
     wait_until_live,
 )
 from tests.servers import ROOT, report
 
-CHROMIUM = chromium_path()
-if not is_executable(CHROMIUM):
-    skip_module_or_fail(f"chromium not found at {CHROMIUM} (set $CHROMIUM_PATH): the browser tests need it")
-try:
-    from playwright.async_api import async_playwright
-except ImportError:  # pragma: no cover
-    skip_module_or_fail("playwright is not installed (pip install -r tests/requirements.txt)")
+require_chromium()
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -62,30 +53,6 @@ def site(tmp_path_factory, redis_url):
         yield example
     finally:
         example.stop_all()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sessions(browser, site):
-    """Log ana and bruno in once through the real /login/ form; give their cookies to new contexts."""
-    states = {}
-    for username in ("ana", "bruno"):
-        context = await browser.new_context()
-        try:
-            await log_in(context, site.uvicorn.url, username)
-            states[username] = await context.storage_state()
-        finally:
-            await context.close()
-    return states
 
 
 @pytest_asyncio.fixture(loop_scope="module")

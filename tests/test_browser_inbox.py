@@ -16,24 +16,14 @@ import pytest
 import pytest_asyncio
 
 from tests.browser_support import (
-    CHROMIUM_ARGS,
     RECORD_EVENTS,
     ExampleSite,
-    chromium_path,
-    is_executable,
-    log_in,
-    skip_module_or_fail,
+    require_chromium,
     wait_until_live,
 )
 from tests.servers import ROOT, AsgiServer, create_sessions, live_database_in, live_env, manage, skip_or_fail
 
-CHROMIUM = chromium_path()
-if not is_executable(CHROMIUM):
-    skip_module_or_fail(f"chromium not found at {CHROMIUM} (set $CHROMIUM_PATH): the browser tests need it")
-try:
-    from playwright.async_api import async_playwright
-except ImportError:  # pragma: no cover
-    skip_module_or_fail("playwright is not installed (pip install -r tests/requirements.txt)")
+require_chromium()
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -59,29 +49,6 @@ def site(tmp_path_factory, redis_url):
         yield example
     finally:
         example.stop_all()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sessions(browser, site):
-    states = {}
-    for username in ("ana", "bruno"):
-        context = await browser.new_context()
-        try:
-            await log_in(context, site.uvicorn.url, username)
-            states[username] = await context.storage_state()
-        finally:
-            await context.close()
-    return states
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -218,6 +185,12 @@ async def test_the_inbox_works_from_the_keyboard_alone(site, tab):
         if await page.evaluate(IN_FEED_MARK_READ):
             break
     assert await page.evaluate(IN_FEED_MARK_READ)
+    focused_row = await page.evaluate("() => document.activeElement.closest('[data-id]').dataset.id")
+    # A notification that arrives while the user tabs through the feed re-renders it: focus stays where it was.
+    [arrived] = await send(site, "bruno", "Keyboard three")
+    await page.wait_for_selector(f"{ITEM}[data-id='{arrived}']")
+    assert await page.evaluate(IN_FEED_MARK_READ)
+    assert await page.evaluate("() => document.activeElement.closest('[data-id]').dataset.id") == focused_row
     count = await page.locator(ITEM).count()
     await page.keyboard.press("Enter")
     await page.wait_for_function(
@@ -229,6 +202,23 @@ async def test_the_inbox_works_from_the_keyboard_alone(site, tab):
     assert await page.locator(".live-notify-inbox__panel").is_hidden()
     assert await page.evaluate("() => document.activeElement.classList.contains('live-notify-inbox__bell')")
     assert await page.get_attribute(".live-notify-inbox__bell", "aria-expanded") == "false"
+
+
+async def test_an_open_snooze_form_stays_open_and_focused_when_news_arrives(site, tab):
+    page = await tab("bruno")
+    [first] = await send(site, "bruno", "Snooze me later")
+    await open_inbox(page)
+    await item(page, first).locator("button", has_text="Snooze").first.click()
+    field = item(page, first).locator(".live-notify-inbox__snooze-input")
+    await field.focus()
+
+    [second] = await send(site, "bruno", "News while choosing")
+    await page.wait_for_selector(f"{ITEM}[data-id='{second}']")
+
+    assert await field.is_visible()
+    assert await page.evaluate("() => document.activeElement.classList.contains('live-notify-inbox__snooze-input')")
+    toggle = item(page, first).locator("[aria-expanded]")
+    assert await toggle.get_attribute("aria-expanded") == "true"
 
 
 async def test_escape_dismisses_a_focused_toast(site, tab):

@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from django_live_notify import budgets, notify
 from django_live_notify.budgets import ABUSIVE_WINDOWS
+from django_live_notify.conf import DEFAULTS
 from django_live_notify.hub import get_hub
 from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket
@@ -219,6 +220,7 @@ FLOOD_SOCKETS = 20
 FLOOD_RATE = 20  # resume frames per second and socket
 FLOOD_SECONDS = 8
 NOTIFICATIONS = 33
+MAX_REPLAYED = DEFAULTS["MAX_REPLAYED_PER_MINUTE"]  # the live servers run with the defaults
 
 CREATE_FLOODER = f"""
 import json
@@ -312,17 +314,24 @@ def test_one_user_flooding_resume_from_twenty_sockets_gets_back_fewer_frames_tha
     finally:
         server.stop()
 
-    ratio = counts["out"] / counts["in"]
+    # A handshake is a request the server answers too (the reconnect's first resume), so it counts as one in;
+    # how often the flooder reconnects depends on the machine's load, not on the budget.
+    ratio = counts["out"] / (counts["in"] + counts["handshakes"])
     print(
-        f"\n{kind}: {counts['in']} frames in, {counts['out']} out ({ratio:.2f} per frame in), "
+        f"\n{kind}: {counts['in']} frames in, {counts['out']} out ({ratio:.2f} per frame or handshake in), "
         f"{cpu_used:.2f} s CPU in {FLOOD_SECONDS} s, {counts['handshakes']} handshakes, "
         f"closes {sorted(set(closes))} x{len(closes)}"
     )
-    report(request, f"{kind}_frames_out_per_frame_in", round(ratio, 3), "")
+    report(request, f"{kind}_frames_out_per_frame_or_handshake_in", round(ratio, 3), "")
     report(request, f"{kind}_server_cpu", round(cpu_used, 2), " s")
     # The flood really ran: every socket sent many frames, although each is closed soon after it starts.
     assert counts["in"] > FLOOD_SOCKETS * FLOOD_RATE
-    assert ratio < 1.5
+    # Without the budget each resume from 0 replays all NOTIFICATIONS rows: 34 frames out for each one in. With it,
+    # what goes out is bounded by the user's row budget (the full bucket plus its refill over the flood), whatever
+    # the machine's load lets the flooder send: at most a row and an answer frame per unit of budget.
+    budget = MAX_REPLAYED * (1 + FLOOD_SECONDS / 60)
+    assert counts["out"] <= 2 * budget
+    assert counts["out"] < NOTIFICATIONS * counts["in"] / 10
     # Persistent abuse closes sockets with 1008, or 4008 where daphne refuses 1008 from applications;
     # under load a few closes end without a close frame (1006).
     policy_close = 1008 if kind == "uvicorn" else 4008

@@ -14,7 +14,14 @@ from django.template import RequestContext, Template
 from django.test import RequestFactory, override_settings
 from django.urls import clear_url_caches, include, path
 
-from django_live_notify.checks import check_setup, check_sqlite_transactions, check_urls, check_websocket_server
+from django_live_notify.checks import (
+    check_allowed_hosts,
+    check_setup,
+    check_sqlite_transactions,
+    check_urls,
+    check_websocket_server,
+)
+from django_live_notify.origins import origin_allowed
 from tests.conftest import make_user
 
 # ASGI applications that serve no WebSocket (W003).
@@ -136,6 +143,8 @@ def test_good_preference_settings_pass():
         ({"MAX_PREFERENCES": None}, "MAX_PREFERENCES must be a non-negative integer"),
         ({"MAX_MESSAGES_PER_SECOND": 0.5}, "MAX_MESSAGES_PER_SECOND must be a non-negative integer"),
         ({"MAX_REPLAYED_PER_MINUTE": -1}, "MAX_REPLAYED_PER_MINUTE must be a non-negative integer"),
+        ({"ACK_INTERVAL": -250}, "ACK_INTERVAL must be a non-negative integer"),
+        ({"ACK_INTERVAL": 0.25}, "ACK_INTERVAL must be a non-negative integer"),
         ({"RETENTION_DAYS": 0}, "RETENTION_DAYS must be a positive number of days or None"),
         ({"RETENTION_DAYS": 1.5}, "RETENTION_DAYS must be a positive number of days or None"),
     ],
@@ -350,12 +359,12 @@ def delivery_messages(**live_notify):
 def test_delivery_settings_are_checked():
     assert delivery_messages() == []
     assert delivery_messages(DELIVERY_MODE="later") == [
-        ("django_live_notify.E009", "DELIVERY_MODE must be 'worker', 'sweep' or 'inline', not 'later'.")
+        ("django_live_notify.E011", "DELIVERY_MODE must be 'worker', 'sweep' or 'inline', not 'later'.")
     ]
-    assert delivery_messages(DELIVERY_BACKENDS=["nowhere.Backend"])[0][0] == "django_live_notify.E009"
+    assert delivery_messages(DELIVERY_BACKENDS=["nowhere.Backend"])[0][0] == "django_live_notify.E011"
     assert delivery_messages(DELIVERY_POLICIES={"webpush": {"security": "soon"}}) == [
         (
-            "django_live_notify.E009",
+            "django_live_notify.E011",
             "DELIVERY_POLICIES['webpush']['security'] must be 'always', 'offline' or 'unread', not 'soon'.",
         )
     ]
@@ -363,5 +372,50 @@ def test_delivery_settings_are_checked():
 
 def test_email_without_a_base_url_is_a_warning():
     email = ["django_live_notify.emailing.EmailBackend"]
-    assert [id_ for id_, _msg in delivery_messages(DELIVERY_BACKENDS=email)] == ["django_live_notify.W005"]
+    assert [id_ for id_, _msg in delivery_messages(DELIVERY_BACKENDS=email)] == ["django_live_notify.W007"]
     assert delivery_messages(DELIVERY_BACKENDS=email, EMAIL_BASE_URL="https://example.com") == []
+
+
+# --------------------------------------------------------------------------- W005: ALLOWED_HOSTS = ["*"]
+
+
+def handshake(origin, host):
+    return {"type": "websocket", "scheme": "wss", "headers": [(b"host", host.encode()), (b"origin", origin.encode())]}
+
+
+@override_settings(DEBUG=False, ALLOWED_HOSTS=["*"])
+def test_any_host_without_debug_is_w005():
+    [warning] = check_allowed_hosts()
+    assert warning.id == "django_live_notify.W005"
+    assert "ALLOWED_HOSTS contains '*'" in warning.msg
+    assert "DNS rebinding" in warning.hint
+
+
+@pytest.mark.parametrize(
+    ("debug", "allowed_hosts"),
+    [(False, ["www.example.com"]), (False, [".example.com", "localhost"]), (False, []), (True, ["*"])],
+    ids=["one-host", "subdomains", "none", "debug"],
+)
+def test_named_hosts_or_debug_pass_w005(debug, allowed_hosts):
+    with override_settings(DEBUG=debug, ALLOWED_HOSTS=allowed_hosts):
+        assert check_allowed_hosts() == []
+
+
+def test_w005_runs_with_the_security_checks():
+    from django.core import checks
+
+    with override_settings(DEBUG=False, ALLOWED_HOSTS=["localhost", "*"]):
+        found = [message.id for message in checks.run_checks(tags=[checks.Tags.security])]
+    assert "django_live_notify.W005" in found
+
+
+def test_what_w005_warns_about_any_host_is_its_own_origin():
+    """With '*' a rebound domain's page passes as the site's own; another site's page on your host still fails."""
+    rebound = handshake("https://rebound.example", host="rebound.example")
+    cross_site = handshake("https://rebound.example", host="www.example.com")
+    with override_settings(ALLOWED_HOSTS=["www.example.com"]):
+        assert origin_allowed(rebound) is False
+        assert origin_allowed(cross_site) is False
+    with override_settings(ALLOWED_HOSTS=["*"]):
+        assert origin_allowed(rebound) is True
+        assert origin_allowed(cross_site) is False

@@ -1,5 +1,6 @@
 """The example project, run as ``tox -e demo`` runs it: in subprocesses, on its own settings."""
 
+import json
 import os
 import subprocess
 import sys
@@ -155,3 +156,95 @@ def test_the_accept_action_runs_for_the_provider_only(database):
     assert bruno.startswith("ANSWER bruno 200 {") and "'accepted': True" in bruno
     assert "AFTER accepted True True" in lines
     assert "PREFERENCES True" in lines
+
+
+# Prints the settings a deployment reads from the environment; "without daphne" hides the daphne package first.
+READ_SETTINGS = """
+import json, sys
+if "without daphne" in sys.argv:
+    sys.modules["daphne"] = None
+from django.conf import settings
+print(json.dumps({
+    name: str(getattr(settings, name, None)) if name in ("STATIC_ROOT", "SECURE_PROXY_SSL_HEADER")
+    else getattr(settings, name, None)
+    for name in ("DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "STATIC_ROOT", "SECURE_PROXY_SSL_HEADER",
+                 "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "INSTALLED_APPS", "CHANNEL_LAYERS")
+} | {"DATABASE": {key: settings.DATABASES["default"][key] for key in ("ENGINE", "NAME", "HOST", "PORT", "USER")
+                  if key in settings.DATABASES["default"]} | {"NAME": str(settings.DATABASES["default"]["NAME"])}}))
+"""
+
+
+def read_settings(*args, **environ):
+    """Return the example project's settings as a process with exactly ``environ`` (and PATH) reads them."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(REPO_ROOT),
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", READ_SETTINGS, *args], cwd=REPO_ROOT, env={**env, **environ},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_without_environment_the_settings_are_the_local_demos():
+    read = read_settings()
+
+    assert read["DEBUG"] is True
+    assert read["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1"]
+    assert read["CSRF_TRUSTED_ORIGINS"] == []
+    assert read["STATIC_ROOT"] == str(REPO_ROOT / "example_project" / "staticfiles")
+    assert read["SECURE_PROXY_SSL_HEADER"] == "None"
+    assert read["SESSION_COOKIE_SECURE"] is read["CSRF_COOKIE_SECURE"] is False
+    assert read["INSTALLED_APPS"][0] == "daphne"
+    assert read["CHANNEL_LAYERS"]["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+    assert read["DATABASE"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert read["DATABASE"]["NAME"] == str(REPO_ROOT / "example_project" / "db.sqlite3")
+
+
+def test_a_deployment_sets_everything_from_the_environment():
+    read = read_settings(
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="s" * 50,
+        DJANGO_ALLOWED_HOSTS="example.com, www.example.com",
+        DJANGO_CSRF_TRUSTED_ORIGINS="https://example.com:8443,https://www.example.com:8443",
+        DJANGO_HTTPS="1",
+        DJANGO_STATIC_ROOT="/srv/demo/static",
+        REDIS_URL="redis://:secret@127.0.0.1:6390/0",
+        DATABASE_URL="postgres://demo:pw@db.internal:5433/demo",
+    )
+
+    assert read["DEBUG"] is False
+    assert read["ALLOWED_HOSTS"] == ["example.com", "www.example.com"]
+    assert read["CSRF_TRUSTED_ORIGINS"] == ["https://example.com:8443", "https://www.example.com:8443"]
+    assert read["SECURE_PROXY_SSL_HEADER"] == "('HTTP_X_FORWARDED_PROTO', 'https')"
+    assert read["SESSION_COOKIE_SECURE"] is read["CSRF_COOKIE_SECURE"] is True
+    assert read["STATIC_ROOT"] == "/srv/demo/static"
+    assert read["CHANNEL_LAYERS"]["default"] == {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": ["redis://:secret@127.0.0.1:6390/0"]},
+    }
+    assert read["DATABASE"] == {
+        "ENGINE": "django.db.backends.postgresql", "NAME": "demo", "HOST": "db.internal", "PORT": 5433, "USER": "demo",
+    }  # fmt: skip
+
+
+def test_without_daphne_the_project_runs_without_it(database):
+    """With only django-live-notify[redis,uvicorn]: no daphne in INSTALLED_APPS; check says runserver is Django's."""
+    read = read_settings("without daphne")
+    assert "daphne" not in read["INSTALLED_APPS"]
+    assert read["INSTALLED_APPS"][:2] == ["django.contrib.admin", "django.contrib.auth"]
+
+    hide_daphne = (
+        "import runpy, sys; sys.modules['daphne'] = None; sys.argv = sys.argv[1:]; "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "REDIS_URL")}
+    result = subprocess.run(
+        [sys.executable, "-c", hide_daphne, str(MANAGE), "check"], cwd=REPO_ROOT,
+        env={**env, **database.example_project_env()}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "django_live_notify.W002" in result.stderr + result.stdout

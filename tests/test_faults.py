@@ -1,4 +1,4 @@
-"""Real faults under load: Redis killed and restarted, a server process killed, the database locked.
+"""Real faults under load: Redis (or one of two shards) killed and restarted, a server killed, the database locked.
 
 Each test runs a uvicorn and a daphne process on one Redis and one database, with
 LIVE_NOTIFY_FAULT_CLIENTS (200) clients that behave like live-notify.js spread over
@@ -15,8 +15,10 @@ import time
 from contextlib import contextmanager
 
 import pytest
+from channels_redis.core import RedisChannelLayer
 
 from benchmarks.client import percentile
+from django_live_notify import protocol
 from tests.live_clients import (
     LiveClient,
     Sender,
@@ -44,6 +46,13 @@ RECOVERY = 10.0  # seconds of sending after the fault ends
 @pytest.fixture
 def cluster(tmp_path):
     cluster = LiveCluster(tmp_path, ("uvicorn", "daphne"), HEARTBEAT)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def sharded_cluster(tmp_path):
+    cluster = LiveCluster(tmp_path, ("uvicorn", "daphne"), HEARTBEAT, shards=2)
     yield cluster
     cluster.stop()
 
@@ -190,6 +199,35 @@ def test_redis_killed_and_restarted_empty(cluster, request):
     run = Run(cluster, request)
     asyncio.run(asyncio.wait_for(run(fault), 300))
     # Sent while Redis was down, they came from the recovery sweep: proof the live path was cut.
+    assert run.figures["worst_wait_sent_before_the_end"] >= SWEEP_GRACE
+
+
+def test_one_of_two_redis_shards_killed_and_restarted_empty(sharded_cluster, request):
+    """With two Redis shards, the one that holds the everyone group dies for four seconds and comes back empty.
+
+    Users' groups are spread over both shards (channels-redis hashes each name), so the same recovery as for one
+    Redis must bring back the users on the dead shard, broadcasts to everyone, and nobody else is disturbed.
+    """
+    layer = RedisChannelLayer(hosts=[shard.url for shard in sharded_cluster.shards])
+    on_shard = lambda name: layer.consistent_hash(name)  # noqa: E731
+    victim = on_shard(protocol.everyone_group())
+
+    async def fault(run: Run) -> float:
+        on_victim = [user for user in run.users if on_shard(protocol.user_group(str(user[0]))) == victim]
+        run.report("users_on_the_killed_shard", len(on_victim), "")
+        assert 0 < len(on_victim) < len(run.users), "the users' groups are not spread over both shards"
+        run.cluster.shards[victim].kill()
+        dropped = run.drop_some()
+        await asyncio.sleep(4)
+        run.cluster.shards[victim].start()
+        restarted, healed = time.monotonic(), time.time()
+        await run.wait_for_return(dropped, restarted, "dropped_while_down_back_after_restart")
+        return healed
+
+    run = Run(sharded_cluster, request)
+    asyncio.run(asyncio.wait_for(run(fault), 300))
+    # Everything after the restart arrived live again, including the probe to forty users through the everyone
+    # group on the restarted shard (Run.probe); before it, rows came from the recovery sweep.
     assert run.figures["worst_wait_sent_before_the_end"] >= SWEEP_GRACE
 
 

@@ -107,57 +107,80 @@ def served(request, tmp_path, redis_url):
     server.stop()
 
 
+class HealthyClient:
+    """A well-behaved socket of another user, and a sender: records when each of its notifications arrives."""
+
+    def __init__(self, server, env, session_key):
+        self.server, self.env, self.session_key = server, env, session_key
+        self.arrived: dict[int, float] = {}
+
+    async def __aenter__(self):
+        headers = {"Cookie": f"sessionid={self.session_key}", "Origin": f"http://127.0.0.1:{self.server.port}"}
+        self.socket = await websockets.connect(
+            f"ws://127.0.0.1:{self.server.port}/ws/notifications/", additional_headers=headers, compression=None
+        )
+        self.reading = asyncio.create_task(self._read())
+        self.sender = Sender(self.env)
+        await self.sender.start()
+        return self
+
+    async def __aexit__(self, *exc_info):
+        self.reading.cancel()
+        await self.socket.close()
+        await self.sender.stop()
+
+    async def _read(self):
+        async for text in self.socket:
+            frame = json.loads(text)
+            if frame["type"] == "notification":
+                self.arrived[frame["notification"]["id"]] = time.time()
+
+    async def wait_for(self, answers, timeout=5):
+        """Wait until the notifications of ``answers`` (Sender.notify results) arrived or ``timeout`` passed."""
+        ids = [answer["ids"][0][1] for answer in await asyncio.gather(*answers)]
+        deadline = time.monotonic() + timeout
+        while len(set(ids) & set(self.arrived)) < len(ids) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return ids
+
+    def latencies(self, ids):
+        """Return (p50, p99, missing) of commit-to-arrival over ``ids``, in seconds."""
+        latencies = sorted(self.arrived[i] - self.sender.committed[i] for i in ids if i in self.arrived)
+        if not latencies:
+            return float("inf"), float("inf"), len(ids)
+        p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+        return statistics.median(latencies), p99, len(ids) - len(latencies)
+
+
 SERVERS = ["uvicorn", "uvicorn-sansio", "daphne"]
 
 
 @pytest.mark.parametrize("served", SERVERS, indirect=True)
 async def test_a_client_that_never_reads_is_dropped_and_holds_up_no_one(served, request):
     server, env, [(stuck_id, stuck_key, _), (healthy_id, healthy_key, _)] = served
-    headers = {"Cookie": f"sessionid={healthy_key}", "Origin": f"http://127.0.0.1:{server.port}"}
-    healthy = await websockets.connect(
-        f"ws://127.0.0.1:{server.port}/ws/notifications/", additional_headers=headers, compression=None
-    )
-    arrived: dict[int, float] = {}
-
-    async def read_healthy():
-        async for text in healthy:
-            frame = json.loads(text)
-            if frame["type"] == "notification":
-                arrived[frame["notification"]["id"]] = time.time()
-
-    reading = asyncio.create_task(read_healthy())
-    sender = Sender(env)
-    await sender.start()
-    rss_before = server.rss_kib()
-    flood = Flood(await asyncio.to_thread(stuck_socket, server.port, stuck_key))
-    flood.start()
-    try:
-        stuck_since = time.monotonic()
-        for number in range(5):
-            sender.notify([stuck_id], f"to the stuck socket {number}")
-        answers = []
-        for number in range(HEALTHY_NOTIFICATIONS):
-            answers.append(sender.notify([healthy_id], f"to the healthy socket {number}"))
-            await asyncio.sleep(0.1)
-        ids = [answer["ids"][0][1] for answer in await asyncio.gather(*answers)]
-        deadline = time.monotonic() + 5
-        while len(set(ids) & set(arrived)) < len(ids) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        while flood.dropped_at is None and time.monotonic() < stuck_since + WRITE_TIMEOUT + MARGIN:
-            await asyncio.sleep(0.1)
-        rss_after = server.rss_kib()
-    finally:
-        flood.stop = True
-        flood.sock.close()
-        reading.cancel()
-        await healthy.close()
-        await sender.stop()
-    latencies = sorted(arrived[i] - sender.committed[i] for i in ids if i in arrived)
-    missing = len(ids) - len(latencies)
-    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else float("inf")
+    async with HealthyClient(server, env, healthy_key) as healthy:
+        rss_before = server.rss_kib()
+        flood = Flood(await asyncio.to_thread(stuck_socket, server.port, stuck_key))
+        flood.start()
+        try:
+            stuck_since = time.monotonic()
+            for number in range(5):
+                healthy.sender.notify([stuck_id], f"to the stuck socket {number}")
+            answers = []
+            for number in range(HEALTHY_NOTIFICATIONS):
+                answers.append(healthy.sender.notify([healthy_id], f"to the healthy socket {number}"))
+                await asyncio.sleep(0.1)
+            ids = await healthy.wait_for(answers)
+            while flood.dropped_at is None and time.monotonic() < stuck_since + WRITE_TIMEOUT + MARGIN:
+                await asyncio.sleep(0.1)
+            rss_after = server.rss_kib()
+        finally:
+            flood.stop = True
+            flood.sock.close()
+    p50, p99, missing = healthy.latencies(ids)
     dropped_after = None if flood.dropped_at is None else flood.dropped_at - stuck_since
     print(
-        f"\n{request.node.callspec.id}: healthy p50 {statistics.median(latencies) * 1000:.1f} ms, "
+        f"\n{request.node.callspec.id}: healthy p50 {p50 * 1000:.1f} ms, "
         f"p99 {p99 * 1000:.1f} ms, missing {missing}; stuck socket dropped after "
         f"{dropped_after if dropped_after is None else round(dropped_after, 2)} s, {flood.sent} heartbeats sent; "
         f"server RSS {rss_before} KiB -> {rss_after} KiB ({rss_after - rss_before:+d} KiB)"
@@ -178,54 +201,33 @@ async def test_a_client_that_never_reads_is_dropped_and_holds_up_no_one(served, 
 async def test_a_socket_stuck_on_one_write_is_dropped_after_write_timeout_while_others_get_theirs(served, request):
     """Fewer than MAX_PENDING_FRAMES frames, but large: only the write deadline can catch this socket."""
     server, env, [(stuck_id, stuck_key, _), (healthy_id, healthy_key, _)] = served
-    headers = {"Cookie": f"sessionid={healthy_key}", "Origin": f"http://127.0.0.1:{server.port}"}
-    healthy = await websockets.connect(
-        f"ws://127.0.0.1:{server.port}/ws/notifications/", additional_headers=headers, compression=None
-    )
-    arrived: dict[int, float] = {}
-
-    async def read_healthy():
-        async for text in healthy:
-            frame = json.loads(text)
-            if frame["type"] == "notification":
-                arrived[frame["notification"]["id"]] = time.time()
-
-    reading = asyncio.create_task(read_healthy())
-    sender = Sender(env)
-    await sender.start()
-    stuck = await asyncio.to_thread(stuck_socket, server.port, stuck_key)
-    rss_before = server.rss_kib()
-    stuck_since = time.monotonic()
-    try:
-        # 8 MiB in 16 notifications: more than the server's kernel send buffer (4 MiB at most) and its own
-        # hold, in frames under daphne's 1 MiB message limit, and fewer than MAX_PENDING_FRAMES.
-        stuck_answers = [sender.notify([stuck_id], f"large {number}", "x" * 512 * 1024) for number in range(16)]
-        await asyncio.gather(*stuck_answers)
-        answers, dropped_after = [], None
-        while time.monotonic() < stuck_since + WRITE_TIMEOUT + MARGIN:
-            answers.append(sender.notify([healthy_id], f"to the healthy socket {len(answers)}"))
-            await asyncio.sleep(0.1)
-            if dropped_after is None and server_side_state(server.port, stuck) != "ESTABLISHED":
-                dropped_after = time.monotonic() - stuck_since
-                state = server_side_state(server.port, stuck) or "gone"
-            if dropped_after is not None and len(answers) >= 30:
-                break
-        ids = [answer["ids"][0][1] for answer in await asyncio.gather(*answers)]
-        deadline = time.monotonic() + 5
-        while len(set(ids) & set(arrived)) < len(ids) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        rss_after = server.rss_kib()
-    finally:
-        stuck.close()
-        reading.cancel()
-        await healthy.close()
-        await sender.stop()
-    latencies = sorted(arrived[i] - sender.committed[i] for i in ids if i in arrived)
-    missing = len(ids) - len(latencies)
-    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else float("inf")
+    async with HealthyClient(server, env, healthy_key) as healthy:
+        sender = healthy.sender
+        stuck = await asyncio.to_thread(stuck_socket, server.port, stuck_key)
+        rss_before = server.rss_kib()
+        stuck_since = time.monotonic()
+        try:
+            # 8 MiB in 16 notifications: more than the server's kernel send buffer (4 MiB at most) and its own
+            # hold, in frames under daphne's 1 MiB message limit, and fewer than MAX_PENDING_FRAMES.
+            stuck_answers = [sender.notify([stuck_id], f"large {number}", "x" * 512 * 1024) for number in range(16)]
+            await asyncio.gather(*stuck_answers)
+            answers, dropped_after = [], None
+            while time.monotonic() < stuck_since + WRITE_TIMEOUT + MARGIN:
+                answers.append(sender.notify([healthy_id], f"to the healthy socket {len(answers)}"))
+                await asyncio.sleep(0.1)
+                if dropped_after is None and server_side_state(server.port, stuck) != "ESTABLISHED":
+                    dropped_after = time.monotonic() - stuck_since
+                    state = server_side_state(server.port, stuck) or "gone"
+                if dropped_after is not None and len(answers) >= 30:
+                    break
+            ids = await healthy.wait_for(answers)
+            rss_after = server.rss_kib()
+        finally:
+            stuck.close()
+    p50, p99, missing = healthy.latencies(ids)
     print(
         f"\n{request.node.callspec.id}: {len(ids)} healthy notifications while the socket was stuck, p50 "
-        f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, missing {missing}; stuck socket "
+        f"{p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, missing {missing}; stuck socket "
         f"closed by the server after {dropped_after if dropped_after is None else round(dropped_after, 2)} s "
         f"({state if dropped_after is not None else 'still open'}); "
         f"server RSS {rss_before} KiB -> {rss_after} KiB ({rss_after - rss_before:+d} KiB)"

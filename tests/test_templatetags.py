@@ -62,9 +62,17 @@ def test_config_has_the_client_settings(ana):
         "unreadCount": 2,
         "lastId": newest.pk,
         "csrfToken": config["csrfToken"],
+        "analytics": True,
+        "ackInterval": 250,
     }
     assert len(config["csrfToken"]) == 64
     assert request.META["CSRF_COOKIE_NEEDS_UPDATE"]  # the response will set the matching cookie
+
+
+def test_config_turns_client_analytics_off_with_the_setting(ana):
+    with override_settings(LIVE_NOTIFY={"ANALYTICS": False, "ACK_INTERVAL": 1000}):
+        config = config_of(render("{% live_notifications %}", ana)[0])
+    assert (config["analytics"], config["ackInterval"]) == (False, 1000)
 
 
 def test_config_csrf_token_is_accepted_by_the_api(ana):

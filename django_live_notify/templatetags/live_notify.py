@@ -63,7 +63,11 @@ def live_notifications(
         "unreadCount": unread_count,
         "lastId": reading.latest_id(user),
         "csrfToken": get_token(request),
+        "analytics": bool(live_settings.ANALYTICS),
+        "ackInterval": int(live_settings.ACK_INTERVAL),
     }
+    if live_settings.WEBPUSH_VAPID_PUBLIC_KEY:
+        config["push"] = _push_config()
     values = {
         "config": config,
         "position": position,
@@ -195,6 +199,17 @@ def _url(name: str, tag: str) -> str:
         raise ImproperlyConfigured(
             f"{{% {tag} %}} cannot find the URL {name!r}: the app's URLs are not included. {URLS_HINT}"
         ) from error
+
+
+def _push_config() -> dict[str, str]:
+    """Return what ``enablePush()`` needs: the VAPID public key, the worker's URL and scope, the endpoints."""
+    return {
+        "publicKey": str(live_settings.WEBPUSH_VAPID_PUBLIC_KEY),
+        "serviceWorkerUrl": _url("live_notify:push_service_worker", "live_notifications"),
+        "scope": str(live_settings.WEBPUSH_SERVICE_WORKER_SCOPE),
+        "subscribeUrl": _url("live_notify:push_subscribe", "live_notifications"),
+        "unsubscribeUrl": _url("live_notify:push_unsubscribe", "live_notifications"),
+    }
 
 
 def _user(request: Any) -> Any:

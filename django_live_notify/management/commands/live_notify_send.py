@@ -7,9 +7,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from django_live_notify.api import broadcast, notify
 from django_live_notify.hub import sweep_interval
 from django_live_notify.publish import failure_count, layer
+from django_live_notify.sending import broadcast, notify
 
 # The exit status when the notification was stored but its live send failed (the channel layer is down):
 # open pages get it from their server's recovery sweep once the layer is back, others on their next page load.

@@ -283,7 +283,14 @@
       return this._change(this.config.snoozeUrl, id, {until: untilIso});
     }
 
+    /** Report a click on an item or its action to analytics, through the live client when there is one. */
+    reportClicked(id) {
+      const live = this.window && this.window.notificationWS;
+      if (live && typeof live.reportClicked === 'function') live.reportClicked(id);
+    }
+
     runAction(item, action, button) {
+      this.reportClicked(item.id);
       button.disabled = true;
       return this._request(action.url, 'POST').then((data) => {
         this._setCounts(data);
@@ -443,15 +450,23 @@
       const now = Date.now();
       const shown = this.items.filter((item) => belongsTo(item, this.tab, now));
       const focusedId = this._focusedItemId();
+      const focusedControl = focusedId === null ? null : controlKey(this.document.activeElement);
       const doc = this.document;
       const list = this.list;
+      // Rows whose snooze form is open stay open: a live update must not close what the user is using.
+      this._openSnoozes = new Set(Array.from(list.querySelectorAll('.live-notify-inbox__snooze:not([hidden])'))
+        .map((form) => form.closest('.live-notify-inbox__item').getAttribute('data-id')));
       list.textContent = '';
       shown.forEach((item) => list.appendChild(this._renderItem(item, now)));
       this.empty.hidden = shown.length > 0 || !this.loaded;
       this.empty.textContent = this.empty.getAttribute(`data-empty-${this.tab}`) || '';
       if (focusedId !== null) {
+        // Keep focus on the same control of the same row (a keyboard user tabbing through the feed must not be
+        // thrown back to the row by a notification that arrives), or on the row when that control is gone.
         const row = list.querySelector(`[data-id="${focusedId}"]`);
-        if (row) row.focus();
+        const control = row && focusedControl ? Array.from(row.querySelectorAll(FOCUSABLE)).find((node) => controlKey(node) === focusedControl) : null;
+        if (control) control.focus();
+        else if (row) row.focus();
         else if (doc.activeElement === doc.body || !doc.activeElement) this.feed.focus();
       }
       if (this.isOpen) this._markDisplayedSeen();
@@ -486,6 +501,7 @@
         const link = element('a', '', item.title || '');
         link.href = href;
         link.addEventListener('click', () => {
+          this.reportClicked(item.id);
           if (!item.is_read) this.markRead(item.id);
         });
         title.appendChild(link);
@@ -520,6 +536,7 @@
           if ((action.method || 'GET').toUpperCase() === 'GET') {
             const link = element('a', `live-notify-action${style}`, action.label);
             link.href = url;
+            link.addEventListener('click', () => this.reportClicked(item.id));
             row.appendChild(link);
           } else {
             const button = element('button', `live-notify-action${style}`, action.label);
@@ -552,13 +569,13 @@
       }
       button(this.strings.archive, () => this.archive(item.id, true));
       const form = element('form', 'live-notify-inbox__snooze');
-      form.hidden = true;
+      form.hidden = !(this._openSnoozes && this._openSnoozes.has(String(item.id)));
       const toggle = button(this.strings.snooze, () => {
         form.hidden = !form.hidden;
         toggle.setAttribute('aria-expanded', String(!form.hidden));
         if (!form.hidden) form.querySelector('button').focus();
       });
-      toggle.setAttribute('aria-expanded', 'false');
+      toggle.setAttribute('aria-expanded', String(!form.hidden));
       snoozeChoices(new Date()).forEach(([key, date]) => {
         const choice = element('button', 'live-notify-button live-notify-button--small', this.strings[key] || key);
         choice.type = 'button';
@@ -585,6 +602,14 @@
       controls.appendChild(form);
       return controls;
     }
+  }
+
+  const FOCUSABLE = 'a[href], button, input';
+
+  /** What tells a row's control from its others across a re-render: its kind, label and text. */
+  function controlKey(node) {
+    if (!node || !node.matches || !node.matches(FOCUSABLE)) return null;
+    return `${node.tagName}|${node.getAttribute('aria-label') || ''}|${node.className}|${node.textContent}`;
   }
 
   function typeLabel(name) {

@@ -27,6 +27,9 @@
   const SEEN_IDS_LIMIT = 500;
   const REFETCH_MAX_PAGES = 5;
   const SOUND_MIN_GAP = 1000;
+  // Analytics reports: the frame each kind goes out in, and the most ids per frame (the server's limit).
+  const REPORT_FRAMES = {ack: 'ack', seen: 'mark_seen', clicked: 'clicked'};
+  const REPORT_IDS_PER_FRAME = 100;
 
   const CLOSE_NORMAL = 1000;
   const CLOSE_SERVICE_RESTART = 1012;
@@ -49,7 +52,7 @@
     'url', 'apiUrl', 'historyUrl', 'heartbeatInterval', 'heartbeatTimeout',
     'reconnectDelay', 'maxReconnectDelay', 'maxReconnectAttempts', 'position',
     'sound', 'toasts', 'toastTimeout', 'maxToasts', 'csrfToken', 'unreadCount',
-    'lastId',
+    'lastId', 'analytics', 'ackInterval',
   ];
 
   const DEFAULTS = Object.freeze({
@@ -71,6 +74,8 @@
     csrfCookieName: 'csrftoken',
     unreadCount: 0,
     lastId: 0,
+    analytics: false, // the template tag turns it on unless LIVE_NOTIFY["ANALYTICS"] is False
+    ackInterval: 250, // ms during which acks are gathered into one frame
     WebSocket: null,
     fetch: null,
     window: null,
@@ -446,7 +451,7 @@
     onNotification(notification, meta) {
       // A backlog fetched over HTTP is left to the badge and the history page.
       if (meta && meta.source === 'fetch') return;
-      if (this.options.toasts) this.showToast(notification);
+      if (this.options.toasts) this._reportSeen(this.showToast(notification), notification);
       this.showBrowserNotification(notification);
       if (this.options.sound) this.playSound();
     }
@@ -610,6 +615,7 @@
       if (this.lastId > 0 || this._positionKnown) this._sendResume();
       else this._send({type: 'get_unread_count'});
       this._startHeartbeat();
+      this._flushReports();
       this._setStatus('connected', {});
       this._call('onConnect');
       this._emit('connect', {});
@@ -784,6 +790,7 @@
     _receiveNotification(notification, source) {
       if (!notification || typeof notification !== 'object') return false;
       const id = toId(notification.id);
+      if (id !== null) this._report('ack', id);
       if (id !== null) {
         if (this._seenIds.has(id)) return false;
         this._rememberId(id);
@@ -892,15 +899,92 @@
       return added;
     }
 
+    /* ----------------------------------------------------------- analytics */
+
+    /** Report a click on a notification (toast, inbox item, action); sent at once. Return false for a bad id. */
+    reportClicked(id) {
+      const notificationId = toId(id);
+      if (notificationId === null) return false;
+      this._report('clicked', notificationId);
+      this._flushReports();
+      return true;
+    }
+
+    /**
+     * Queue one analytics report ("ack", "seen" or "clicked") of one id.
+     *
+     * Reports gathered for ackInterval ms go out together, one frame per kind; each id is reported once per kind
+     * per page (the server keeps only the first report anyway). Offline, they wait for the next open.
+     */
+    _report(kind, id) {
+      if (!this.options.analytics) return;
+      if (!this._reports) this._reports = {pending: {ack: [], seen: [], clicked: []}, done: {ack: new Set(), seen: new Set(), clicked: new Set()}, timer: null};
+      const done = this._reports.done[kind];
+      if (done.has(id)) return;
+      done.add(id);
+      if (done.size > SEEN_IDS_LIMIT) done.delete(done.values().next().value);
+      this._reports.pending[kind].push(id);
+      if (this._reports.timer === null) {
+        this._reports.timer = setTimeout(() => {
+          this._reports.timer = null;
+          this._flushReports();
+        }, Math.max(0, Number(this.options.ackInterval) || 0));
+      }
+    }
+
+    /** Send the queued reports, at most REPORT_IDS_PER_FRAME ids a frame; keep them while offline. */
+    _flushReports() {
+      const reports = this._reports;
+      if (!reports || !this.connected) return;
+      if (reports.timer !== null) {
+        clearTimeout(reports.timer);
+        reports.timer = null;
+      }
+      Object.keys(REPORT_FRAMES).forEach((kind) => {
+        const pending = reports.pending[kind];
+        while (pending.length) {
+          const ids = pending.slice(0, REPORT_IDS_PER_FRAME);
+          if (!this._send({type: REPORT_FRAMES[kind], ids})) return;
+          pending.splice(0, ids.length);
+        }
+      });
+    }
+
+    /** Report a toast seen once it is in a visible tab: now, or when the tab is shown while it still is. */
+    _reportSeen(toast, notification) {
+      const id = toId(notification.id);
+      const doc = this._document;
+      if (!toast || id === null || !this.options.analytics || !doc) return;
+      if (doc.visibilityState !== 'hidden') {
+        this._report('seen', id);
+        return;
+      }
+      const onShown = () => {
+        if (doc.visibilityState === 'hidden') return;
+        doc.removeEventListener('visibilitychange', onShown);
+        if (toast.parentNode) this._report('seen', id);
+      };
+      doc.addEventListener('visibilitychange', onShown);
+    }
+
     /* ---------------------------------------------------------------- misc */
 
     _toastHandlers(toast, notification) {
       return {
         baseHref: this._baseHref(),
-        open: (href) => this._open(notification, href),
+        open: (href) => {
+          this.reportClicked(notification.id);
+          this._open(notification, href);
+        },
         dismiss: () => this.dismissToast(toast),
-        markRead: () => this._markReadIfUnread(notification),
-        runAction: (action, method, href, button) => this._runAction(notification, action, method, href, button, toast),
+        markRead: () => {
+          this.reportClicked(notification.id);
+          this._markReadIfUnread(notification);
+        },
+        runAction: (action, method, href, button) => {
+          this.reportClicked(notification.id);
+          return this._runAction(notification, action, method, href, button, toast);
+        },
       };
     }
 
@@ -997,6 +1081,111 @@
     const owner = win && typeof win.fetch === 'function' ? win : root;
     return owner && typeof owner.fetch === 'function' ? owner.fetch.bind(owner) : null;
   }
+
+  /* -------------------------------------------------------------- web push */
+  // enablePush() / disablePush(): the page calls them (from a button), never the client on load. Settings come
+  // from options.push, else the "push" key of #live-notify-config (the template tag sets it when VAPID keys are).
+
+  /** Return the push settings: publicKey, serviceWorkerUrl, scope, subscribeUrl, unsubscribeUrl. */
+  function pushSettings(client, overrides) {
+    let settings = client.options && client.options.push;
+    if (!settings && client._document) {
+      const config = readConfig(client._document);
+      settings = config && config.push;
+    }
+    return Object.assign({}, settings || {}, overrides || {});
+  }
+
+  /** Return the bytes of a base64url string (the VAPID public key) as PushManager.subscribe() takes them. */
+  function base64UrlToBytes(text) {
+    const base64 = String(text).replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (String(text).length % 4)) % 4);
+    const binary = typeof atob === 'function' ? atob(base64) : Buffer.from(base64, 'base64').toString('binary');
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+
+  function pushError(message, reason) {
+    const error = new Error(`${LOG_PREFIX}${message}`);
+    error.reason = reason;
+    return error;
+  }
+
+  /** POST a JSON body with the CSRF token; reject with the server's error message. */
+  function postPushJson(client, url, body) {
+    const headers = {'Content-Type': 'application/json', Accept: 'application/json'};
+    const token = client._csrfToken();
+    if (token) headers['X-CSRFToken'] = token;
+    return client._fetch(url, {method: 'POST', headers, body: JSON.stringify(body), credentials: 'same-origin'})
+      .then((response) => response.json().catch(() => ({})).then((data) => {
+        if (!response.ok) throw pushError(data.error || `the server answered ${response.status}`, 'server');
+        return data;
+      }));
+  }
+
+  /**
+   * Ask for permission, register the service worker, subscribe with the VAPID key and tell the server.
+   *
+   * Resolves to the PushSubscription; rejects with error.reason "unsupported", "config", "denied" or "server".
+   */
+  NotificationWebSocket.prototype.enablePush = function enablePush(overrides) {
+    const settings = pushSettings(this, overrides);
+    const win = this._window || {};
+    const navigator = win.navigator;
+    const NotificationClass = win.Notification;
+    if (!navigator || !navigator.serviceWorker || !win.PushManager || !NotificationClass) {
+      return Promise.reject(pushError('this browser has no Web Push (on iOS: add the site to the home screen)', 'unsupported'));
+    }
+    if (!settings.publicKey || !settings.serviceWorkerUrl || !settings.subscribeUrl) {
+      return Promise.reject(pushError('push is not configured (set LIVE_NOTIFY["WEBPUSH_VAPID_PUBLIC_KEY"])', 'config'));
+    }
+    const asked = NotificationClass.permission === 'granted'
+      ? Promise.resolve('granted')
+      : Promise.resolve(NotificationClass.requestPermission());
+    return asked.then((permission) => {
+      if (permission !== 'granted') throw pushError(`notification permission is ${permission}`, 'denied');
+      return navigator.serviceWorker.register(settings.serviceWorkerUrl, {scope: settings.scope || '/'});
+    }).then((registration) => {
+      this.pushRegistration = registration;
+      const key = base64UrlToBytes(settings.publicKey);
+      const subscribe = () => registration.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key});
+      return registration.pushManager.getSubscription().then((existing) => {
+        if (!existing) return subscribe();
+        if (sameKey(existing, key)) return existing;
+        // The site changed its VAPID keys: the old subscription cannot get pushes any more.
+        const endpoint = existing.endpoint;
+        return existing.unsubscribe()
+          .then(() => settings.unsubscribeUrl && postPushJson(this, settings.unsubscribeUrl, {endpoint}).catch(() => null))
+          .then(subscribe);
+      });
+    }).then((subscription) => postPushJson(this, settings.subscribeUrl, subscription.toJSON()).then(() => subscription));
+  };
+
+  /** Tell whether a subscription was made with `key` (a browser that cannot say is taken at its word). */
+  function sameKey(subscription, key) {
+    const given = subscription.options && subscription.options.applicationServerKey;
+    if (!given) return true;
+    const bytes = new Uint8Array(given);
+    return bytes.length === key.length && bytes.every((byte, index) => byte === key[index]);
+  }
+
+  /** Unsubscribe this browser and tell the server; resolves to true when there was a subscription. */
+  NotificationWebSocket.prototype.disablePush = function disablePush(overrides) {
+    const settings = pushSettings(this, overrides);
+    const win = this._window || {};
+    const container = win.navigator && win.navigator.serviceWorker;
+    if (!container) return Promise.resolve(false);
+    return container.getRegistration(settings.scope || '/').then((registration) => {
+      if (!registration) return null;
+      return registration.pushManager.getSubscription();
+    }).then((subscription) => {
+      if (!subscription) return false;
+      const endpoint = subscription.endpoint;
+      return subscription.unsubscribe().then(() => (
+        settings.unsubscribeUrl ? postPushJson(this, settings.unsubscribeUrl, {endpoint}) : null
+      )).then(() => true);
+    });
+  };
 
   /* -------------------------------------------------------------- auto-init */
 

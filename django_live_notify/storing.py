@@ -1,4 +1,5 @@
-"""notify() and broadcast(): store notifications, then send them live after commit."""
+"""How notifications are stored: arguments checked once, rows copied from one template, grouping, and the bulk
+and ``INSERT ... SELECT`` writes. Nothing here sends: see :mod:`.sending`."""
 
 from __future__ import annotations
 
@@ -8,133 +9,27 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, models, router, transaction
-from django.db.models import BooleanField, Case, CharField, F, FilteredRelation, Func, Max, Q, Value, When
+from django.db import connections, models, router
+from django.db.models import BooleanField, Case, CharField, F, FilteredRelation, Func, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import Truncator
 
-from . import preferences, protocol, publish
+from . import preferences
 from .actions import clean_actions, has_safe_scheme
 from .batching import batches
 from .conf import live_settings
 from .models import Notification
-from .reading import unread_counts
-from .signals import notification_created, notification_updated
-
-__all__ = [
-    "abroadcast",
-    "anotify",
-    "broadcast",
-    "broadcast_system_notification",
-    "create_and_send_notification",
-    "notify",
-    "send_notification_to_user",
-]
 
 
-def notify(
-    recipient: Any,
-    *,
-    title: str,
-    message: str = "",
-    notification_type: str | None = None,
-    sender: Any = None,
-    target: models.Model | None = None,
-    url: str = "",
-    data: dict[str, Any] | None = None,
-    group_key: str | None = "",
-    group_title: str | Callable[[int], str] | None = None,
-    actions: list[dict[str, str]] | None = None,
-    expires_at: datetime | None = None,
-) -> Notification | list[Notification] | None:
-    """Store a notification for one user or many, and send it live once the transaction commits.
-
-    ``recipient`` is a user, or an iterable or QuerySet of users. Each
-    recipient's preference for the type applies: "off" stores nothing, "store"
-    stores the row without a live toast. With ``group_key``, a recipient's
-    unread notification of that key is updated instead of a new one stored.
-    Return the Notification for one user (None when they turned the type off),
-    or a list of them (one per distinct user who gets one, in order) for many.
-    """
-    template = _build(title, message, notification_type, sender, target, url, data, group_key, actions, expires_at)
-    group_title = _check_group_title(group_title)
-    single = isinstance(recipient, models.Model)
-    recipient_ids = [_user_pk(recipient, "recipient")] if single else _distinct_ids(recipient, "recipient")
-    delivery = preferences.deliveries(recipient_ids, template.notification_type)
-    stored_ids = [recipient_id for recipient_id in recipient_ids if delivery[recipient_id] != preferences.OFF]
-    with transaction.atomic():
-        updated = _update_groups(template, stored_ids, delivery, group_title) if template.group_key else {}
-        rows = [
-            _copy(template, recipient_id, silent=delivery[recipient_id] == preferences.STORE)
-            for recipient_id in stored_ids
-            if recipient_id not in updated
-        ]
-        if single and rows:
-            rows[0].save(force_insert=True)
-        elif rows:
-            _bulk_insert(rows)
-    if rows:
-        notification_created.send(sender=Notification, notifications=rows)
-    if updated:
-        notification_updated.send(sender=Notification, notifications=list(updated.values()))
-    if rows or updated:
-        tail = protocol.notification_tail(template.shared_payload())
-        pairs = [(row.recipient_id, None if row.silent else row.pk) for row in rows]
-        updates = [row for row in updated.values() if not row.silent]
-        transaction.on_commit(lambda: _send_stored(tail, pairs, updates))
-    new_rows = {row.recipient_id: row for row in rows}
-    result = [updated.get(recipient_id) or new_rows[recipient_id] for recipient_id in stored_ids]
-    if single:
-        return result[0] if result else None
-    return result
-
-
-def broadcast(
-    *,
-    title: str,
-    message: str = "",
-    notification_type: str | None = None,
-    users: Any = None,
-    expires_at: datetime | None = None,
-) -> int:
-    """Store a notification for many users and send it with one fan-out message.
-
-    ``users=None`` means every active user. Users' preferences for the type
-    apply. Return the number of users it was stored for.
-
-    The rows are written by one ``INSERT ... SELECT`` in the database, the
-    preferences applied in the same statement, for every active user, a
-    QuerySet or a list of users alike. The live
-    message only names the broadcast: each server process looks up the rows
-    of the users connected to it. Its cost does not grow with the number of
-    recipients anywhere but in the database.
-    """
-    template = _build(title, message, notification_type, None, None, "", None, "", None, expires_at)
-    db = router.db_for_write(Notification)
-    manager = get_user_model()._default_manager.using(db)
-    if users is None:
-        recipients = manager.filter(is_active=True)
-    elif isinstance(users, models.QuerySet):
-        _check_user_queryset(users, "users")
-        recipients = manager.filter(pk__in=users.values("pk"))
-    else:
-        user_ids = _distinct_ids(users, "users")
-        if not user_ids:
-            return 0
-        recipients = manager.filter(_in_list(user_ids, db))
-    return _broadcast_in_database(template, recipients, db)
-
-
-def _in_list(user_ids: list[Any], db: str) -> Q | _AnyOf:
+def in_list(user_ids: list[Any], db: str) -> Q | _AnyOf:
     """Return the condition "the user's pk is one of ``user_ids``", with the ids in one parameter where the
     database can.
 
@@ -169,33 +64,7 @@ class _AnyOf(Func):
         return f"{sql} = ANY(%s)", (*params, self.values)
 
 
-def _broadcast_in_database(template: Notification, recipients: models.QuerySet[Any], db: str) -> int:
-    """Store a copy of ``template`` for each of ``recipients`` in one ``INSERT ... SELECT``."""
-    template.broadcast_id = uuid.uuid4()
-    with transaction.atomic(using=db):
-        before = Notification.objects.using(db).aggregate(top=Max("id"))["top"] or 0
-        count = _insert_select(template, recipients, db)
-        if not count:
-            return 0
-        if notification_created.has_listeners(Notification):
-            stored = list(
-                Notification.objects.using(db)
-                .filter(id__gt=before, broadcast_id=template.broadcast_id)
-                .order_by("id")
-                .values_list("recipient_id", "id")
-            )
-            notification_created.send(
-                sender=Notification,
-                recipient_ids=[recipient_id for recipient_id, _ in stored],
-                notification_ids=[notification_id for _, notification_id in stored],
-            )
-        tail = protocol.notification_tail(template.shared_payload())
-        message = publish.broadcast_message(tail, str(template.broadcast_id), before)
-        transaction.on_commit(lambda: publish.publish(message, everyone=True), using=db)
-    return count
-
-
-def _insert_select(template: Notification, recipients: models.QuerySet[Any], db: str) -> int:
+def insert_select(template: Notification, recipients: models.QuerySet[Any], db: str) -> int:
     """``INSERT INTO notification (...) SELECT ...``: one copy of ``template`` per recipient that wants it.
 
     The recipients' preferences for the type are read in the same statement,
@@ -253,59 +122,7 @@ def _insert_select(template: Notification, recipients: models.QuerySet[Any], db:
         return cursor.rowcount
 
 
-anotify = sync_to_async(notify, thread_sensitive=True)
-anotify.__doc__ = "Do notify() from async code."
-abroadcast = sync_to_async(broadcast, thread_sensitive=True)
-abroadcast.__doc__ = "Do broadcast() from async code."
-
-
-def create_and_send_notification(
-    user: Any,
-    notification_type: str,
-    title: str,
-    message: str,
-    sender: Any = None,
-    related_object_id: Any = None,
-    related_object_type: str | None = None,
-) -> int | None:
-    """Store and send one notification; return its id. Kept for code written against the original helpers."""
-    data = {}
-    if related_object_id is not None:
-        data["related_object_id"] = related_object_id
-    if related_object_type is not None:
-        data["related_object_type"] = related_object_type
-    notification = notify(
-        user, title=title, message=message, notification_type=notification_type, sender=sender, data=data
-    )
-    # None: the user turned this type off.
-    return notification.pk if notification is not None else None  # type: ignore[union-attr]
-
-
-def send_notification_to_user(user_id: Any, notification_data: dict[str, Any]) -> None:
-    """Push a notification dict to a user's open sockets now, storing nothing."""
-    user_id = _user_pk(user_id, "user_id") if isinstance(user_id, models.Model) else _user_id(user_id, "user_id")
-    frame = protocol.notification_frame(notification_data)
-    publish.publish(publish.frames_message([(protocol.user_key(user_id), [frame])]))
-
-
-def broadcast_system_notification(title: str, message: str, user_ids: Iterable[Any] | None = None) -> int:
-    """Broadcast a "system" notification to all active users or to ``user_ids``; return the count."""
-    users = None
-    if isinstance(user_ids, models.QuerySet):
-        _check_user_queryset(user_ids, "user_ids")
-        users = get_user_model().objects.filter(pk__in=user_ids.values("pk")).order_by("pk")
-    elif user_ids is not None:
-        if isinstance(user_ids, (str, bytes, models.Model)) or not isinstance(user_ids, Iterable):
-            raise TypeError(f"user_ids must be an iterable of user ids or users, not {_describe(user_ids)}")
-        ids = [
-            _user_pk(user_id, "user_ids") if isinstance(user_id, models.Model) else _user_id(user_id, "user_ids")
-            for user_id in user_ids
-        ]
-        users = get_user_model().objects.filter(pk__in=ids).order_by("pk")
-    return broadcast(title=title, message=message, notification_type="system", users=users)
-
-
-def _build(
+def build(
     title: Any,
     message: Any,
     notification_type: str | None,
@@ -385,7 +202,7 @@ def _build(
     return template
 
 
-def _check_group_title(group_title: Any) -> str | Callable[[int], str] | None:
+def check_group_title(group_title: Any) -> str | Callable[[int], str] | None:
     """Return ``group_title`` checked: None, a format string over {count} and {others}, or a callable."""
     if group_title is None or (callable(group_title) and not isinstance(group_title, Promise)):
         return group_title
@@ -403,7 +220,7 @@ def _check_group_title(group_title: Any) -> str | Callable[[int], str] | None:
     return group_title
 
 
-def _grouped_title(group_title: str | Callable[[int], str] | None, count: int, title: str) -> str:
+def grouped_title(group_title: str | Callable[[int], str] | None, count: int, title: str) -> str:
     if group_title is None:
         return title
     text = group_title(count) if callable(group_title) else group_title.format(count=count, others=count - 1)
@@ -414,7 +231,7 @@ def _grouped_title(group_title: str | Callable[[int], str] | None, count: int, t
     return Truncator(text).chars(max_length)
 
 
-def _update_groups(
+def update_groups(
     template: Notification,
     recipient_ids: list[Any],
     delivery: dict[Any, str],
@@ -424,7 +241,7 @@ def _update_groups(
 
     One locking query and one or two UPDATEs per batch of recipients, however many rows change.
     """
-    _lock_recipients(recipient_ids)
+    lock_recipients(recipient_ids)
     updated: dict[Any, Notification] = {}
     for batch in batches(recipient_ids):
         existing: dict[Any, Notification] = {}
@@ -441,7 +258,7 @@ def _update_groups(
         for row in existing.values():
             row.group_count += 1
             row.silent = delivery[row.recipient_id] == preferences.STORE
-            row.title = _grouped_title(group_title, row.group_count, template.title)
+            row.title = grouped_title(group_title, row.group_count, template.title)
             for field in SHARED_FIELDS:
                 setattr(row, field, getattr(template, field))
             row.sender = template.sender
@@ -465,7 +282,7 @@ def _update_groups(
     return updated
 
 
-def _lock_recipients(recipient_ids: list[Any]) -> None:
+def lock_recipients(recipient_ids: list[Any]) -> None:
     """Lock the recipients' user rows until the transaction ends, so that two calls grouping for one user
     take turns: ``SELECT ... FOR UPDATE`` on the grouped rows cannot lock a row that does not exist yet.
 
@@ -497,7 +314,7 @@ SHARED_FIELDS = (
 )
 
 
-def _copy(template: Notification, recipient_id: Any, silent: bool = False) -> Notification:
+def copy_row(template: Notification, recipient_id: Any, silent: bool = False) -> Notification:
     row = Notification(
         recipient_id=recipient_id,
         sender=template.sender,
@@ -518,23 +335,23 @@ def _copy(template: Notification, recipient_id: Any, silent: bool = False) -> No
     return row
 
 
-def _distinct_ids(users: Any, name: str) -> list[Any]:
+def distinct_ids(users: Any, name: str) -> list[Any]:
     """Return the distinct primary keys of ``users`` (a QuerySet or an iterable of saved users), in order.
 
     ``name`` is the argument's name in the error raised for anything else.
     """
     if isinstance(users, models.QuerySet):
-        _check_user_queryset(users, name)
+        check_user_queryset(users, name)
         values: Iterable[Any] = users.values_list("pk", flat=True)
     elif isinstance(users, (str, bytes)) or not isinstance(users, Iterable):
         label = get_user_model()._meta.label
-        raise TypeError(f"{name} must be a saved {label} (or an iterable or QuerySet of them), not {_describe(users)}")
+        raise TypeError(f"{name} must be a saved {label} (or an iterable or QuerySet of them), not {describe(users)}")
     else:
-        values = [_user_pk(user, name) for user in users]
+        values = [user_pk(user, name) for user in users]
     return list(dict.fromkeys(values))
 
 
-def _user_pk(user: Any, name: str) -> Any:
+def user_pk(user: Any, name: str) -> Any:
     """Return the primary key of ``user`` if it is a saved instance of the user model; raise TypeError otherwise.
 
     Any other model would do as well by its pk alone: a Group with pk 1 would notify user 1.
@@ -543,12 +360,12 @@ def _user_pk(user: Any, name: str) -> Any:
     if not isinstance(user, user_model) or user.pk is None:
         raise TypeError(
             f"{name} must be a saved {user_model._meta.label} (or an iterable or QuerySet of them), "
-            f"not {_describe(user)}"
+            f"not {describe(user)}"
         )
     return user.pk
 
 
-def _user_id(value: Any, name: str) -> Any:
+def user_id_of(value: Any, name: str) -> Any:
     """Return ``value`` as a primary key of the user model; raise TypeError if it cannot be one."""
     user_model = get_user_model()
     if isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool):
@@ -556,16 +373,16 @@ def _user_id(value: Any, name: str) -> Any:
             return user_model._meta.pk.to_python(value)
         except ValidationError:
             pass
-    raise TypeError(f"{name} must hold {user_model._meta.label} ids or instances, not {_describe(value)}")
+    raise TypeError(f"{name} must hold {user_model._meta.label} ids or instances, not {describe(value)}")
 
 
-def _check_user_queryset(users: models.QuerySet[Any], name: str) -> None:
+def check_user_queryset(users: models.QuerySet[Any], name: str) -> None:
     user_model = get_user_model()
     if not issubclass(users.model, user_model):
-        raise TypeError(f"{name} must be a QuerySet of {user_model._meta.label}, not {_describe(users)}")
+        raise TypeError(f"{name} must be a QuerySet of {user_model._meta.label}, not {describe(users)}")
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     """Name what was passed, with its model or type, for an error message."""
     if isinstance(value, models.QuerySet):
         return f"a QuerySet of {value.model._meta.label}"
@@ -575,7 +392,7 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def _bulk_insert(rows: list[Notification]) -> None:
+def bulk_insert(rows: list[Notification]) -> None:
     Notification.objects.bulk_create(rows, batch_size=int(live_settings.BATCH_SIZE))
     if rows and rows[0].pk is None:
         # Databases that do not return ids from a bulk insert (MySQL): read them back.
@@ -586,38 +403,3 @@ def _bulk_insert(rows: list[Notification]) -> None:
         )
         for row in rows:
             row.pk = ids.get(row.recipient_id)
-
-
-def _send_stored(
-    tail: str | list[str],
-    pairs: list[tuple[Any, int | None]],
-    updates: Iterable[Notification] = (),
-) -> None:
-    """Send stored rows of one notification to their recipients' sockets, with their unread counts.
-
-    ``pairs`` are (recipient id, row id), the row id None for a silent row:
-    that recipient gets only the count. ``updates`` are grouped rows, sent as
-    ``update`` frames of their own.
-    """
-    updates = list(updates)
-    counts: dict[str, int] | None
-    try:
-        counts = unread_counts([recipient_id for recipient_id, _ in pairs] + [row.recipient_id for row in updates])
-    except Exception:
-        publish.logger.exception("Could not count unread notifications; sending them without counts")
-        counts = None
-    if pairs:
-        targets = []
-        for recipient_id, notification_id in pairs:
-            key = protocol.user_key(recipient_id)
-            targets.append((key, notification_id, None if counts is None else counts.get(key, 0)))
-        publish.publish(publish.notification_message(tail, targets))
-    if updates:
-        frames = []
-        for row in updates:
-            key = protocol.user_key(row.recipient_id)
-            row_frames = [protocol.update_frame(row.to_payload())]
-            if counts is not None:
-                row_frames.append(protocol.unread_count_frame(counts.get(key, 0)))
-            frames.append((key, row_frames))
-        publish.publish(publish.frames_message(frames))

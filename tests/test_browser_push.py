@@ -1,0 +1,188 @@
+"""Headless Chromium with the shipped service worker: a push delivered through DevTools is shown, and a click on it
+sends the open tab to the notification's URL and marks the notification read.
+
+The push itself comes from ``ServiceWorker.deliverPushMessage`` (the DevTools protocol), carrying the payload the
+backend builds: subscribing against a real push service needs the internet, so ``enablePush()`` is tested up to
+``pushManager.subscribe()`` (permission and registration), which fails offline. The click is dispatched from the
+page through a message to the worker (DevTools cannot click an OS notification); it runs the same click handler.
+"""
+
+import asyncio
+import json
+
+import pytest
+import pytest_asyncio
+
+from tests.browser_support import (
+    CHROMIUM_ARGS,
+    RECORD_EVENTS,
+    chromium_path,
+    is_executable,
+    skip_module_or_fail,
+    wait_until_live,
+)
+from tests.servers import AsgiServer, create_sessions, live_database_in, live_env, manage
+
+CHROMIUM = chromium_path()
+if not is_executable(CHROMIUM):
+    skip_module_or_fail(f"chromium not found at {CHROMIUM} (set $CHROMIUM_PATH): the browser tests need it")
+try:
+    from playwright.async_api import async_playwright
+except ImportError:  # pragma: no cover
+    skip_module_or_fail("playwright is not installed (pip install -r tests/requirements.txt)")
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+
+PUSH = {
+    "publicKey": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+    "serviceWorkerUrl": "/notifications/push/sw.js",
+    "scope": "/",
+    "subscribeUrl": "/notifications/push/subscribe/",
+    "unsubscribeUrl": "/notifications/push/unsubscribe/",
+}
+
+PAYLOAD = """
+import json
+from django.contrib.auth import get_user_model
+from django_live_notify import notify
+from django_live_notify.webpush import payload
+user = get_user_model().objects.get(pk={pk})
+notification = notify(user, title="Review asked", message="Please look at #12", url="/notifications/?from=push",
+                      group_key="ticket:12", actions=[{"label": "Settings", "url": "/notifications/preferences/"}])
+print(json.dumps(payload(notification)))
+"""
+
+IS_READ = """
+from django_live_notify.models import Notification
+print(Notification.objects.get(pk={id}).read_at is not None)
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """tests.settings_live on a SQLite file, a signed-in user, and one uvicorn serving the static files."""
+    env = live_env(live_database_in(tmp_path_factory.mktemp("push")))
+    manage(env, "migrate", "-v0")
+    [(user_pk, session_key, _)] = create_sessions(env, 1)
+    server = AsgiServer("uvicorn", env, module="tests.asgi_static:application")
+    server.start()
+    try:
+        yield env, server, user_pk, session_key
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser():
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def shell(env, code):
+    output = await asyncio.to_thread(manage, env, "shell", "-v0", "-c", code)
+    return output.strip().splitlines()[-1]
+
+
+async def test_enable_push_asks_nothing_on_load_then_registers_the_worker_up_to_the_push_service(site, browser):
+    _, server, _, session_key = site
+    context = await browser.new_context()
+    try:
+        await context.add_cookies([{"name": "sessionid", "value": session_key, "url": server.url}])
+        await context.add_init_script(RECORD_EVENTS)
+        page = await context.new_page()
+        await page.goto(server.url + "/notifications/")
+        await wait_until_live(page)
+        # Nothing asked or registered on load.
+        assert await page.evaluate("Notification.permission") == "default"
+        assert await page.evaluate("navigator.serviceWorker.getRegistrations().then((r) => r.length)") == 0
+
+        # Permission refused: enablePush() says so and registers nothing.
+        refused = await page.evaluate(
+            "(push) => window.notificationWS.enablePush(push).then(() => 'resolved', (e) => e.reason)", PUSH
+        )
+        assert refused == "denied"
+        assert await page.evaluate("navigator.serviceWorker.getRegistrations().then((r) => r.length)") == 0
+
+        await context.grant_permissions(["notifications"], origin=server.url)
+        outcome = await page.evaluate(
+            "(push) => window.notificationWS.enablePush(push)"
+            ".then(() => 'subscribed', (error) => `${error.name}: ${error.message}`)",
+            PUSH,
+        )
+        # Offline there is no push service to subscribe with: the browser's subscribe() fails, after registering.
+        assert outcome != "subscribed"
+        assert "AbortError" in outcome or "push service" in outcome.lower(), outcome
+        scope = await page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
+        assert scope == server.url + "/"
+    finally:
+        await context.close()
+
+
+async def test_a_push_is_shown_and_a_click_opens_its_url_and_marks_it_read(site, browser):
+    env, server, user_pk, session_key = site
+    context = await browser.new_context()
+    try:
+        await context.add_cookies([{"name": "sessionid", "value": session_key, "url": server.url}])
+        await context.grant_permissions(["notifications"], origin=server.url)
+        page = await context.new_page()
+        cdp = await context.new_cdp_session(page)
+        registrations = []
+        cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+        await cdp.send("ServiceWorker.enable")
+        await page.goto(server.url + "/notifications/")
+        await page.evaluate("navigator.serviceWorker.register('/notifications/push/sw.js', {scope: '/'})")
+        await page.evaluate("navigator.serviceWorker.ready")
+        await page.wait_for_function("navigator.serviceWorker.controller !== null", polling=50, timeout=10_000)
+        for _ in range(100):
+            ours = [r for r in registrations if r["scopeURL"] == server.url + "/" and not r.get("isDeleted")]
+            if ours:
+                break
+            await asyncio.sleep(0.05)
+        [registration, *_] = ours
+
+        pushed = json.loads(await shell(env, PAYLOAD.replace("{pk}", str(user_pk))))
+        await cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": server.url, "registrationId": registration["registrationId"], "data": json.dumps(pushed)},
+        )
+        shown = await page.wait_for_function(
+            """() => navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((list) => list.length
+                 ? list.map((n) => ({title: n.title, body: n.body, tag: n.tag, actions: n.actions.map((a) => a.title),
+                                     url: n.data.url}))
+                 : null)""",
+            polling=100,
+            timeout=10_000,
+        )
+        assert await shown.json_value() == [
+            {
+                "title": "Review asked",
+                "body": "Please look at #12",
+                "tag": "ticket:12",
+                "actions": ["Settings"],
+                "url": server.url + "/notifications/?from=push",
+            }
+        ]
+        assert await shell(env, IS_READ.replace("{id}", str(pushed["id"]))) == "False"
+
+        await page.evaluate(
+            "() => navigator.serviceWorker.ready.then((r) => r.active.postMessage("
+            "{type: 'live-notify-click', tag: 'ticket:12'}))"
+        )
+        await page.wait_for_url(server.url + "/notifications/?from=push", timeout=10_000)
+        # The worker's read request runs beside the navigation: give it a few seconds.
+        deadline = asyncio.get_running_loop().time() + 10
+        while (is_read := await shell(env, IS_READ.replace("{id}", str(pushed["id"])))) != "True":
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert is_read == "True"
+        left = await page.evaluate(
+            "navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.length)"
+        )
+        assert left == 0
+    finally:
+        await context.close()
