@@ -118,6 +118,7 @@ def main() -> int:
     parser.add_argument("--database", help="a database URL; default: a temporary SQLite file")
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--per-user", type=int, default=1)
+    parser.add_argument("--no-analytics", action="store_true", help="LIVE_NOTIFY['ANALYTICS'] = False")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         setup(options.database, Path(workdir))
@@ -135,8 +136,10 @@ def main() -> int:
             "EMAIL_DIGEST_MINUTES": 0,
             "EMAIL_BASE_URL": "https://example.com",
             "DELIVERY_BATCH_SIZE": 200,
+            "ANALYTICS": not options.no_analytics,
         }
         print(f"# delivery drain: {options.rows} rows, {options.per_user} per user, {connection.vendor}, "
+              f"analytics {'off' if options.no_analytics else 'on'}, "
               f"Python {platform.python_version()}, {os.cpu_count()} CPUs")  # fmt: skip
         print(f"{'transport':<10} {'baseline rows/s':>16} {'worker rows/s':>14} {'ratio':>6}  worker emails")
         try:
