@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import charts, stats
-from .models import Notification, NotificationPreference, PushSubscription
+from .models import ChannelPreference, Delivery, Notification, NotificationPreference, PushSubscription
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -156,6 +156,31 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "notification_type"]
     raw_id_fields = ["user"]
     list_select_related = ["user"]
+
+
+@admin.register(ChannelPreference)
+class ChannelPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "notification_type", "channel", "enabled"]
+    list_filter = ["channel", "enabled", "notification_type"]
+    search_fields = ["user__username", "user__email", "notification_type"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """Show what the delivery worker did; read only, since the worker owns these records."""
+
+    list_display = ["notification_id", "recipient", "channel", "status", "attempts", "next_attempt_at", "sent_at"]
+    list_filter = ["channel", "status"]
+    search_fields = ["recipient__username", "recipient__email", "last_error"]
+    list_select_related = ["recipient"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(PushSubscription)

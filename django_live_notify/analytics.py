@@ -29,7 +29,7 @@ LIVE_CHANNEL = "live"
 
 def enabled() -> bool:
     """Return whether analytics are on (``LIVE_NOTIFY["ANALYTICS"]``)."""
-    return bool(live_settings.ANALYTICS)
+    return live_settings.analytics
 
 
 def record(reports: list[tuple[str, Any, list[int]]]) -> list[int]:

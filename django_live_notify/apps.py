@@ -8,9 +8,10 @@ class LiveNotifyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, receivers  # noqa: F401  (checks register themselves)
+        from . import checks, delivery, receivers  # noqa: F401  (checks register themselves)
 
         receivers.connect()
+        delivery.connect()
         preload_channel_layer_backend()
 
 

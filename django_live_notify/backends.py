@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from .conf import live_settings
 
 if TYPE_CHECKING:
     from .models import Notification
@@ -46,6 +52,24 @@ class DeliveryBackend:
     verbose_name: ClassVar[str] = ""
     # True when several notifications of a user go out together (an email digest); False sends them one by one.
     batches: ClassVar[bool] = False
+    # When a stored row goes out: "always" (right after commit), "offline" (after DELIVERY_OFFLINE_GRACE
+    # seconds, unless it was seen or read meanwhile: the user had no open tab) or "unread" (after
+    # delay_for() seconds, unless it was seen or read). DELIVERY_POLICIES overrides it per type.
+    policy: ClassVar[str] = "always"
+    # Most sends to one user in one hour (None: no bound), and least seconds between two.
+    max_per_hour: int | None = None
+    min_interval: float = 0
+
+    def policy_for(self, notification_type: str) -> str:
+        """Return the policy of ``notification_type`` on this channel: DELIVERY_POLICIES, else ``policy``."""
+        return live_settings.delivery_policies.get(self.name, {}).get(notification_type, self.policy)
+
+    def delay_for(self, notification_type: str) -> float:
+        """Return the seconds a row of ``notification_type`` waits before it is due on this channel."""
+        policy = self.policy_for(notification_type)
+        if policy == "offline":
+            return live_settings.delivery_offline_grace
+        return 0.0
 
     def is_available(self, user: Any) -> bool:
         """Return whether ``user`` can be reached at all (has a push subscription, an email address)."""
@@ -54,3 +78,24 @@ class DeliveryBackend:
     def send(self, user: Any, notifications: Sequence[Notification]) -> SendResult:
         """Send ``notifications`` (all of ``user``) and say which were accepted; raise TemporaryFailure to retry."""
         raise NotImplementedError
+
+
+@cache
+def _load_backends(paths: tuple[str, ...]) -> tuple[DeliveryBackend, ...]:
+    backends = []
+    for path in paths:
+        backend_class = import_string(path)
+        if not (isinstance(backend_class, type) and issubclass(backend_class, DeliveryBackend)):
+            raise ImproperlyConfigured(f"LIVE_NOTIFY['DELIVERY_BACKENDS']: {path} is not a DeliveryBackend subclass.")
+        if not backend_class.name:
+            raise ImproperlyConfigured(f"LIVE_NOTIFY['DELIVERY_BACKENDS']: {path} has no name.")
+        backends.append(backend_class())
+    names = [backend.name for backend in backends]
+    if len(set(names)) != len(names):
+        raise ImproperlyConfigured(f"LIVE_NOTIFY['DELIVERY_BACKENDS'] names a channel twice: {names}.")
+    return tuple(backends)
+
+
+def get_backends() -> tuple[DeliveryBackend, ...]:
+    """Return one instance of each backend in ``DELIVERY_BACKENDS``, made once per process."""
+    return _load_backends(live_settings.delivery_backends)

@@ -16,6 +16,7 @@ from django.db import router
 from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
 from django.utils.module_loading import import_string
 
+from .backends import get_backends
 from .conf import DEFAULTS, live_settings
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
@@ -211,6 +212,18 @@ SIZES = {
     "MAX_REPLAYED_PER_MINUTE": (0, "no limit"),
     "MAX_CONNECTIONS_PER_USER": (0, "no limit"),
     "ACK_INTERVAL": (0, "sent at once"),
+    "DELIVERY_MAX_ATTEMPTS": (1, ""),
+    "DELIVERY_BATCH_SIZE": (1, ""),
+    "EMAIL_MAX_PER_HOUR": (0, "no limit"),
+}
+# The delivery worker's times (E012): (least value, whether the least value itself is allowed).
+DELIVERY_NUMBERS = {
+    "DELIVERY_OFFLINE_GRACE": (0, True),
+    "DELIVERY_RETRY_BASE": (0, False),
+    "DELIVERY_RETRY_MAX": (0, False),
+    "DELIVERY_CLAIM_TIMEOUT": (0, False),
+    "DELIVERY_LOOKBACK_HOURS": (0, False),
+    "EMAIL_DIGEST_MINUTES": (0, True),
 }
 
 
@@ -393,6 +406,51 @@ def check_sqlite_transactions(app_configs: Any = None, **kwargs: Any) -> list[An
             id="django_live_notify.W004",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """E012: the delivery settings name real backends, a known mode and known policies; W007: emails link back."""
+    problems = []
+    if live_settings.DELIVERY_MODE not in ("worker", "sweep", "inline"):
+        problems.append(f"DELIVERY_MODE must be 'worker', 'sweep' or 'inline', not {live_settings.DELIVERY_MODE!r}.")
+    backends: tuple[Any, ...] = ()
+    try:
+        backends = get_backends()
+    except (ImportError, ImproperlyConfigured) as error:
+        problems.append(f"DELIVERY_BACKENDS: {error}")
+    for name, (minimum, inclusive) in DELIVERY_NUMBERS.items():
+        value = getattr(live_settings, name)
+        if not _is_number(value, integer=False) or value < minimum or (not inclusive and value == minimum):
+            bound = f"{minimum} or more" if inclusive else f"more than {minimum}"
+            problems.append(f"{name} must be a number of {bound}, not {value!r}.")
+    policies = live_settings.DELIVERY_POLICIES or {}
+    for channel, per_type in policies.items() if isinstance(policies, dict) else [("?", policies)]:
+        for notification_type, policy in per_type.items() if isinstance(per_type, dict) else [("?", per_type)]:
+            if policy not in ("always", "offline", "unread"):
+                problems.append(
+                    f"DELIVERY_POLICIES[{channel!r}][{notification_type!r}] must be 'always', 'offline' or "
+                    f"'unread', not {policy!r}."
+                )
+    messages: list[Any] = [
+        Error(
+            problem,
+            hint="See the settings DELIVERY_BACKENDS, DELIVERY_MODE and DELIVERY_POLICIES in the docs' channels page.",
+            id="django_live_notify.E012",
+        )
+        for problem in problems
+    ]
+    if any(backend.name == "email" for backend in backends) and not live_settings.EMAIL_BASE_URL:
+        messages.append(
+            Warning(
+                "EMAIL_BASE_URL is not set: the unsubscribe link and the links of emails are not absolute, "
+                "so mail clients cannot follow them.",
+                hint="Set LIVE_NOTIFY['EMAIL_BASE_URL'] to the scheme and host users reach the site on, "
+                "such as 'https://example.com'.",
+                id="django_live_notify.W007",
+            )
+        )
+    return messages
 
 
 @register(Tags.compatibility)

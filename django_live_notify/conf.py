@@ -79,6 +79,42 @@ DEFAULTS: dict[str, Any] = {
     "WRITE_TIMEOUT": 10,
     # Days a read notification is kept before live_notify_cleanup deletes it; None keeps them.
     "RETENTION_DAYS": 90,
+    # Delivery channels beyond the socket (docs/channels.rst): dotted paths of DeliveryBackend subclasses.
+    "DELIVERY_BACKENDS": [],
+    # How work reaches the delivery worker after commit: "worker" (a message on the channel layer to
+    # ``runworker live-notify-delivery``, plus live_notify_deliver's sweep), "sweep" (the sweep only), or
+    # "inline" (FOR DEVELOPMENT AND TESTS ONLY: sends in the committing thread, ignoring delays).
+    "DELIVERY_MODE": "worker",
+    # Channel-layer channel that the delivery worker consumes.
+    "DELIVERY_CHANNEL": "live-notify-delivery",
+    # Per channel, the policy of some types: {"webpush": {"security": "always"}}; others use the backend's.
+    "DELIVERY_POLICIES": {},
+    # Seconds the "offline" policy waits for a row to be seen or read on an open tab before sending it.
+    "DELIVERY_OFFLINE_GRACE": 60,
+    # Per channel, whether each type goes out over it for users who chose nothing:
+    # {"email": {"default": True, "chat": False}}. A channel not in it is on for every type.
+    "CHANNEL_DEFAULTS": {},
+    # Attempts of one row before it is marked failed; seconds of the first retry, doubled each time, and the most.
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_RETRY_BASE": 30,
+    "DELIVERY_RETRY_MAX": 3600,
+    # Rows one worker claims at a time.
+    "DELIVERY_BATCH_SIZE": 200,
+    # Seconds after which a claimed row that no worker started sending goes back to pending, and a row
+    # left "sending" (its worker died mid-send) is marked unknown and never sent again.
+    "DELIVERY_CLAIM_TIMEOUT": 300,
+    # Hours back that the sweep looks for notifications with no delivery record yet (a lost message).
+    "DELIVERY_LOOKBACK_HOURS": 24,
+    # Minutes a notification must stay unread and unseen before it is emailed, per type; "default" for the rest.
+    "EMAIL_DELAY_MINUTES": {"default": 30},
+    # Least minutes between two emails to one user: what comes due meanwhile goes out as one digest.
+    "EMAIL_DIGEST_MINUTES": 10,
+    # Most emails to one user in one hour; 0 = no limit.
+    "EMAIL_MAX_PER_HOUR": 4,
+    # Scheme and host of links in emails (the unsubscribe URL): "https://example.com".
+    "EMAIL_BASE_URL": "",
+    # From address of notification emails; None = DEFAULT_FROM_EMAIL.
+    "EMAIL_FROM": None,
     # Record Prometheus metrics (with the ``metrics`` extra installed); False makes every metric call a no-op.
     "METRICS": True,
     # Client addresses or networks (CIDR) that may read the metrics view without a token.
@@ -118,7 +154,9 @@ class LiveNotifySettings:
 
     @property
     def user_settings(self) -> dict[str, Any]:
-        return getattr(django_settings, "LIVE_NOTIFY", None) or {}
+        configured = getattr(django_settings, "LIVE_NOTIFY", None) or {}
+        # Not a dict: check E003 says so, and every setting keeps its default meanwhile.
+        return configured if isinstance(configured, dict) else {}
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
@@ -364,6 +402,96 @@ class LiveNotifySettings:
         """Return the bearer token that may read the metrics view, None for none."""
         return self._typed("METRICS_TOKEN", lambda token: None if token is None else str(token))
 
+    # Delivery channels and email (docs/channels.rst).
+
+    @property
+    def delivery_backends(self) -> tuple[str, ...]:
+        """Return the dotted paths of the delivery backends."""
+        return self._typed("DELIVERY_BACKENDS", lambda paths: tuple(str(path) for path in paths or ()))
+
+    @property
+    def delivery_mode(self) -> str:
+        """Return how work reaches the delivery worker: "worker", "sweep" or "inline"."""
+        return self._typed("DELIVERY_MODE", str)
+
+    @property
+    def delivery_channel(self) -> str:
+        """Return the channel-layer channel the delivery worker consumes."""
+        return self._typed("DELIVERY_CHANNEL", str)
+
+    @property
+    def delivery_policies(self) -> Mapping[str, Mapping[str, str]]:
+        """Return, per channel, the policy of the types that do not use the backend's."""
+        return self._typed("DELIVERY_POLICIES", lambda mapping: _nested(mapping, str))
+
+    @property
+    def delivery_offline_grace(self) -> float:
+        """Return the seconds the "offline" policy waits for a row to be seen or read."""
+        return self._typed("DELIVERY_OFFLINE_GRACE", float)
+
+    @property
+    def channel_defaults(self) -> Mapping[str, Mapping[str, bool]]:
+        """Return, per channel, whether each type goes out over it for users who chose nothing."""
+        return self._typed("CHANNEL_DEFAULTS", lambda mapping: _nested(mapping, bool))
+
+    @property
+    def delivery_max_attempts(self) -> int:
+        """Return the attempts of one row before it is marked failed."""
+        return self._typed("DELIVERY_MAX_ATTEMPTS", int)
+
+    @property
+    def delivery_retry_base(self) -> float:
+        """Return the seconds before the first retry (doubled each time)."""
+        return self._typed("DELIVERY_RETRY_BASE", float)
+
+    @property
+    def delivery_retry_max(self) -> float:
+        """Return the most seconds between two retries."""
+        return self._typed("DELIVERY_RETRY_MAX", float)
+
+    @property
+    def delivery_batch_size(self) -> int:
+        """Return the rows one worker claims at a time."""
+        return self._typed("DELIVERY_BATCH_SIZE", int)
+
+    @property
+    def delivery_claim_timeout(self) -> float:
+        """Return the seconds after which a claim that no worker acted on is freed."""
+        return self._typed("DELIVERY_CLAIM_TIMEOUT", float)
+
+    @property
+    def delivery_lookback_hours(self) -> float:
+        """Return the hours back the sweep looks for rows with no delivery record."""
+        return self._typed("DELIVERY_LOOKBACK_HOURS", float)
+
+    @property
+    def email_delay_minutes(self) -> Mapping[str, float]:
+        """Return the minutes a row must stay unread and unseen before it is emailed, per type ("default")."""
+        return self._typed(
+            "EMAIL_DELAY_MINUTES",
+            lambda mapping: MappingProxyType({str(key): float(value) for key, value in (mapping or {}).items()}),
+        )
+
+    @property
+    def email_digest_minutes(self) -> float:
+        """Return the least minutes between two emails to one user."""
+        return self._typed("EMAIL_DIGEST_MINUTES", float)
+
+    @property
+    def email_max_per_hour(self) -> int:
+        """Return the most emails to one user in an hour (0: no limit)."""
+        return self._typed("EMAIL_MAX_PER_HOUR", int)
+
+    @property
+    def email_base_url(self) -> str:
+        """Return the scheme and host of links in emails, without a trailing slash."""
+        return self._typed("EMAIL_BASE_URL", lambda url: str(url or "").rstrip("/"))
+
+    @property
+    def email_from(self) -> str | None:
+        """Return the From address of notification emails; None: DEFAULT_FROM_EMAIL."""
+        return self._typed("EMAIL_FROM", lambda address: None if address is None else str(address))
+
     # Analytics.
 
     @property
@@ -379,6 +507,16 @@ class LiveNotifySettings:
     def reload(self) -> None:
         """Forget cached values so the next access reads the settings again."""
         self._cache.clear()
+
+
+def _nested(mapping: Any, convert: Callable[[Any], T]) -> Mapping[str, Mapping[str, T]]:
+    """Return ``{channel: {type: value}}`` read-only, its values passed through ``convert``."""
+    return MappingProxyType(
+        {
+            str(channel): MappingProxyType({str(key): convert(value) for key, value in (inner or {}).items()})
+            for channel, inner in (mapping or {}).items()
+        }
+    )
 
 
 def _optional_int(value: Any) -> int | None:

@@ -314,6 +314,99 @@ class NotificationPreference(models.Model):
         return f"{self.notification_type}: {self.delivery}"
 
 
+class ChannelPreference(models.Model):
+    """Whether one user wants one notification type over one delivery channel (email, webpush).
+
+    Only choices a user made are stored; every other pair follows
+    ``LIVE_NOTIFY["CHANNEL_DEFAULTS"]``.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="live_notify_channel_preferences",
+        verbose_name=_("user"),
+        db_index=False,
+    )
+    notification_type = models.CharField(_("type"), max_length=64)
+    channel = models.CharField(_("channel"), max_length=32)
+    enabled = models.BooleanField(_("enabled"))
+
+    class Meta:
+        verbose_name = _("channel preference")
+        verbose_name_plural = _("channel preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "notification_type", "channel"], name="live_notify_unique_channel_preference"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_type} by {self.channel}: {'on' if self.enabled else 'off'}"
+
+
+class Delivery(models.Model):
+    """What happened to one notification on one delivery channel: the worker's record, so nothing is sent twice.
+
+    A row goes pending -> claimed -> sending -> sent, or back to pending (a temporary failure, retried with
+    backoff), or ends failed (refused, or out of attempts), skipped (read or seen in time, turned off,
+    unreachable) or unknown (a worker stopped between marking it sending and recording the result: it may or may
+    not have gone out, and is never sent again).
+    """
+
+    STATUS = Choices(
+        ("pending", _("Pending")),
+        ("claimed", _("Claimed by a worker")),
+        ("sending", _("Sending")),
+        ("sent", _("Sent")),
+        ("failed", _("Failed")),
+        ("skipped", _("Skipped")),
+        ("unknown", _("Unknown: the worker stopped while sending")),
+    )
+
+    notification = models.ForeignKey(
+        Notification,
+        on_delete=models.CASCADE,
+        # "deliveries" is analytics' NotificationDelivery (when a channel took the row); these are the worker's.
+        related_name="channel_deliveries",
+        verbose_name=_("notification"),
+        # Covered by the unique constraint, which leads with the notification.
+        db_index=False,
+    )
+    # The notification's recipient, copied so that per-user bounds need no join.
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("recipient"),
+        db_index=False,
+    )
+    channel = models.CharField(_("channel"), max_length=32)
+    status = models.CharField(_("status"), max_length=8, choices=STATUS, default=STATUS.pending)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    claim = models.UUIDField(_("claim"), null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="live_notify_unique_send"),
+        ]
+        indexes = [
+            # "what is due on this channel", the worker's claim.
+            models.Index(fields=["channel", "status", "next_attempt_at"], name="live_notify_delivery_due"),
+            # "what did this user get on this channel lately", the per-user bounds.
+            models.Index(fields=["recipient", "channel", "sent_at"], name="live_notify_delivery_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} by {self.channel}: {self.status}"
+
+
 def display_name(user: Any) -> str:
     """Return the name shown for ``user``: the full name, else the username."""
     get_full_name = getattr(user, "get_full_name", None)

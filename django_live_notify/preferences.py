@@ -1,4 +1,4 @@
-"""Delivery preferences: per user and notification type, "live", "store" or "off".
+"""Delivery preferences: per user and notification type, "live", "store" or "off", and each extra channel on or off.
 
 ``notify()`` and ``broadcast()`` read them for all their recipients at once,
 one query per ``BATCH_SIZE`` users; mandatory types skip the query.
@@ -14,9 +14,10 @@ from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
 from django.utils.translation import gettext
 
+from .backends import get_backends
 from .batching import batches
 from .conf import live_settings
-from .models import Notification, NotificationPreference
+from .models import ChannelPreference, Notification, NotificationPreference
 
 __all__ = [
     "DELIVERIES",
@@ -24,10 +25,13 @@ __all__ = [
     "OFF",
     "STORE",
     "PreferenceError",
+    "channel_default",
+    "channels_enabled",
     "default_delivery",
     "deliveries",
     "is_mandatory",
     "preferences_for",
+    "set_channel_preferences",
     "set_preferences",
 ]
 
@@ -114,17 +118,13 @@ def preferences_for(user: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
-    """Save ``{type: "live" | "store" | "off" | None}`` for the user; None goes back to the default.
-
-    Every change is checked first; on a PreferenceError nothing is saved. A
-    user keeps at most ``MAX_PREFERENCES`` rows.
-    """
+def _check_types(user: Any, notification_types: Iterable[Any]) -> None:
+    """Raise PreferenceError unless every one of ``notification_types`` is a type the user may set."""
     allowed = live_settings.allowed_types
     # A CharField: its max_length is set.
     max_length: int = NotificationPreference._meta.get_field("notification_type").max_length  # type: ignore[assignment]
     known_to_user: set[str] | None = None
-    for notification_type, delivery in changes.items():
+    for notification_type in notification_types:
         if not isinstance(notification_type, str) or not notification_type or len(notification_type) > max_length:
             raise PreferenceError(
                 gettext("Notification types are strings of 1 to %(max_length)s characters.")
@@ -147,6 +147,16 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
                     )
                     % {"type": notification_type}
                 )
+
+
+def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
+    """Save ``{type: "live" | "store" | "off" | None}`` for the user; None goes back to the default.
+
+    Every change is checked first; on a PreferenceError nothing is saved. A
+    user keeps at most ``MAX_PREFERENCES`` rows.
+    """
+    _check_types(user, changes.keys())
+    for notification_type, delivery in changes.items():
         if delivery is not None and delivery not in DELIVERIES:
             raise PreferenceError(
                 gettext("Delivery of %(type)r must be one of %(choices)s, not %(delivery)r.")
@@ -190,3 +200,121 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
                 unique_fields=unique_fields,
                 update_fields=["delivery"],
             )
+
+
+# --------------------------------------------------------------------------- channels (email, webpush, ...)
+
+
+def channel_default(channel: str, notification_type: str) -> bool:
+    """Return whether ``notification_type`` goes out on ``channel`` for users who chose nothing."""
+    if is_mandatory(notification_type):
+        return True
+    defaults = live_settings.channel_defaults.get(channel, {})
+    return bool(defaults.get(notification_type, defaults.get("default", True)))
+
+
+def channels_enabled(channel: str, pairs: Iterable[tuple[Any, str]]) -> dict[tuple[Any, str], bool]:
+    """Return, for each (user id, type) of ``pairs``, whether that user wants that type on ``channel``.
+
+    One query per ``BATCH_SIZE`` users; mandatory types are always on.
+    """
+    pairs = set(pairs)
+    result = {pair: channel_default(channel, pair[1]) for pair in pairs}
+    user_ids = sorted({user_id for user_id, notification_type in pairs if not is_mandatory(notification_type)})
+    types = {notification_type for _user_id, notification_type in pairs}
+    for batch in batches(user_ids):
+        chosen = ChannelPreference.objects.filter(
+            channel=channel, user_id__in=batch, notification_type__in=types
+        ).values_list("user_id", "notification_type", "enabled")
+        for user_id, notification_type, enabled in chosen:
+            if (user_id, notification_type) in result and not is_mandatory(notification_type):
+                result[(user_id, notification_type)] = enabled
+    return result
+
+
+def channel_choices() -> list[tuple[str, str]]:
+    """Return the channels users can choose, as (name, verbose name) pairs, in ``DELIVERY_BACKENDS`` order."""
+    return [(backend.name, str(backend.verbose_name or backend.name)) for backend in get_backends()]
+
+
+def channels_for(user: Any, notification_types: Iterable[str]) -> dict[str, dict[str, bool]]:
+    """Return ``{type: {channel: on}}`` for the user: their choices, else the defaults."""
+    notification_types = list(notification_types)
+    chosen = {
+        (notification_type, channel): enabled
+        for notification_type, channel, enabled in user.live_notify_channel_preferences.values_list(
+            "notification_type", "channel", "enabled"
+        )
+    }
+    result = {}
+    for notification_type in notification_types:
+        result[notification_type] = {
+            channel: True
+            if is_mandatory(notification_type)
+            else chosen.get((notification_type, channel), channel_default(channel, notification_type))
+            for channel, _label in channel_choices()
+        }
+    return result
+
+
+def set_channel_preferences(user: Any, changes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Save ``{type: {channel: True | False | None}}`` for the user; None goes back to the default.
+
+    Types are checked as set_preferences() checks them; unknown channels, values that are not booleans and turning
+    a mandatory type off are refused, and then nothing is saved. A choice equal to the default is stored as None.
+    """
+    if not changes:
+        return
+    known = dict(channel_choices())
+    # Reuse set_preferences()'s checks of the type names, without changing any delivery.
+    for notification_type, per_channel in changes.items():
+        if not isinstance(per_channel, Mapping):
+            raise PreferenceError(
+                gettext('Channels of %(type)r must be an object such as {"email": false}.')
+                % {"type": notification_type}
+            )
+        for channel, enabled in per_channel.items():
+            if channel not in known:
+                raise PreferenceError(
+                    gettext("Unknown channel %(channel)r; channels: %(known)s.")
+                    % {"channel": channel, "known": ", ".join(known) or "-"}
+                )
+            if enabled is not None and not isinstance(enabled, bool):
+                raise PreferenceError(
+                    gettext("%(type)r by %(channel)s must be true, false or null.")
+                    % {"type": notification_type, "channel": channel}
+                )
+            if is_mandatory(notification_type) and enabled is False:
+                raise PreferenceError(
+                    gettext("%(type)r notifications are mandatory: they cannot be turned off by %(channel)s.")
+                    % {"type": notification_type, "channel": channel}
+                )
+    _check_types(user, changes.keys())
+    with transaction.atomic():
+        list(get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        existing = set(user.live_notify_channel_preferences.values_list("notification_type", "channel"))
+        stored = {
+            (notification_type, channel)
+            for notification_type, per_channel in changes.items()
+            for channel, enabled in per_channel.items()
+            if enabled is not None and enabled != channel_default(channel, notification_type)
+        }
+        dropped = {(t, c) for t, per_channel in changes.items() for c in per_channel} - stored
+        after = len((existing - dropped) | stored)
+        limit = live_settings.MAX_PREFERENCES * max(len(known), 1)
+        if after > limit and after > len(existing):
+            raise PreferenceError(
+                gettext("At most %(limit)s channel choices can be stored; this change would make %(count)s.")
+                % {"limit": limit, "count": after}
+            )
+        for notification_type, per_channel in changes.items():
+            for channel, enabled in per_channel.items():
+                rows = user.live_notify_channel_preferences.filter(
+                    notification_type=notification_type, channel=channel
+                )
+                if enabled is None or enabled == channel_default(channel, notification_type):
+                    rows.delete()
+                else:
+                    ChannelPreference.objects.update_or_create(
+                        user=user, notification_type=notification_type, channel=channel, defaults={"enabled": enabled}
+                    )

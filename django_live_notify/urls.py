@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import push_views, views
+from . import emailing, push_views, views
 
 app_name = "live_notify"
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/<int:pk>/snooze/", views.api_snooze, name="api_snooze"),
     path("api/token/", views.api_token, name="api_token"),
     path("api/preferences/", views.api_preferences, name="api_preferences"),
+    path("email/unsubscribe/<str:token>/", emailing.unsubscribe, name="email_unsubscribe"),
     path("push/sw.js", push_views.service_worker, name="push_service_worker"),
     path("push/subscribe/", push_views.subscribe, name="push_subscribe"),
     path("push/unsubscribe/", push_views.unsubscribe, name="push_unsubscribe"),

@@ -39,6 +39,9 @@ TRUE_VALUES = frozenset({"1", "true"})
 FALSE_VALUES = frozenset({"", "0", "false"})
 # Names of the preferences form's fields: "delivery:<notification type>".
 DELIVERY_FIELD_PREFIX = "delivery:"
+# The channel checkboxes: "channel:<channel>:<type>", and "channels:<type>" on rows that show them.
+CHANNEL_FIELD_PREFIX = "channel:"
+CHANNEL_ROW_PREFIX = "channels:"
 
 
 class InvalidParameter(ValueError):
@@ -132,16 +135,38 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
                 # Choosing the default means following it, should it change later.
                 is_default = value == preferences.default_delivery(notification_type)
                 changes[notification_type] = None if is_default else value
+        channel_changes = {
+            key[len(CHANNEL_ROW_PREFIX) :]: {
+                channel: f"{CHANNEL_FIELD_PREFIX}{channel}:{key[len(CHANNEL_ROW_PREFIX) :]}" in request.POST
+                for channel, _label in preferences.channel_choices()
+            }
+            for key in request.POST
+            if key.startswith(CHANNEL_ROW_PREFIX)
+        }
         try:
-            preferences.set_preferences(request.user, changes)
+            with transaction.atomic():
+                preferences.set_preferences(request.user, changes)
+                preferences.set_channel_preferences(request.user, channel_changes)
         except preferences.PreferenceError as exception:
             error = str(exception)
         else:
             return HttpResponseRedirect(f"{request.path}?saved=1")
+    rows = preferences.preferences_for(request.user)
+    channels = preferences.channel_choices()
+    if channels:
+        chosen = preferences.channels_for(request.user, [row["notification_type"] for row in rows])
+        for row in rows:
+            row["channels"] = [
+                {"name": name, "label": label, "enabled": chosen[row["notification_type"]][name]}
+                for name, label in channels
+            ]
     context = {
-        "preferences": preferences.preferences_for(request.user),
+        "preferences": rows,
+        "channels": channels,
         "choices": list(NotificationPreference.DELIVERY),
         "field_prefix": DELIVERY_FIELD_PREFIX,
+        "channel_prefix": CHANNEL_FIELD_PREFIX,
+        "channel_row_prefix": CHANNEL_ROW_PREFIX,
         "saved": request.GET.get("saved") == "1" and not error,
         "error": error,
     }
@@ -257,18 +282,43 @@ def api_preferences(request: HttpRequest) -> HttpResponse:
     """Return the user's delivery per notification type; POST ``{type: delivery or null}`` changes some."""
     if request.method == "POST":
         try:
-            preferences.set_preferences(request.user, _preference_changes(request))
+            changes = _preference_changes(request)
+            channel_changes = {}
+            for notification_type, value in list(changes.items()):
+                # {"type": {"delivery": "store", "channels": {"email": false}}} sets both.
+                if isinstance(value, dict):
+                    unknown = set(value) - {"delivery", "channels"}
+                    if unknown:
+                        raise InvalidParameter(
+                            f"Unknown keys for {notification_type!r}: {', '.join(sorted(map(str, unknown)))}; "
+                            'send {"delivery": ..., "channels": {"<channel>": true | false | null}}.'
+                        )
+                    if "channels" in value:
+                        channel_changes[notification_type] = value["channels"]
+                    if "delivery" in value:
+                        changes[notification_type] = value["delivery"]
+                    else:
+                        del changes[notification_type]
+            with transaction.atomic():
+                preferences.set_preferences(request.user, changes)
+                preferences.set_channel_preferences(request.user, channel_changes)
         except (InvalidParameter, preferences.PreferenceError) as error:
             return _error(str(error), 400)
-    return JsonResponse(
-        {
-            "preferences": {
-                row["notification_type"]: {key: row[key] for key in ("label", "delivery", "default", "mandatory")}
-                for row in preferences.preferences_for(request.user)
-            },
-            "deliveries": list(preferences.DELIVERIES),
-        }
-    )
+    rows = preferences.preferences_for(request.user)
+    body: dict[str, Any] = {
+        "preferences": {
+            row["notification_type"]: {key: row[key] for key in ("label", "delivery", "default", "mandatory")}
+            for row in rows
+        },
+        "deliveries": list(preferences.DELIVERIES),
+    }
+    channels = preferences.channel_choices()
+    if channels:
+        chosen = preferences.channels_for(request.user, body["preferences"])
+        for notification_type, entry in body["preferences"].items():
+            entry["channels"] = chosen[notification_type]
+        body["channels"] = [{"name": name, "label": label} for name, label in channels]
+    return JsonResponse(body)
 
 
 @api_view("POST")

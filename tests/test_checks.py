@@ -209,6 +209,9 @@ NUMBERS = {
     "MAX_REPLAYED_PER_MINUTE": ("E006", 0, "must be a non-negative integer"),
     "MAX_CONNECTIONS_PER_USER": ("E006", 0, "must be a non-negative integer"),
     "ACK_INTERVAL": ("E006", 0, "must be a non-negative integer"),
+    "DELIVERY_MAX_ATTEMPTS": ("E006", 1, "must be a positive integer"),
+    "DELIVERY_BATCH_SIZE": ("E006", 1, "must be a positive integer"),
+    "EMAIL_MAX_PER_HOUR": ("E006", 0, "must be a non-negative integer"),
     "RETENTION_DAYS": ("E006", 1, "must be a positive number of days or None"),
     "MAX_PENDING_FRAMES": ("E008", 102, "must be an integer of at least REPLAY_LIMIT + 2 (102)"),
     "WRITE_TIMEOUT": ("E008", 0.001, "must be a positive number of seconds"),
@@ -476,6 +479,38 @@ def test_immediate_transactions_in_memory_databases_and_servers_pass_w004(databa
         assert check_sqlite_transactions() == []
 
 
+def delivery_messages(**live_notify):
+    from django_live_notify.checks import check_delivery
+
+    with override_settings(LIVE_NOTIFY=live_notify):
+        return [(message.id, message.msg) for message in check_delivery()]
+
+
+def test_delivery_settings_are_checked():
+    assert delivery_messages() == []
+    assert delivery_messages(DELIVERY_MODE="later") == [
+        ("django_live_notify.E012", "DELIVERY_MODE must be 'worker', 'sweep' or 'inline', not 'later'.")
+    ]
+    assert delivery_messages(DELIVERY_BACKENDS=["nowhere.Backend"])[0][0] == "django_live_notify.E012"
+    assert delivery_messages(DELIVERY_RETRY_BASE=0) == [
+        ("django_live_notify.E012", "DELIVERY_RETRY_BASE must be a number of more than 0, not 0.")
+    ]
+    assert delivery_messages(EMAIL_DIGEST_MINUTES=True)[0][0] == "django_live_notify.E012"
+    assert delivery_messages(DELIVERY_OFFLINE_GRACE=0, EMAIL_DIGEST_MINUTES=0.5) == []
+    assert delivery_messages(DELIVERY_POLICIES={"webpush": {"security": "soon"}}) == [
+        (
+            "django_live_notify.E012",
+            "DELIVERY_POLICIES['webpush']['security'] must be 'always', 'offline' or 'unread', not 'soon'.",
+        )
+    ]
+
+
+def test_email_without_a_base_url_is_a_warning():
+    email = ["django_live_notify.emailing.EmailBackend"]
+    assert [id_ for id_, _msg in delivery_messages(DELIVERY_BACKENDS=email)] == ["django_live_notify.W007"]
+    assert delivery_messages(DELIVERY_BACKENDS=email, EMAIL_BASE_URL="https://example.com") == []
+
+
 # --------------------------------------------------------------------------- W005: ALLOWED_HOSTS = ["*"]
 
 
@@ -519,3 +554,15 @@ def test_what_w005_warns_about_any_host_is_its_own_origin():
     with override_settings(ALLOWED_HOSTS=["*"]):
         assert origin_allowed(rebound) is True
         assert origin_allowed(cross_site) is False
+
+
+def test_every_check_function_is_registered():
+    """A check that lost its @register (a merge can drop a decorator line) would silently never run."""
+    from django.core.checks.registry import registry
+
+    from django_live_notify import checks as module
+
+    defined = {name for name in vars(module) if name.startswith("check_") and callable(getattr(module, name))}
+    registered = {check.__name__ for check in registry.get_checks() if check.__module__ == module.__name__}
+
+    assert defined == registered

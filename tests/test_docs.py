@@ -66,12 +66,15 @@ from django_live_notify import (
     broadcast,
     broadcast_system_notification,
     create_and_send_notification,
+    delivery,
     notify,
     send_notification_to_user,
 )
+from django_live_notify.backends import get_backends
 from django_live_notify.checks import check_setup, check_sqlite_transactions
 from django_live_notify.conf import live_settings
-from django_live_notify.models import Notification
+from django_live_notify.delivery import DeliveryConsumer
+from django_live_notify.models import Delivery, Notification
 from django_live_notify.routing import websocket_application
 from django_live_notify.rules import changed, register, registry, unregister
 from django_live_notify.signals import notification_created
@@ -330,6 +333,7 @@ def check_channel_layers(value: dict[str, Any]) -> None:
 def check_live_notify(value: dict[str, Any]) -> None:
     with override_settings(LIVE_NOTIFY=value):
         assert not [message for message in check_setup() if message.level >= ERROR]
+        get_backends()
         assert {key: getattr(live_settings, key) for key in value} == value
 
 
@@ -353,7 +357,13 @@ def check_login_url(value: str) -> None:
     assert reverse(value) == "/admin/login/"
 
 
+def check_email_backend(value: str) -> None:
+    import_string(value)
+
+
 SETTINGS = {
+    "EMAIL_BACKEND": check_email_backend,
+    "DEFAULT_FROM_EMAIL": lambda value: re.fullmatch(r"[^@\s]+@[^@\s]+", value),
     "INSTALLED_APPS": check_installed_apps,
     "TEMPLATES": check_templates,
     "CHANNEL_LAYERS": check_channel_layers,
@@ -512,6 +522,41 @@ def check_installation_urls(snippet, world):
     urls = module_from(snippet.run(), "mysite.urls")
     assert reverse("live_notify:list", urlconf=urls) == "/notifications/"
     assert resolve("/notifications/api/unread-count/", urlconf=urls).view_name == "live_notify:api_unread_count"
+
+
+@check("channels", "ChannelNameRouter")
+async def check_channels_asgi(snippet, world):
+    application = snippet.run()["application"]
+    await serves_notifications(application, world.bruno)
+    router = application.application_mapping["channel"]
+    assert router.application_mapping["live-notify-delivery"].consumer_class is DeliveryConsumer
+
+
+@check("channels", "class FcmBackend")
+def check_channels_fcm_backend(snippet, world):
+    posted = []
+    answers = [201, 429, 201]
+
+    class TestedFcm(snippet.run(__name__="myapp.fcm")["FcmBackend"]):
+        def device_tokens(self, user):
+            return ["device-1"]
+
+        def post(self, message):
+            posted.append(message)
+            return answers.pop(0)
+
+    fake_module(world, "myapp.fcm", FcmBackend=TestedFcm)
+    world.settings.LIVE_NOTIFY = {"DELIVERY_BACKENDS": ["myapp.fcm.FcmBackend"], "DELIVERY_MODE": "sweep"}
+    first = notify(world.ana, title="Sink fixed", message="Bruno fixed it", url="/requests/7/")
+    later = timezone.now() + timedelta(seconds=61)
+    delivery.sweep(now=later)
+    assert posted[0]["message"]["notification"] == {"title": "Sink fixed", "body": "Bruno fixed it"}
+    assert posted[0]["message"]["data"] == {"id": str(first.pk), "url": "/requests/7/"}
+    second = notify(world.ana, title="Again")
+    delivery.sweep(now=later + timedelta(seconds=61))
+    assert Delivery.objects.get(notification=second).status == Delivery.STATUS.pending, "429 is retried"
+    delivery.sweep(now=later + timedelta(hours=1))
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.STATUS.sent}
 
 
 @check("quickstart", "websocket_application()")

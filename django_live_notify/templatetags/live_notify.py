@@ -63,8 +63,8 @@ def live_notifications(
         "unreadCount": unread_count,
         "lastId": reading.latest_id(user),
         "csrfToken": get_token(request),
-        "analytics": bool(live_settings.ANALYTICS),
-        "ackInterval": int(live_settings.ACK_INTERVAL),
+        "analytics": live_settings.analytics,
+        "ackInterval": live_settings.ack_interval,
     }
     if live_settings.webpush_vapid_public_key:
         config["push"] = _push_config()

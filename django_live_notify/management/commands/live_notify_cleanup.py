@@ -68,7 +68,8 @@ class Command(BaseCommand):
             if not ids:
                 return deleted
             # Each batch commits on its own (autocommit); a rerun carries on where an interrupted one stopped.
-            deleted += Notification.objects.filter(pk__in=ids).delete()[0]
+            # Count the notifications only, not their delivery records deleted with them.
+            deleted += Notification.objects.filter(pk__in=ids).delete()[1].get(Notification._meta.label, 0)
             last_id = ids[-1]
             self.progress(
                 f"{what}: deleted {deleted:,} of ~{max(total, deleted):,} notification(s) "
