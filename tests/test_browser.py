@@ -269,7 +269,7 @@ async def test_logged_out_page_stops_on_4001(site, browser):
             "window.notificationWS.stoppedReason === 'unauthenticated'", polling=50, timeout=10_000
         )
         client = await page.evaluate(
-            "({status: window.notificationWS.status, timer: window.notificationWS._reconnectTimer})"
+            "({status: window.notificationWS.status, timer: window.notificationWS._connection.reconnectTimer})"
         )
         assert client == {"status": "stopped", "timer": None}
         assert [event["detail"]["code"] for event in await events(page, "disconnect")][-1] == 4001
