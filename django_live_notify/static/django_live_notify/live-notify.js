@@ -311,9 +311,8 @@
       this.heartbeatTimer = null;
       this.ackTimer = null;
       this.listening = false;
-      this.onOnline = () => this.wake();
-      this.onVisibilityChange = () => {
-        if (!client._document.hidden) this.wake();
+      this.onWake = (event) => {
+        if (event.type === 'online' || !client._document.hidden) this.wake();
       };
     }
 
@@ -347,15 +346,13 @@
       const client = this.client;
       const SocketClass = client._WebSocket;
       if (!SocketClass) {
-        this.stop('unsupported', 'WebSocket is not available in this browser');
-        return;
+        return this.stop('unsupported', 'WebSocket is not available in this browser');
       }
       let socket;
       try {
         socket = new SocketClass(resolveSocketUrl(client.url, client._window && client._window.location));
       } catch (err) {
-        this.stop('invalid-url', `cannot open a WebSocket to ${client.url} (${err && err.message})`);
-        return;
+        return this.stop('invalid-url', `cannot open a WebSocket to ${client.url} (${err && err.message})`);
       }
       this.socket = socket;
       this.setStatus('connecting', {});
@@ -482,8 +479,8 @@
       this.listening = on;
       const method = on ? 'addEventListener' : 'removeEventListener';
       const {_window: win, _document: doc} = this.client;
-      if (win && win[method]) win[method]('online', this.onOnline);
-      if (doc && doc[method]) doc[method]('visibilitychange', this.onVisibilityChange);
+      if (win && win[method]) win[method]('online', this.onWake);
+      if (doc && doc[method]) doc[method]('visibilitychange', this.onWake);
     }
 
     /** Send a heartbeat and drop the socket as dead if no heartbeat_ack comes within heartbeatTimeout. */
