@@ -396,7 +396,6 @@
     closed(event) {
       const wasOpen = this.connected;
       this.connected = false;
-      this.client._resuming = false;
       clearInterval(this.heartbeatTimer);
       this.acked();
       this.heartbeatTimer = null;
@@ -770,7 +769,13 @@
         // Capture: a browser runs these before the page's own listeners of the event, however early those came.
         this._events.addEventListener(`live-notify:${name}`, (event) => {
           const source = event[SOURCE];
-          if (source && source.client === this) this._call(callback, ...args(event.detail, source.closeEvent));
+          if (!source || source.client !== this) return;
+          try {
+            this[callback](...args(event.detail, source.closeEvent));
+          } catch (err) {
+            // An exception in a callback must not break the client.
+            console.error(`${LOG_PREFIX}${callback} threw`, err);
+          }
         }, true);
       });
       if (opts.autoConnect) this.connect();
@@ -887,6 +892,7 @@
 
     /** Resume when the client knows where the user stands, and send the reports gathered offline. */
     _opened() {
+      this._resuming = false; // a resume the last socket did not see answered
       if (this.lastId > 0 || this._positionKnown) this._sendResume();
       else this._send({type: 'get_unread_count'});
       this._flushReports();
@@ -1063,15 +1069,6 @@
     _baseHref() {
       const location = this._window && this._window.location;
       return (location && location.href) || undefined;
-    }
-
-    /** Call a user callback; an exception there must not break the client. */
-    _call(name, ...args) {
-      try {
-        this[name].apply(this, args);
-      } catch (err) {
-        console.error(`${LOG_PREFIX}${name} threw`, err);
-      }
     }
 
     /** Dispatch a "live-notify:<name>" event on the document: the one way the client tells what happened. */
