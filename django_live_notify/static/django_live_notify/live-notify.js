@@ -298,15 +298,11 @@
 
   /* ------------------------------------------------------------ connection */
 
-  /** The socket of one client: opening, backoff, heartbeats, waking up; the client reads the frames. */
+  /** A client's socket: opening, backoff, heartbeats, waking up. The client reads the frames and holds the state. */
   class Connection {
     constructor(client) {
       this.client = client;
       this.socket = null;
-      this.connected = false;
-      this.status = 'idle';
-      this.stoppedReason = null;
-      this.reconnectAttempts = 0;
       this.reconnectTimer = null;
       this.heartbeatTimer = null;
       this.ackTimer = null;
@@ -317,7 +313,7 @@
     }
 
     connect() {
-      this.stoppedReason = null;
+      this.client.stoppedReason = null;
       this.listen(true);
       if (this.socket) return;
       this.clearReconnect();
@@ -325,7 +321,7 @@
     }
 
     close() {
-      this.stoppedReason = 'closed';
+      this.client.stoppedReason = 'closed';
       this.listen(false);
       this.clearReconnect();
       if (this.socket) this.drop(CLOSE_NORMAL, 'client closed', true);
@@ -333,7 +329,7 @@
     }
 
     send(frame) {
-      if (!this.connected || !this.socket) return false;
+      if (!this.client.connected || !this.socket) return false;
       try {
         this.socket.send(JSON.stringify(frame));
         return true;
@@ -384,58 +380,62 @@
     }
 
     opened() {
-      this.connected = true;
-      this.reconnectAttempts = 0;
-      this.client._opened();
-      const interval = this.client.options.heartbeatInterval;
+      const client = this.client;
+      client.connected = true;
+      client.reconnectAttempts = 0;
+      client._opened();
+      const interval = client.options.heartbeatInterval;
       if (interval > 0) this.heartbeatTimer = setInterval(() => this.beat(), interval);
       this.setStatus('connected', {});
-      this.client._emit('connect', {});
+      client._emit('connect', {});
     }
 
     closed(event) {
-      const wasOpen = this.connected;
-      this.connected = false;
+      const client = this.client;
+      const wasOpen = client.connected;
+      client.connected = false;
       clearInterval(this.heartbeatTimer);
       this.acked();
       this.heartbeatTimer = null;
       const code = event ? event.code : undefined;
       if (code === CLOSE_UNAUTHENTICATED) {
-        this.stoppedReason = 'unauthenticated';
+        client.stoppedReason = 'unauthenticated';
         console.warn(`${LOG_PREFIX}not authenticated (4001); not reconnecting`);
       } else if (code === CLOSE_TOO_MANY_CONNECTIONS) {
         // The user has too many tabs open; this, the oldest, yields until it is used again.
-        this.stoppedReason = 'replaced';
+        client.stoppedReason = 'replaced';
         console.warn(`${LOG_PREFIX}closed for a newer tab (4005); reconnecting when this tab is shown again`);
       }
-      const delay = this.stoppedReason ? null : this.scheduleReconnect(code);
+      const delay = client.stoppedReason ? null : this.scheduleReconnect(code);
       const info = {
         code,
         reason: (event && event.reason) || '',
         wasClean: Boolean(event && event.wasClean),
         reconnecting: delay !== null,
         delay,
-        attempt: this.reconnectAttempts,
-        stoppedReason: this.stoppedReason,
+        attempt: client.reconnectAttempts,
+        stoppedReason: client.stoppedReason,
       };
       this.setStatus(delay === null ? 'stopped' : 'reconnecting', info);
       // Report lost connections and giving up, not each failed retry or close().
-      if (wasOpen || (delay === null && this.stoppedReason !== 'closed')) this.client._emit('disconnect', info, event);
+      if (wasOpen || (delay === null && client.stoppedReason !== 'closed')) {
+        client._emit('disconnect', info, event);
+      }
     }
 
     /** Start the reconnect timer; return its delay, or null after the last attempt. */
     scheduleReconnect(code) {
       const opts = this.client.options;
-      if (this.reconnectAttempts >= opts.maxReconnectAttempts) {
-        this.stoppedReason = 'max-attempts';
-        console.warn(`${LOG_PREFIX}gave up after ${this.reconnectAttempts} reconnect attempts`);
+      if (this.client.reconnectAttempts >= opts.maxReconnectAttempts) {
+        this.client.stoppedReason = 'max-attempts';
+        console.warn(`${LOG_PREFIX}gave up after ${this.client.reconnectAttempts} reconnect attempts`);
         return null;
       }
       const quick = [CLOSE_SERVICE_RESTART, CLOSE_SERVICE_RESTART_DAPHNE, CLOSE_CREDENTIALS_CHANGED];
       const delay = quick.includes(code)
         ? Math.random() * 1000
-        : backoffDelay(this.reconnectAttempts, opts.reconnectDelay, opts.maxReconnectDelay);
-      this.reconnectAttempts += 1;
+        : backoffDelay(this.client.reconnectAttempts, opts.reconnectDelay, opts.maxReconnectDelay);
+      this.client.reconnectAttempts += 1;
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = null;
         this.open();
@@ -449,27 +449,27 @@
     }
 
     stop(reason, message) {
-      this.stoppedReason = reason;
+      this.client.stoppedReason = reason;
       console.warn(LOG_PREFIX + message);
       this.setStatus('stopped', {});
     }
 
     setStatus(status, detail) {
-      this.status = status;
-      this.client._emit('status', Object.assign({status, stoppedReason: this.stoppedReason}, detail));
+      this.client.status = status;
+      this.client._emit('status', Object.assign({status, stoppedReason: this.client.stoppedReason}, detail));
     }
 
     /** Reconnect at once when the network or the tab comes back. */
     wake() {
-      if (FINAL_STOP_REASONS.indexOf(this.stoppedReason) !== -1) return;
-      if (this.connected) {
+      if (FINAL_STOP_REASONS.indexOf(this.client.stoppedReason) !== -1) return;
+      if (this.client.connected) {
         this.beat(); // the socket may have died while the machine slept
         return;
       }
       if (this.socket) return;
       this.clearReconnect();
-      this.reconnectAttempts = 0;
-      this.stoppedReason = null;
+      this.client.reconnectAttempts = 0;
+      this.client.stoppedReason = null;
       this.open();
     }
 
@@ -755,6 +755,10 @@
       // The page was rendered with everything up to here: such an id is never new on this page.
       this._pageLastId = this.lastId;
       this.unreadCount = toCount(opts.unreadCount);
+      this.connected = false;
+      this.status = 'idle';
+      this.stoppedReason = null;
+      this.reconnectAttempts = 0;
 
       this._connection = new Connection(this);
       this._toasts = new ToastUI(this);
@@ -908,7 +912,8 @@
       }
       if (!frame || typeof frame !== 'object') return;
       // Clients ignore types they do not know; add-ons (the inbox) listen for them.
-      if (Object.prototype.hasOwnProperty.call(FRAME_HANDLERS, frame.type)) FRAME_HANDLERS[frame.type].call(this, frame);
+      const handle = Object.prototype.hasOwnProperty.call(FRAME_HANDLERS, frame.type) && FRAME_HANDLERS[frame.type];
+      if (handle) handle.call(this, frame);
       else this._emit('frame', frame);
     }
 
@@ -1079,18 +1084,6 @@
       this._events.dispatchEvent(event);
     }
   }
-
-  // The connection's state, still the client's properties.
-  ['connected', 'status', 'stoppedReason', 'reconnectAttempts'].forEach((name) => {
-    Object.defineProperty(NotificationWebSocket.prototype, name, {
-      get() {
-        return this._connection[name];
-      },
-      set(value) {
-        this._connection[name] = value;
-      },
-    });
-  });
 
   function defaultFetch(win) {
     const owner = win && typeof win.fetch === 'function' ? win : root;
