@@ -12,7 +12,8 @@ extra data with URLs, some bad JSON, read and soft-deleted rows. Then it measure
 
 It prints each wall-clock time with its ratio to the floor, and the CPU time of this process (the whole work on
 SQLite; on PostgreSQL the server's share is not in it), since a shared machine's load shows in the first but
-hardly in the second. It exits with 1 if the import took more than the 5 s target.
+hardly in the second. With ``--repeat N`` it runs N rounds (the table emptied between them) and reports the
+median and the best import. It exits with 1 if the median import took more than the 5 s target.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -58,6 +60,8 @@ def configure(database: str) -> str:
         INSTALLED_APPS=[
             "django.contrib.auth",
             "django.contrib.contenttypes",
+            # The app's session receivers need the sessions app (the default SESSION_ENGINE's model).
+            "django.contrib.sessions",
             "channels",
             "django_live_notify",
         ],
@@ -167,8 +171,25 @@ def floor_seconds() -> tuple[float, float]:
             batch_size=1000,
         )
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    Notification.objects.all().delete()
+    empty_notifications()
     return seconds, cpu
+
+
+def empty_notifications() -> None:
+    """Empty our table as it is before a first import.
+
+    A DELETE would leave PostgreSQL 50,000 dead rows in the table and its indexes, and an autovacuum running
+    through the next import; SQLite's DELETE without WHERE truncates already.
+    """
+    from django.db import connection
+
+    from django_live_notify.models import Notification
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {connection.ops.quote_name(Notification._meta.db_table)} CASCADE")
+    else:
+        Notification.objects.all().delete()
 
 
 def import_seconds() -> tuple[float, float, str]:
@@ -186,25 +207,41 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--database", default="sqlite", help="sqlite (a temporary file) or a postgres:// URL")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of floor, import and rerun (default: 1)")
     options = parser.parse_args()
     described = configure(options.database)
     print(f"database: {described}", file=sys.stderr)
     print(f"preparing {options.rows:,} hq rows and {USERS:,} users", file=sys.stderr)
     prepare(options.rows)
-    floor, floor_cpu = floor_seconds()
-    first, first_cpu, summary = import_seconds()
-    rerun, rerun_cpu, rerun_summary = import_seconds()
-    print(f"live_notify_import_hq, {options.rows:,} rows, {described}, load average {os.getloadavg()[0]:.1f}")
+    rounds = []
+    for number in range(options.repeat):
+        if number:
+            empty_notifications()
+        floor, floor_cpu = floor_seconds()
+        first, first_cpu, summary = import_seconds()
+        rerun, rerun_cpu, rerun_summary = import_seconds()
+        rounds.append((floor, floor_cpu, first, first_cpu, rerun, rerun_cpu, os.getloadavg()[0]))
+        if "Imported 0 " not in rerun_summary:
+            print(f"FAILED: the rerun imported rows again: {rerun_summary}")
+            return 1
+    print(f"live_notify_import_hq, {options.rows:,} rows, {described}, {options.repeat} round(s)")
     print(summary)
-    print(f"{'':30}{'seconds':>10}{'x floor':>10}{'CPU s':>10}")
-    print(f"{'floor (SELECT + bulk_create)':30}{floor:>10.2f}{1:>10.2f}{floor_cpu:>10.2f}")
-    print(f"{'import':30}{first:>10.2f}{first / floor:>10.2f}{first_cpu:>10.2f}")
-    print(f"{'rerun (all already there)':30}{rerun:>10.2f}{rerun / floor:>10.2f}{rerun_cpu:>10.2f}")
-    met = first <= TARGET_SECONDS
-    print(f"target: import of {options.rows:,} rows in <= {TARGET_SECONDS:.0f} s: {'met' if met else 'MISSED'}")
-    if "Imported 0 " not in rerun_summary:
-        print(f"FAILED: the rerun imported rows again: {rerun_summary}")
-        return 1
+    print(
+        f"{'round':>5}{'load':>6}  {'floor s':>8}{'CPU s':>7}  {'import s':>8}{'x floor':>8}{'CPU s':>7}"
+        f"  {'rerun s':>8}{'CPU s':>7}"
+    )
+    for number, (floor, floor_cpu, first, first_cpu, rerun, rerun_cpu, load) in enumerate(rounds, 1):
+        print(
+            f"{number:>5}{load:>6.1f}  {floor:>8.2f}{floor_cpu:>7.2f}"
+            f"  {first:>8.2f}{first / floor:>8.2f}{first_cpu:>7.2f}  {rerun:>8.2f}{rerun_cpu:>7.2f}"
+        )
+    imports = sorted(first for _floor, _fcpu, first, *_rest in rounds)
+    median = statistics.median(imports)
+    ratio = statistics.median(first / floor for floor, _fcpu, first, *_rest in rounds)
+    print(f"import: median {median:.2f} s, best {imports[0]:.2f} s, median {ratio:.2f} x the floor of its round")
+    met = median <= TARGET_SECONDS
+    verdict = "met" if met else "MISSED"
+    print(f"target: import of {options.rows:,} rows in <= {TARGET_SECONDS:.0f} s (median): {verdict}")
     return 0 if met else 1
 
 

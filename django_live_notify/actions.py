@@ -80,7 +80,7 @@ def clean_actions(actions: Any) -> list[dict[str, str]]:
         return []
     if not isinstance(actions, (list, tuple)):
         raise TypeError(f"actions must be a list of dicts, not {type(actions).__name__}")
-    limit = int(live_settings.MAX_ACTIONS)
+    limit = live_settings.max_actions
     if len(actions) > limit:
         raise ValueError(
             f"A notification carries at most {limit} actions (LIVE_NOTIFY['MAX_ACTIONS']), not {len(actions)}"

@@ -27,7 +27,7 @@ def preload_channel_layer_backend() -> None:
     from .conf import live_settings
 
     config = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    backend = (config.get(live_settings.CHANNEL_LAYER) or {}).get("BACKEND")
+    backend = (config.get(live_settings.channel_layer) or {}).get("BACKEND")
     if isinstance(backend, str):
         try:
             import_string(backend)

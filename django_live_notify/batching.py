@@ -100,7 +100,7 @@ class _Queue(Generic[Item, Result]):
 
 def batches(values: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]:
     """Yield ``values`` in lists of ``size`` (``LIVE_NOTIFY["BATCH_SIZE"]`` by default): one query per list."""
-    size = int(live_settings.BATCH_SIZE) if size is None else size
+    size = live_settings.batch_size if size is None else size
     iterator = iter(values)
     while batch := list(islice(iterator, size)):
         yield batch

@@ -51,13 +51,13 @@ class UserBudget:
         self.window_count = 0
         self.warned = False
         self.over_in_a_row = 0
-        self.rows = float(live_settings.MAX_REPLAYED_PER_MINUTE)
+        self.rows = float(live_settings.max_replayed_per_minute)
         self.rows_at = now
         self.resume_lock = asyncio.Lock()
 
     def admit(self) -> Admission:
         """Count one frame and say what to do with it."""
-        limit = live_settings.MAX_MESSAGES_PER_SECOND
+        limit = live_settings.max_messages_per_second
         if not limit:
             return Admission.ANSWER
         now = _now()
@@ -87,7 +87,7 @@ class UserBudget:
 
     def _refill(self, now: float) -> float:
         """Bring the bucket up to ``now``; return its capacity (0: no limit)."""
-        capacity = float(live_settings.MAX_REPLAYED_PER_MINUTE)
+        capacity = live_settings.max_replayed_per_minute
         if capacity:
             self.rows = min(capacity, self.rows + (now - self.rows_at) * capacity / 60.0)
         self.rows_at = now
@@ -107,7 +107,7 @@ class UserBudget:
 
     def at_rest(self, now: float) -> float:
         """Return when this budget holds nothing worth keeping: its bucket full and no streak to continue."""
-        capacity = float(live_settings.MAX_REPLAYED_PER_MINUTE)
+        capacity = live_settings.max_replayed_per_minute
         self._refill(now)
         full_at = now + (capacity - self.rows) * 60.0 / capacity if capacity else now
         streak_until = self.window_start + 2.0 if self.over_in_a_row else now

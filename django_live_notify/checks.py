@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 import sys
 from typing import Any
 
@@ -35,6 +37,16 @@ def check_setup(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="django_live_notify.E001",
             )
         )
+    configured = getattr(settings, "LIVE_NOTIFY", None) or {}
+    if not isinstance(configured, dict):
+        # Every setting is read from it: nothing else can be checked.
+        error = Error(
+            f"LIVE_NOTIFY must be a dict, not {type(configured).__name__}.",
+            hint='Write LIVE_NOTIFY = {"HEARTBEAT_INTERVAL": 30, ...}; see the settings reference.',
+            id="django_live_notify.E003",
+        )
+        return [*messages, error]
+    messages += _check_unknown_keys(configured)
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
     alias = live_settings.CHANNEL_LAYER
     layer_config = layers.get(alias)
@@ -61,24 +73,23 @@ def check_setup(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="django_live_notify.W001",
             )
         )
-    allowed = live_settings.NOTIFICATION_TYPES
-    default_type = live_settings.DEFAULT_NOTIFICATION_TYPE
-    if allowed is not None and default_type not in {value for value, _label in allowed}:
-        messages.append(
-            Error(
-                f"LIVE_NOTIFY['DEFAULT_NOTIFICATION_TYPE'] ({default_type!r}) is not in NOTIFICATION_TYPES.",
-                hint="Add it to NOTIFICATION_TYPES, or set DEFAULT_NOTIFICATION_TYPE to one of them.",
-                id="django_live_notify.E004",
-            )
-        )
-    messages += _check_preferences(allowed)
+    messages += _check_types()
+    messages += _check_preferences(_allowed_types())
     messages += _check_limits()
     messages += _check_outbox()
-    unknown = sorted(set(getattr(settings, "LIVE_NOTIFY", None) or {}) - set(DEFAULTS))
-    if unknown:
+    messages += _check_socket()
+    return messages
+
+
+def _check_unknown_keys(configured: dict[str, Any]) -> list[Any]:
+    """E003: every key of LIVE_NOTIFY must be a setting; a typo is silently ignored otherwise."""
+    messages = []
+    for key in sorted(set(configured) - set(DEFAULTS), key=str):
+        guesses = difflib.get_close_matches(str(key), DEFAULTS, n=1)
+        suggestion = f"; did you mean {guesses[0]}?" if guesses else "."
         messages.append(
             Error(
-                "Unknown LIVE_NOTIFY key(s): " + ", ".join(unknown) + ".",
+                f"LIVE_NOTIFY[{key!r}] is not a setting{suggestion}",
                 hint="Valid keys: " + ", ".join(sorted(DEFAULTS)) + ".",
                 id="django_live_notify.E003",
             )
@@ -86,14 +97,52 @@ def check_setup(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return messages
 
 
-def _check_preferences(allowed: Any) -> list[Any]:
+def _allowed_types() -> frozenset[str] | None:
+    """Return the values of NOTIFICATION_TYPES as far as they can be read; None when it is not set."""
+    pairs = live_settings.NOTIFICATION_TYPES
+    if pairs is None or not isinstance(pairs, (list, tuple)):
+        return None
+    return frozenset(pair[0] for pair in pairs if isinstance(pair, (list, tuple)) and len(pair) == 2)
+
+
+def _check_types() -> list[Any]:
+    """E004: NOTIFICATION_TYPES must be (value, label) pairs, and DEFAULT_NOTIFICATION_TYPE among them."""
+    pairs = live_settings.NOTIFICATION_TYPES
+    default_type = live_settings.DEFAULT_NOTIFICATION_TYPE
+    problem = ""
+    if pairs is not None and (
+        not isinstance(pairs, (list, tuple))
+        or not all(isinstance(pair, (list, tuple)) and len(pair) == 2 and _is_name(pair[0]) for pair in pairs)
+    ):
+        problem = f"LIVE_NOTIFY['NOTIFICATION_TYPES'] must be a list of (value, label) pairs or None, not {pairs!r}."
+    elif not _is_name(default_type):
+        problem = f"LIVE_NOTIFY['DEFAULT_NOTIFICATION_TYPE'] must be a non-empty string, not {default_type!r}."
+    elif pairs is not None and default_type not in {value for value, _label in pairs}:
+        problem = f"LIVE_NOTIFY['DEFAULT_NOTIFICATION_TYPE'] ({default_type!r}) is not in NOTIFICATION_TYPES."
+    if not problem:
+        return []
+    return [
+        Error(
+            problem,
+            hint="NOTIFICATION_TYPES is None (any type) or a list of (value, label) pairs such as "
+            '[("system", "System"), ("message", "Message")]; add DEFAULT_NOTIFICATION_TYPE to it, or set '
+            "DEFAULT_NOTIFICATION_TYPE to one of them.",
+            id="django_live_notify.E004",
+        )
+    ]
+
+
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _check_preferences(known: frozenset[str] | None) -> list[Any]:
     """E005: PREFERENCE_DEFAULTS and MANDATORY_TYPES must name known types and deliveries."""
     from .preferences import DELIVERIES, LIVE
 
     problems = []
     defaults = live_settings.PREFERENCE_DEFAULTS
     mandatory = live_settings.MANDATORY_TYPES
-    known = None if allowed is None else {value for value, _label in allowed}
     if not isinstance(defaults, dict):
         problems.append(f"PREFERENCE_DEFAULTS must be a dict of type -> delivery, not {type(defaults).__name__}.")
         defaults = {}
@@ -130,52 +179,125 @@ def _check_outbox() -> list[Any]:
     problems = []
     pending = live_settings.MAX_PENDING_FRAMES
     replay_limit = live_settings.REPLAY_LIMIT
-    needed = replay_limit + 2 if type(replay_limit) is int else 2
-    if type(pending) is not int or pending < needed:
+    needed = replay_limit + 2 if _is_number(replay_limit, integer=True) else 2
+    if not (_is_number(pending, integer=True) and pending >= needed):
         problems.append(
-            f"MAX_PENDING_FRAMES must be an integer of at least REPLAY_LIMIT + 2 ({needed}), not {pending!r}."
+            (
+                f"MAX_PENDING_FRAMES must be an integer of at least REPLAY_LIMIT + 2 ({needed}), not {pending!r}.",
+                "A resume answer queues up to REPLAY_LIMIT + 2 frames at once, so a smaller MAX_PENDING_FRAMES drops "
+                f"healthy sockets. MAX_PENDING_FRAMES is a whole number of {needed} or more; the default is 256.",
+            )
         )
     timeout = live_settings.WRITE_TIMEOUT
-    if type(timeout) not in (int, float) or not timeout > 0:
-        problems.append(f"WRITE_TIMEOUT must be a positive number of seconds, not {timeout!r}.")
-    return [
-        Error(
-            problem,
-            hint="A resume answer queues up to REPLAY_LIMIT + 2 frames at once, so a smaller MAX_PENDING_FRAMES "
-            "drops healthy sockets. Defaults: MAX_PENDING_FRAMES 256, WRITE_TIMEOUT 10.",
-            id="django_live_notify.E008",
+    if not (_is_number(timeout, integer=False) and timeout > 0):
+        problems.append(
+            (
+                f"WRITE_TIMEOUT must be a positive number of seconds, not {timeout!r}.",
+                "WRITE_TIMEOUT is seconds, more than 0; the default is 10.",
+            )
         )
-        for problem in problems
-    ]
+    return [Error(problem, hint=hint, id="django_live_notify.E008") for problem, hint in problems]
+
+
+# Sizes and limits (E006): each setting's least value, and what 0 means where 0 is allowed.
+SIZES = {
+    "PAGE_SIZE": (1, ""),
+    "BATCH_SIZE": (1, ""),
+    "MAX_MESSAGE_SIZE": (1, ""),
+    "REPLAY_LIMIT": (1, ""),
+    "MAX_ACTIONS": (0, "no actions"),
+    "MAX_PREFERENCES": (0, "no stored preferences"),
+    "MAX_MESSAGES_PER_SECOND": (0, "no limit"),
+    "MAX_REPLAYED_PER_MINUTE": (0, "no limit"),
+    "MAX_CONNECTIONS_PER_USER": (0, "no limit"),
+    "ACK_INTERVAL": (0, "sent at once"),
+}
+
+
+def _is_number(value: object, *, integer: bool) -> bool:
+    """Tell whether ``value`` is a finite int (or float, unless ``integer``); True and False are not numbers here."""
+    if type(value) is int:
+        return True
+    return not integer and type(value) is float and math.isfinite(value)
 
 
 def _check_limits() -> list[Any]:
-    """E006: counts and budgets must be non-negative integers, RETENTION_DAYS a positive one or None."""
-    problems = []
-    for name in (
-        "MAX_ACTIONS",
-        "MAX_PREFERENCES",
-        "MAX_MESSAGES_PER_SECOND",
-        "MAX_REPLAYED_PER_MINUTE",
-        "ACK_INTERVAL",
-    ):
+    """E006: sizes, counts and budgets must be integers in range, RETENTION_DAYS a positive one or None."""
+    messages = []
+    for name, (minimum, zero) in SIZES.items():
         value = getattr(live_settings, name)
-        if type(value) is not int or value < 0:
-            problems.append(f"{name} must be a non-negative integer, not {value!r}.")
-    retention = live_settings.RETENTION_DAYS
-    if retention is not None and (type(retention) is not int or retention < 1):
-        problems.append(f"RETENTION_DAYS must be a positive number of days or None, not {retention!r}.")
-    return [
-        Error(
-            problem,
-            hint="See the settings reference: MAX_ACTIONS (default 3), MAX_PREFERENCES (default 100), "
-            "MAX_MESSAGES_PER_SECOND (default 20; 0 = no limit), MAX_REPLAYED_PER_MINUTE (default 1000; "
-            "0 = no limit), ACK_INTERVAL (default 250 ms), RETENTION_DAYS (default 90; None keeps read "
-            "notifications for good).",
-            id="django_live_notify.E006",
+        if _is_number(value, integer=True) and value >= minimum:
+            continue
+        kind = "a non-negative" if minimum == 0 else "a positive"
+        meaning = f" (0 = {zero})" if zero else ""
+        messages.append(
+            Error(
+                f"{name} must be {kind} integer, not {value!r}.",
+                hint=f"{name} is a whole number of {minimum} or more{meaning}; the default is {DEFAULTS[name]}.",
+                id="django_live_notify.E006",
+            )
         )
-        for problem in problems
-    ]
+    retention = live_settings.RETENTION_DAYS
+    if retention is not None and not (_is_number(retention, integer=True) and retention >= 1):
+        messages.append(
+            Error(
+                f"RETENTION_DAYS must be a positive number of days or None, not {retention!r}.",
+                hint="RETENTION_DAYS is a whole number of 1 or more, or None to keep read notifications for good; "
+                "the default is 90.",
+                id="django_live_notify.E006",
+            )
+        )
+    return messages
+
+
+# Close codes a server may send: 1009 (message too big) and the registered and private range.
+CLOSE_CODES = "None, 1009, or 3000 to 4999"
+
+
+def _check_socket() -> list[Any]:
+    """E011: the socket's timing (heartbeat, idle timeout, token age) and its close code for oversized frames."""
+    problems = []
+    heartbeat = live_settings.HEARTBEAT_INTERVAL
+    if not (_is_number(heartbeat, integer=False) and heartbeat > 0):
+        problems.append(
+            (
+                f"HEARTBEAT_INTERVAL must be a positive number of seconds, not {heartbeat!r}.",
+                "HEARTBEAT_INTERVAL is seconds, more than 0 (the default is 30).",
+            )
+        )
+    idle = live_settings.IDLE_TIMEOUT
+    if idle is not None and not (_is_number(idle, integer=False) and idle > 0):
+        problems.append(
+            (
+                f"IDLE_TIMEOUT must be a positive number of seconds or None, not {idle!r}.",
+                "IDLE_TIMEOUT is seconds, more than HEARTBEAT_INTERVAL, or None for 2.5 heartbeat intervals.",
+            )
+        )
+    elif idle is not None and _is_number(heartbeat, integer=False) and heartbeat > 0 and idle <= heartbeat:
+        problems.append(
+            (
+                f"IDLE_TIMEOUT ({idle!r}) must be more than HEARTBEAT_INTERVAL ({heartbeat!r}): the server would "
+                "close sockets whose client is only waiting for its next heartbeat.",
+                "IDLE_TIMEOUT is seconds, more than HEARTBEAT_INTERVAL, or None for 2.5 heartbeat intervals.",
+            )
+        )
+    token_age = live_settings.TOKEN_MAX_AGE
+    if not (_is_number(token_age, integer=True) and token_age >= 1):
+        problems.append(
+            (
+                f"TOKEN_MAX_AGE must be a positive integer of seconds, not {token_age!r}.",
+                "TOKEN_MAX_AGE is whole seconds, 1 or more (the default is 60).",
+            )
+        )
+    code = live_settings.TOO_BIG_CLOSE_CODE
+    if code is not None and not (_is_number(code, integer=True) and (code == 1009 or 3000 <= code <= 4999)):
+        problems.append(
+            (
+                f"TOO_BIG_CLOSE_CODE must be {CLOSE_CODES}, not {code!r}.",
+                f"TOO_BIG_CLOSE_CODE is {CLOSE_CODES}; None sends 1009, or 4009 where the server refuses 1009.",
+            )
+        )
+    return [Error(problem, hint=hint, id="django_live_notify.E011") for problem, hint in problems]
 
 
 @register(Tags.urls)
@@ -200,7 +322,7 @@ def check_websocket_server(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     command = sys.argv[1] if len(sys.argv) > 1 else None
     if command != "runserver" and not (command == "check" and settings.DEBUG):
         return []
-    path = "/" + str(live_settings.WEBSOCKET_PATH).lstrip("/")
+    path = "/" + live_settings.websocket_path
     if get_commands().get("runserver") != "daphne":
         return [
             Warning(
@@ -284,9 +406,9 @@ def check_webpush_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "Run manage.py live_notify_vapid_keys and put the lines it prints into LIVE_NOTIFY, with "
         "WEBPUSH_VAPID_SUBJECT a mailto: or https: URL where push services can reach you."
     )
-    private_key = str(live_settings.WEBPUSH_VAPID_PRIVATE_KEY or "")
-    public_key = str(live_settings.WEBPUSH_VAPID_PUBLIC_KEY or "")
-    subject = str(live_settings.WEBPUSH_VAPID_SUBJECT or "")
+    private_key = live_settings.webpush_vapid_private_key
+    public_key = live_settings.webpush_vapid_public_key
+    subject = live_settings.webpush_vapid_subject
     missing = [
         name
         for name, value in (
@@ -319,7 +441,10 @@ def check_webpush_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if not problem:
         problem = _webpush_option_problem()
         if problem:
-            hint = 'TTL: whole seconds, 0 or more. Urgency: "very-low", "low", "normal" or "high".'
+            hint = (
+                'TTL: whole seconds, 0 or more. Urgency: "very-low", "low", "normal" or "high". WEBPUSH_TIMEOUT: '
+                "seconds, more than 0. WEBPUSH_READ_TOKEN_MAX_AGE: whole seconds, 1 or more."
+            )
     return [Error(problem, hint=hint, id="django_live_notify.E009")] if problem else []
 
 
@@ -344,6 +469,12 @@ def _webpush_option_problem() -> str:
             return f"{ttl_name} must be whole seconds, 0 or more, not {ttl!r}."
         if urgency not in URGENCIES:
             return f"{urgency_name} must be one of {', '.join(URGENCIES)}, not {urgency!r}."
+    timeout = live_settings.WEBPUSH_TIMEOUT
+    if not (_is_number(timeout, integer=False) and timeout > 0):
+        return f"WEBPUSH_TIMEOUT must be a positive number of seconds, not {timeout!r}."
+    max_age = live_settings.WEBPUSH_READ_TOKEN_MAX_AGE
+    if not (_is_number(max_age, integer=True) and max_age >= 1):
+        return f"WEBPUSH_READ_TOKEN_MAX_AGE must be a positive integer of seconds, not {max_age!r}."
     return ""
 
 

@@ -185,13 +185,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         text = message.get("text")
         if text is None:
             data = message.get("bytes") or b""
-            if len(data) > live_settings.MAX_MESSAGE_SIZE:
+            if len(data) > live_settings.max_message_size:
                 self.hub.stats["closed_too_big"] += 1
                 await self.close_with(self.too_big_code())
                 return
             await self.send_error("binary_frame", "Only text frames are accepted.")
             return
-        if len(text) > live_settings.MAX_MESSAGE_SIZE or len(text.encode()) > live_settings.MAX_MESSAGE_SIZE:
+        if len(text) > live_settings.max_message_size or len(text.encode()) > live_settings.max_message_size:
             self.hub.stats["closed_too_big"] += 1
             await self.close_with(self.too_big_code())
             return
@@ -212,9 +212,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await handler(self, frame)
 
     def too_big_code(self) -> int:
-        if live_settings.TOO_BIG_CLOSE_CODE is not None:
-            return int(live_settings.TOO_BIG_CLOSE_CODE)
-        return protocol.CLOSE_TOO_BIG
+        code = live_settings.too_big_close_code
+        return protocol.CLOSE_TOO_BIG if code is None else code
 
     async def send_error(self, code: str, message: str) -> None:
         self.send_frame(protocol.error_frame(code, message))
@@ -234,6 +233,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         found = await database_sync_to_async(reading.mark_read)(self.user, notification_id)
         if not found:
             await self.send_error("not_found", "No such notification.")
+
+    async def handle_mark_unread(self, frame: dict[str, Any]) -> None:
+        await self._inbox_change(frame, reading.mark_unread)
 
     async def handle_mark_all_read(self, frame: dict[str, Any]) -> None:
         await database_sync_to_async(reading.mark_all_read)(self.user)
@@ -328,18 +330,19 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         await self._inbox_change(frame, inbox.snooze, until)
 
-    async def _inbox_change(self, frame: dict[str, Any], change: Any, argument: Any) -> None:
+    async def _inbox_change(self, frame: dict[str, Any], change: Any, *arguments: Any) -> None:
         notification_id = frame.get("id")
         if not _is_id(notification_id):
             await self.send_error("invalid_field", "'id' must be a positive integer.")
             return
-        if not await database_sync_to_async(change)(self.user, notification_id, argument):
+        if not await database_sync_to_async(change)(self.user, notification_id, *arguments):
             await self.send_error("not_found", "No such notification.")
 
     handlers = {
         "heartbeat": handle_heartbeat,
         "get_unread_count": handle_get_unread_count,
         "mark_read": handle_mark_read,
+        "mark_unread": handle_mark_unread,
         "mark_all_read": handle_mark_all_read,
         "resume": handle_resume,
         "mark_seen": handle_mark_seen,

@@ -86,7 +86,7 @@ class Hub:
     async def start(self) -> None:
         """Subscribe this process once and start the delivery and sweep tasks."""
         if self.layer is not None:
-            self.channel_name = await self.layer.new_channel(f"{live_settings.GROUP_PREFIX}.hub")
+            self.channel_name = await self.layer.new_channel(f"{live_settings.group_prefix}.hub")
             await self.layer.group_add(everyone_group(), self.channel_name)
             self.tasks.append(self.loop.create_task(self._read_layer()))
         self.tasks.append(self.loop.create_task(self._deliver_forever()))
@@ -120,7 +120,7 @@ class Hub:
         connections[connection] = None
         metrics.socket_opened()
         self.stats["connections_opened"] += 1
-        limit = live_settings.MAX_CONNECTIONS_PER_USER
+        limit = live_settings.max_connections_per_user
         while limit and len(connections) > limit:
             oldest = next(iter(connections))
             self.stats["closed_too_many_connections"] += 1
@@ -441,7 +441,7 @@ def _is_timeout(error: BaseException) -> bool:
 
 
 def sweep_interval() -> float:
-    return max(0.05, min(float(live_settings.HEARTBEAT_INTERVAL), live_settings.idle_timeout) / 2)
+    return max(0.05, min(live_settings.heartbeat_interval, live_settings.idle_timeout) / 2)
 
 
 async def get_hub() -> Hub:

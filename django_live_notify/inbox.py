@@ -9,11 +9,9 @@ again, and tells every tab so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -87,7 +85,9 @@ def mark_seen(user: Any, ids: list[int]) -> int:
     changed_ids = list(rows.values_list("pk", flat=True))
     if changed_ids:
         Notification.objects.filter(pk__in=changed_ids).update(seen_at=timezone.now())
-        _push_after_commit(user, [protocol.encode({"type": "seen", "ids": sorted(changed_ids)})])
+        publish.push_to_user(
+            user, [protocol.encode({"type": "seen", "ids": sorted(changed_ids)})], counts=count_frames
+        )
     return len(changed_ids)
 
 
@@ -95,7 +95,7 @@ def mark_all_seen(user: Any) -> int:
     """Mark every row the feed shows seen; return how many changed."""
     changed = visible(user).filter(seen_at__isnull=True).update(seen_at=timezone.now())
     if changed:
-        _push_after_commit(user, [protocol.encode({"type": "seen", "all": True})])
+        publish.push_to_user(user, [protocol.encode({"type": "seen", "all": True})], counts=count_frames)
     return changed
 
 
@@ -124,7 +124,7 @@ def archive(user: Any, notification_id: int, archived: bool = True) -> bool:
     else:
         rows.update(archived_at=None)
     frames.append(protocol.encode({"type": "archived", "ids": [notification_id], "archived": archived}))
-    _push_after_commit(user, frames)
+    publish.push_to_user(user, frames, counts=count_frames)
     return True
 
 
@@ -144,7 +144,7 @@ def snooze(user: Any, notification_id: int, until: datetime) -> bool:
         notification_read.send(sender=Notification, user=user, ids=[notification_id], count=1)
         frames.append(protocol.read_frame([notification_id]))
     frames.append(protocol.encode({"type": "snoozed", "ids": [notification_id], "until": until.isoformat()}))
-    _push_after_commit(user, frames)
+    publish.push_to_user(user, frames, counts=count_frames)
     return True
 
 
@@ -158,7 +158,9 @@ def wake_snoozed(user: Any) -> list[int]:
             snoozed_until=None, read_at=None, seen_at=None
         )
         if woken:
-            _push_after_commit(user, [protocol.encode({"type": "snoozed", "ids": sorted(ids), "until": None})])
+            publish.push_to_user(
+                user, [protocol.encode({"type": "snoozed", "ids": sorted(ids), "until": None})], counts=count_frames
+            )
     return ids
 
 
@@ -186,7 +188,7 @@ def record_outcome(user: Any, notification: Notification, action: str, label: st
         return False
     notification.action_taken, notification.action_outcome = action, label[:100]
     frame = {"type": "action_outcome", "id": notification.pk, "outcome": notification.outcome_payload()}
-    _push_after_commit(user, [protocol.encode(frame)], with_counts=False)
+    publish.push_to_user(user, [protocol.encode(frame)])
     return True
 
 
@@ -205,14 +207,3 @@ def count_frames(user: Any) -> list[str]:
         protocol.unread_count_frame(reading.unread_count(user)),
         protocol.encode({"type": "unseen_count", "count": unseen_count(user)}),
     ]
-
-
-def _push_after_commit(user: Any, frames: Iterable[str], with_counts: bool = True) -> None:
-    """Send ``frames`` and the new counts to every socket of the user, as read state changes are sent."""
-    frames = list(frames)
-
-    def push() -> None:
-        sent = frames + count_frames(user) if with_counts else frames
-        publish.publish(publish.frames_message([(protocol.user_key(user), sent)]))
-
-    transaction.on_commit(push)

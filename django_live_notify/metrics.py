@@ -140,7 +140,7 @@ def enabled() -> bool:
     """Tell whether metrics are recorded: prometheus_client is installed and ``METRICS`` is true."""
     global _on
     if _on is None:
-        _on = prometheus_client is not None and bool(live_settings.METRICS)
+        _on = prometheus_client is not None and live_settings.metrics
     return _on
 
 
@@ -276,7 +276,7 @@ def record_channel_send(channel: str, outcome: str) -> None:
 
 def request_allowed(request: Any) -> bool:
     """Tell whether ``request`` may read the metrics: a matching bearer token, or a client address allowed."""
-    token = live_settings.METRICS_TOKEN
+    token = live_settings.metrics_token
     if token:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, given = header.partition(" ")
@@ -292,9 +292,9 @@ def request_allowed(request: Any) -> bool:
 def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """Return ``METRICS_ALLOWED_IPS`` as networks; a plain address is a network of one."""
     networks = []
-    for entry in live_settings.METRICS_ALLOWED_IPS or ():
+    for entry in live_settings.metrics_allowed_ips:
         try:
-            networks.append(ipaddress.ip_network(str(entry), strict=False))
+            networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError as error:
             raise ImproperlyConfigured(
                 f"LIVE_NOTIFY['METRICS_ALLOWED_IPS'] holds {entry!r}, which is no IP address or network: {error}"

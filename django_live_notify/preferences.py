@@ -47,14 +47,14 @@ class PreferenceError(ValueError):
 
 def is_mandatory(notification_type: str) -> bool:
     """Return whether ``notification_type`` is in ``MANDATORY_TYPES``: always live, whatever users chose."""
-    return notification_type in (live_settings.MANDATORY_TYPES or ())
+    return notification_type in live_settings.mandatory_types
 
 
 def default_delivery(notification_type: str) -> str:
     """Return the delivery of ``notification_type`` for users who chose nothing."""
     if is_mandatory(notification_type):
         return LIVE
-    return (live_settings.PREFERENCE_DEFAULTS or {}).get(notification_type, LIVE)
+    return live_settings.preference_defaults.get(notification_type, LIVE)
 
 
 def deliveries(recipient_ids: Iterable[Any], notification_type: str) -> dict[Any, str]:
@@ -81,10 +81,10 @@ def type_choices(user: Any) -> list[tuple[str, str]]:
     ``NOTIFICATION_TYPES`` when set; otherwise every type the settings name,
     the user has received or has a preference for.
     """
-    configured = live_settings.NOTIFICATION_TYPES
+    configured = live_settings.type_choices()
     if configured is not None:
-        return [(str(value), str(label)) for value, label in configured]
-    values = set(live_settings.PREFERENCE_DEFAULTS or {}) | set(live_settings.MANDATORY_TYPES or ())
+        return configured
+    values = set(live_settings.preference_defaults) | live_settings.mandatory_types
     values.update(
         Notification.objects.filter(recipient_id=user.pk)
         .order_by()
@@ -120,8 +120,7 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
     Every change is checked first; on a PreferenceError nothing is saved. A
     user keeps at most ``MAX_PREFERENCES`` rows.
     """
-    configured = live_settings.NOTIFICATION_TYPES
-    allowed = None if configured is None else {str(value) for value, _label in configured}
+    allowed = live_settings.allowed_types
     # A CharField: its max_length is set.
     max_length: int = NotificationPreference._meta.get_field("notification_type").max_length  # type: ignore[assignment]
     known_to_user: set[str] | None = None
@@ -168,7 +167,7 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
         list(get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
         existing = set(user.live_notify_preferences.values_list("notification_type", flat=True))
         after = len((existing - reset) | chosen.keys())
-        limit = live_settings.MAX_PREFERENCES
+        limit = live_settings.max_preferences
         # A user already over the bound (a lowered setting) may still change and remove rows, not add.
         if after > limit and after > len(existing):
             raise PreferenceError(

@@ -40,7 +40,7 @@ def user_key(user_or_pk: Any) -> str:
 
 def group_name(suffix: str) -> str:
     """Return a channel-layer group name of this app (only the characters groups allow)."""
-    return re.sub(r"[^\w.\-]", "_", f"{live_settings.GROUP_PREFIX}.{suffix}")[:99]
+    return re.sub(r"[^\w.\-]", "_", f"{live_settings.group_prefix}.{suffix}")[:99]
 
 
 def user_group(key: str) -> str:
@@ -110,6 +110,10 @@ def unread_count_frame(count: int) -> str:
 
 def read_frame(ids: list[int]) -> str:
     return encode({"type": "read", "ids": ids})
+
+
+def unread_frame(ids: list[int]) -> str:
+    return encode({"type": "unread", "ids": ids})
 
 
 def resumed_frame(count: int, complete: bool) -> str:

@@ -13,11 +13,12 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
 
 from . import metrics, protocol
 from .conf import live_settings
@@ -40,7 +41,7 @@ CLOSE = "close"
 
 def layer() -> Any:
     """Return the channel layer that links processes, or None when there is only this one."""
-    channel_layer = get_channel_layer(live_settings.CHANNEL_LAYER)
+    channel_layer = get_channel_layer(live_settings.channel_layer)
     if channel_layer is None or isinstance(channel_layer, InMemoryChannelLayer):
         return None
     return channel_layer
@@ -184,6 +185,23 @@ class _Outage:
 
 
 outage = _Outage()
+
+
+def push_to_user(user: Any, frames: Iterable[str], counts: Callable[[Any], list[str]] | None = None) -> None:
+    """Send ``frames`` to every socket (every tab) of ``user`` once the transaction commits.
+
+    ``counts(user)``, when given, makes more frames at that moment, so the counts sent are those of the
+    committed rows.
+    """
+    frames = list(frames)
+    key = protocol.user_key(user)
+
+    def push() -> None:
+        sent = frames + counts(user) if counts is not None else frames
+        if sent:
+            publish(frames_message([(key, sent)]))
+
+    transaction.on_commit(push)
 
 
 def failure_count() -> int:

@@ -40,7 +40,7 @@ MAX_BODY = 8 * 1024
 def service_worker(request: HttpRequest) -> HttpResponse:
     """Serve the service worker with a Service-Worker-Allowed header, so that it may control the whole site."""
     response = HttpResponse(_service_worker_source(), content_type="text/javascript; charset=utf-8")
-    response["Service-Worker-Allowed"] = str(live_settings.WEBPUSH_SERVICE_WORKER_SCOPE)
+    response["Service-Worker-Allowed"] = live_settings.webpush_service_worker_scope
     # Browsers check for a new worker at most every 24 hours anyway; a short cache lets a deploy reach them soon.
     response["Cache-Control"] = "max-age=0, must-revalidate"
     return response

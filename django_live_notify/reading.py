@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -51,9 +50,23 @@ def mark_read(user: Any, notification_id: int) -> bool:
         return False
     if changed:
         notification_read.send(sender=Notification, user=user, ids=[notification_id], count=changed)
-        _push_after_commit(user, protocol.read_frame([notification_id]))
-    else:
-        _push_after_commit(user, None)
+    publish.push_to_user(user, [protocol.read_frame([notification_id])] if changed else [], counts=count_frames)
+    return True
+
+
+def mark_unread(user: Any, notification_id: int) -> bool:
+    """Mark one of the user's notifications unread again; return False when the user has no such notification.
+
+    An archived or snoozed row comes back to the feed too: the unread badge only counts what the feed shows.
+    A notification of another user is "not found", exactly like a missing one.
+    """
+    notifications = Notification.objects.for_user(user).filter(pk=notification_id)
+    changed = notifications.exclude(read_at__isnull=True, archived_at__isnull=True, snoozed_until__isnull=True).update(
+        read_at=None, archived_at=None, snoozed_until=None
+    )
+    if not changed and not notifications.exists():
+        return False
+    publish.push_to_user(user, [protocol.unread_frame([notification_id])] if changed else [], counts=count_frames)
     return True
 
 
@@ -62,17 +75,10 @@ def mark_all_read(user: Any) -> int:
     changed = Notification.objects.for_user(user).mark_all_read()
     if changed:
         notification_read.send(sender=Notification, user=user, ids=None, count=changed)
-    _push_after_commit(user, protocol.READ_ALL if changed else None)
+    publish.push_to_user(user, [protocol.READ_ALL] if changed else [], counts=count_frames)
     return changed
 
 
-def _push_after_commit(user: Any, read_frame: str | None) -> None:
-    """Send the read frame (if any) and the new unread count to every socket of the user."""
-
-    def push() -> None:
-        frames = [protocol.unread_count_frame(unread_count(user))]
-        if read_frame is not None:
-            frames.insert(0, read_frame)
-        publish.publish(publish.frames_message([(protocol.user_key(user), frames)]))
-
-    transaction.on_commit(push)
+def count_frames(user: Any) -> list[str]:
+    """Return the frame that gives the user's tabs their unread count."""
+    return [protocol.unread_count_frame(unread_count(user))]

@@ -26,7 +26,7 @@ def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str],
     and everyone's unread count; only those users (after a reconnect, usually
     none) cost a query each.
     """
-    limit = int(live_settings.REPLAY_LIMIT)
+    limit = live_settings.replay_limit
     recipient_ids = list(dict.fromkeys(recipient_id for recipient_id, _ in requests))
     newest: dict[Any, int] = {}
     for batch in batches(recipient_ids):
@@ -100,7 +100,7 @@ def missed_frames(
         .values_list("recipient_id", "id", "read_at")
     )
     new_watermark = max([watermark, *(notification_id for _, notification_id, _ in stored)])
-    limit = int(live_settings.REPLAY_LIMIT)
+    limit = live_settings.replay_limit
     missed: dict[Any, list[int]] = {}
     for recipient_id, notification_id, read_at in stored:
         since, sent = local[protocol.user_key(recipient_id)]

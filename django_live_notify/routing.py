@@ -10,7 +10,7 @@ from .conf import live_settings
 from .consumers import NotificationConsumer
 
 websocket_urlpatterns = [
-    path(live_settings.WEBSOCKET_PATH, NotificationConsumer.as_asgi(), name="live_notify_socket"),
+    path(live_settings.websocket_path, NotificationConsumer.as_asgi(), name="live_notify_socket"),
 ]
 
 
@@ -46,7 +46,7 @@ class SocketApplication:
         self.resolve = SocketAuthMiddleware.resolve
         self.router = URLRouter(routes)
         # The notification socket's own path is matched here, without the router's extra frame and scope copy.
-        self.path = "/" + live_settings.WEBSOCKET_PATH if "<" not in live_settings.WEBSOCKET_PATH else None
+        self.path = "/" + live_settings.websocket_path if "<" not in live_settings.websocket_path else None
         self.consumer = NotificationConsumer.as_asgi()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:

@@ -135,7 +135,7 @@ def build(
     expires_at: Any,
 ) -> Notification:
     """Validate the arguments once and return an unsaved template row."""
-    notification_type = notification_type or live_settings.DEFAULT_NOTIFICATION_TYPE
+    notification_type = notification_type or live_settings.default_notification_type
     if group_key is None:
         group_key = ""
     strings = {
@@ -156,11 +156,11 @@ def build(
         raise ValueError("title must not be empty")
     if not has_safe_scheme(url):
         raise ValueError(f"url must be relative or http(s), not {url!r}")
-    allowed = live_settings.NOTIFICATION_TYPES
-    if allowed is not None and notification_type not in {value for value, _label in allowed}:
+    allowed = live_settings.allowed_types
+    if allowed is not None and notification_type not in allowed:
         raise ValueError(
             f"Unknown notification_type {notification_type!r}; LIVE_NOTIFY['NOTIFICATION_TYPES'] allows "
-            + ", ".join(repr(value) for value, _label in allowed)
+            + ", ".join(repr(value) for value, _label in live_settings.notification_types or ())
         )
     if data is None:
         data = {}
@@ -277,7 +277,7 @@ def update_groups(
             group_count=F("group_count") + 1, seen_at=None, **shared
         )
         if varying:
-            Notification.objects.bulk_update(rows, varying, batch_size=int(live_settings.BATCH_SIZE))
+            Notification.objects.bulk_update(rows, varying, batch_size=live_settings.batch_size)
         updated.update(existing)
     return updated
 
@@ -393,7 +393,7 @@ def describe(value: Any) -> str:
 
 
 def bulk_insert(rows: list[Notification]) -> None:
-    Notification.objects.bulk_create(rows, batch_size=int(live_settings.BATCH_SIZE))
+    Notification.objects.bulk_create(rows, batch_size=live_settings.batch_size)
     if rows and rows[0].pk is None:
         # Databases that do not return ids from a bulk insert (MySQL): read them back.
         ids = dict(

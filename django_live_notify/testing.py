@@ -223,7 +223,7 @@ async def communicator(
     from .routing import websocket_application
 
     if path is None:
-        path = "/" + str(live_settings.WEBSOCKET_PATH).lstrip("/")
+        path = "/" + live_settings.websocket_path
     all_headers = list(headers or [])
     if not any(name == b"host" for name, _value in all_headers):
         # The site the page is on, as Django's test Client sends it.

@@ -46,7 +46,7 @@ def token_revoked(key: str, issued_at: float) -> bool:
 
 def forget_old_revocations() -> None:
     """Drop revocations older than any token that could still connect."""
-    expired = time.time() - float(live_settings.TOKEN_MAX_AGE) - 1
+    expired = time.time() - live_settings.token_max_age - 1
     with _revoked_lock:
         for key in [key for key, revoked_at in _revoked_at.items() if revoked_at < expired]:
             del _revoked_at[key]
@@ -81,7 +81,7 @@ def credentials_digest(user: Any) -> str | None:
 def user_from_token(token: str) -> TokenUser | None:
     """Return the user a valid, unexpired token names, or None. Never logs the token."""
     try:
-        payload = _signer().unsign_object(token, max_age=live_settings.TOKEN_MAX_AGE)
+        payload = _signer().unsign_object(token, max_age=live_settings.token_max_age)
     except (signing.BadSignature, ValueError, TypeError):
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("u"), str):

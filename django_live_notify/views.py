@@ -61,7 +61,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     except InvalidParameter:
         notification_type = ""
     shown = _filter(notifications, unread_only, notification_type)
-    paginator = Paginator(shown.select_related("sender").order_by("-id"), live_settings.PAGE_SIZE)
+    paginator = Paginator(shown.select_related("sender").order_by("-id"), live_settings.page_size)
     page = paginator.get_page(request.GET.get("page"))
     filter_query = request.GET.copy()
     filter_query.pop("page", None)
@@ -84,6 +84,26 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one notification read, then go back to ``next`` or the list."""
     if not reading.mark_read(request.user, pk):
+        raise Http404("No such notification.")
+    return _redirect_back(request)
+
+
+@require_POST
+@csrf_protect
+@login_required
+def mark_unread(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification unread (django-notifications-hq's ``mark_as_unread``), then go back."""
+    if not reading.mark_unread(request.user, pk):
+        raise Http404("No such notification.")
+    return _redirect_back(request)
+
+
+@require_POST
+@csrf_protect
+@login_required
+def archive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Archive one notification (django-notifications-hq's ``delete``), then go back."""
+    if not inbox.archive(request.user, pk):
         raise Http404("No such notification.")
     return _redirect_back(request)
 
@@ -167,7 +187,7 @@ def api_list(request: HttpRequest) -> HttpResponse:
         notifications = notifications.order_by("-id")
     else:
         notifications = notifications.filter(pk__gt=after).order_by("id")
-    paginator = Paginator(notifications.select_related("sender", "target_content_type"), live_settings.PAGE_SIZE)
+    paginator = Paginator(notifications.select_related("sender", "target_content_type"), live_settings.page_size)
     try:
         page = paginator.page(page_number)
     except EmptyPage:
@@ -201,6 +221,15 @@ def api_mark_read(request: HttpRequest, pk: int) -> HttpResponse:
 
 @api_view("POST")
 @csrf_protect
+def api_mark_unread(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification unread (an archived or snoozed one comes back) and return the new unread count."""
+    if not reading.mark_unread(request.user, pk):
+        return _error("Not found.", 404)
+    return JsonResponse({"id": pk, "is_read": False, "unread_count": reading.unread_count(request.user)})
+
+
+@api_view("POST")
+@csrf_protect
 def api_mark_all_read(request: HttpRequest) -> HttpResponse:
     """Mark every notification read and return how many changed."""
     marked = reading.mark_all_read(request.user)
@@ -215,7 +244,7 @@ def api_token(request: HttpRequest) -> HttpResponse:
     return JsonResponse(
         {
             "token": tokens.make_token(request.user),
-            "expires_in": live_settings.TOKEN_MAX_AGE,
+            "expires_in": live_settings.token_max_age,
             "subprotocols": [tokens.SUBPROTOCOL, tokens.TOKEN_SUBPROTOCOL_PREFIX + "<token>"],
         }
     )
@@ -307,7 +336,7 @@ def api_inbox(request: HttpRequest) -> HttpResponse:
     except (InvalidParameter, inbox.InboxError) as error:
         return _error(str(error), 400)
     inbox.wake_snoozed(request.user)
-    paginator = Paginator(rows.select_related("sender", "target_content_type"), live_settings.PAGE_SIZE)
+    paginator = Paginator(rows.select_related("sender", "target_content_type"), live_settings.page_size)
     try:
         page = paginator.page(page_number)
     except EmptyPage:
@@ -418,9 +447,9 @@ def _filter(notifications: NotificationQuerySet, unread_only: bool, notification
 
 def _type_choices(notifications: QuerySet[Notification]) -> list[tuple[str, str]]:
     """Return the configured types, else the types the user has, as (value, label) pairs."""
-    configured = live_settings.NOTIFICATION_TYPES
+    configured = live_settings.type_choices()
     if configured is not None:
-        return [(str(value), str(label)) for value, label in configured]
+        return configured
     present = notifications.order_by("notification_type").values_list("notification_type", flat=True).distinct()
     return [(value, live_settings.type_label(value)) for value in present]
 
@@ -439,11 +468,10 @@ def _notification_type(query: QueryDict) -> str:
     if "\x00" in notification_type:
         # PostgreSQL refuses NUL in text: say so instead of failing the query.
         raise InvalidParameter("type must not contain NUL characters.")
-    configured = live_settings.NOTIFICATION_TYPES
-    if notification_type and configured is not None:
-        allowed = [str(value) for value, _label in configured]
-        if notification_type not in allowed:
-            raise InvalidParameter("type must be one of: " + ", ".join(allowed) + ".")
+    allowed = live_settings.allowed_types
+    if notification_type and allowed is not None and notification_type not in allowed:
+        values = [value for value, _label in live_settings.notification_types or ()]
+        raise InvalidParameter("type must be one of: " + ", ".join(values) + ".")
     return notification_type
 
 

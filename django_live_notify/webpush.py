@@ -29,7 +29,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from .backends import DeliveryBackend, SendResult, TemporaryFailure
-from .conf import live_settings
+from .conf import PushOptions, live_settings
 from .models import PushSubscription
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class WebPushBackend(DeliveryBackend):
                 headers=all_headers,
                 ttl=ttl,
                 content_encoding="aes128gcm",
-                timeout=float(live_settings.WEBPUSH_TIMEOUT),
+                timeout=live_settings.webpush_timeout,
             )
         except RequestException as error:
             logger.warning("Push to %s failed: %s", _origin(subscription.endpoint), error)
@@ -213,8 +213,8 @@ class WebPushBackend(DeliveryBackend):
         """Return the Authorization header for the endpoint's push service, signing a new JWT when due."""
         from py_vapid import Vapid02
 
-        private_key = str(live_settings.WEBPUSH_VAPID_PRIVATE_KEY)
-        subject = str(live_settings.WEBPUSH_VAPID_SUBJECT)
+        private_key = live_settings.webpush_vapid_private_key
+        subject = live_settings.webpush_vapid_subject
         audience = _origin(endpoint)
         key = (private_key, subject, audience)
         now = time.time()
@@ -312,12 +312,12 @@ def _ttl(notification: Notification) -> int | None:
     return min(ttl, left) if left > 0 else None
 
 
-def _type_options(notification_type: str) -> dict[str, Any]:
-    options = dict(live_settings.WEBPUSH_TYPE_OPTIONS or {}).get(notification_type) or {}
-    return {
-        "ttl": int(options.get("ttl", live_settings.WEBPUSH_TTL)),
-        "urgency": str(options.get("urgency", live_settings.WEBPUSH_URGENCY)),
-    }
+def _type_options(notification_type: str) -> PushOptions:
+    options = live_settings.webpush_type_options.get(notification_type, PushOptions())
+    return PushOptions(
+        ttl=options.get("ttl", live_settings.webpush_ttl),
+        urgency=options.get("urgency", live_settings.webpush_urgency),
+    )
 
 
 # ---------------------------------------------------------------------- VAPID keys
@@ -360,7 +360,7 @@ def read_token(notification: Notification) -> str:
 
 def unsign_read_token(token: str) -> tuple[int, str]:
     """Return ``(notification id, recipient id)`` of a valid token; raise signing.BadSignature otherwise."""
-    value = signing.loads(token, salt=READ_TOKEN_SALT, max_age=int(live_settings.WEBPUSH_READ_TOKEN_MAX_AGE))
+    value = signing.loads(token, salt=READ_TOKEN_SALT, max_age=live_settings.webpush_read_token_max_age)
     if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str)):
         raise signing.BadSignature("Malformed read token.")
     return value[0], value[1]

@@ -150,7 +150,9 @@ async def test_a_push_is_shown_and_a_click_opens_its_url_and_marks_it_read(site,
             {"origin": server.url, "registrationId": registration["registrationId"], "data": json.dumps(pushed)},
         )
         shown = await page.wait_for_function(
-            """() => navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((list) => list.length
+            # The push's own notification, by its tag: the page's live client may show one of its own meanwhile.
+            """() => navigator.serviceWorker.ready.then((r) => r.getNotifications({tag: 'ticket:12'})).then((list) =>
+                 list.length
                  ? list.map((n) => ({title: n.title, body: n.body, tag: n.tag, actions: n.actions.map((a) => a.title),
                                      url: n.data.url}))
                  : null)""",

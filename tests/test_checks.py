@@ -71,7 +71,25 @@ def test_redis_layer_without_debug_is_fine():
 def test_unknown_key_is_e003():
     messages = check_setup()
     assert [message.id for message in messages] == ["django_live_notify.E003"]
-    assert "HEARTBEAT_INTERVALL" in messages[0].msg
+    assert messages[0].msg == ("LIVE_NOTIFY['HEARTBEAT_INTERVALL'] is not a setting; did you mean HEARTBEAT_INTERVAL?")
+    assert "HEARTBEAT_INTERVAL" in messages[0].hint
+
+
+@override_settings(LIVE_NOTIFY={"PAGESIZE": 5, "ZZZ": 1}, DEBUG=True)
+def test_each_unknown_key_is_its_own_e003_with_a_guess_only_when_one_is_close():
+    messages = check_setup()
+    assert [message.id for message in messages] == ["django_live_notify.E003"] * 2
+    assert [message.msg for message in messages] == [
+        "LIVE_NOTIFY['PAGESIZE'] is not a setting; did you mean PAGE_SIZE?",
+        "LIVE_NOTIFY['ZZZ'] is not a setting.",
+    ]
+
+
+@override_settings(LIVE_NOTIFY=[("HEARTBEAT_INTERVAL", 10)], DEBUG=True)
+def test_a_live_notify_that_is_not_a_dict_is_e003_alone():
+    messages = check_setup()
+    assert [message.id for message in messages] == ["django_live_notify.E003"]
+    assert messages[0].msg == "LIVE_NOTIFY must be a dict, not list."
 
 
 def test_checks_run_through_the_framework(settings):
@@ -79,6 +97,29 @@ def test_checks_run_through_the_framework(settings):
 
     settings.CHANNEL_LAYERS = {}
     assert "django_live_notify.E002" in [message.id for message in checks.run_checks(tags=[checks.Tags.compatibility])]
+
+
+@pytest.mark.parametrize(
+    ("live_notify", "problem"),
+    [
+        ({"NOTIFICATION_TYPES": "system"}, "NOTIFICATION_TYPES'] must be a list of (value, label) pairs or None"),
+        ({"NOTIFICATION_TYPES": ["system"]}, "must be a list of (value, label) pairs"),
+        ({"NOTIFICATION_TYPES": [("system", "System", "extra")]}, "must be a list of (value, label) pairs"),
+        ({"NOTIFICATION_TYPES": [(1, "One")]}, "must be a list of (value, label) pairs"),
+        ({"DEFAULT_NOTIFICATION_TYPE": ""}, "DEFAULT_NOTIFICATION_TYPE'] must be a non-empty string, not ''"),
+        ({"DEFAULT_NOTIFICATION_TYPE": None}, "DEFAULT_NOTIFICATION_TYPE'] must be a non-empty string, not None"),
+    ],
+)
+def test_malformed_notification_types_are_e004(live_notify, problem):
+    with override_settings(LIVE_NOTIFY=live_notify, DEBUG=True):
+        messages = check_setup()
+    assert [message.id for message in messages] == ["django_live_notify.E004"]
+    assert problem in messages[0].msg
+
+
+@override_settings(LIVE_NOTIFY={"NOTIFICATION_TYPES": [["system", "System"], ["message", "Message"]]}, DEBUG=True)
+def test_notification_types_as_lists_pass():
+    assert ids() == []
 
 
 @override_settings(LIVE_NOTIFY={"NOTIFICATION_TYPES": [("message", "Message")]}, DEBUG=True)
@@ -154,6 +195,92 @@ def test_bad_limits_are_e006(live_notify, problem):
         messages = check_setup()
     assert [message.id for message in messages] == ["django_live_notify.E006"]
     assert problem in messages[0].msg
+
+
+# Every numeric setting, the check that guards it, its least good value and what its message says.
+NUMBERS = {
+    "PAGE_SIZE": ("E006", 1, "must be a positive integer"),
+    "BATCH_SIZE": ("E006", 1, "must be a positive integer"),
+    "MAX_MESSAGE_SIZE": ("E006", 1, "must be a positive integer"),
+    "REPLAY_LIMIT": ("E006", 1, "must be a positive integer"),
+    "MAX_ACTIONS": ("E006", 0, "must be a non-negative integer"),
+    "MAX_PREFERENCES": ("E006", 0, "must be a non-negative integer"),
+    "MAX_MESSAGES_PER_SECOND": ("E006", 0, "must be a non-negative integer"),
+    "MAX_REPLAYED_PER_MINUTE": ("E006", 0, "must be a non-negative integer"),
+    "MAX_CONNECTIONS_PER_USER": ("E006", 0, "must be a non-negative integer"),
+    "ACK_INTERVAL": ("E006", 0, "must be a non-negative integer"),
+    "RETENTION_DAYS": ("E006", 1, "must be a positive number of days or None"),
+    "MAX_PENDING_FRAMES": ("E008", 102, "must be an integer of at least REPLAY_LIMIT + 2 (102)"),
+    "WRITE_TIMEOUT": ("E008", 0.001, "must be a positive number of seconds"),
+    "HEARTBEAT_INTERVAL": ("E011", 0.001, "must be a positive number of seconds"),
+    "IDLE_TIMEOUT": ("E011", 30.5, "must be"),
+    "TOKEN_MAX_AGE": ("E011", 1, "must be a positive integer of seconds"),
+}
+INTEGERS = [name for name, (_check, least, _problem) in NUMBERS.items() if isinstance(least, int)]
+
+
+def _bad_values(name):
+    """Return the values ``name`` must refuse: wrong types, bools, and the values just under its range."""
+    _check, least, _problem = NUMBERS[name]
+    values = ["10", True, False, [5], float("nan"), float("inf"), -1, least - 1 if isinstance(least, int) else 0]
+    if name in INTEGERS:
+        values.append(least + 0.5)
+    if name != "RETENTION_DAYS" and name != "IDLE_TIMEOUT":
+        values.append(None)
+    return values
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(name, value) for name in NUMBERS for value in _bad_values(name)], ids=repr
+)
+def test_every_numeric_setting_refuses_bad_values(name, value):
+    check_id, _least, problem = NUMBERS[name]
+    with override_settings(LIVE_NOTIFY={name: value}, DEBUG=True):
+        messages = check_setup()
+    assert [message.id for message in messages] == [f"django_live_notify.{check_id}"]
+    assert messages[0].msg.startswith(name) and problem in messages[0].msg
+    assert repr(value) in messages[0].msg
+    assert name in messages[0].hint
+
+
+@pytest.mark.parametrize(("name", "least"), [(name, least) for name, (_c, least, _p) in NUMBERS.items()])
+def test_every_numeric_setting_accepts_its_least_value_and_its_default(name, least):
+    from django_live_notify.conf import DEFAULTS
+
+    for value in (least, DEFAULTS[name], least * 10):
+        with override_settings(LIVE_NOTIFY={name: value}, DEBUG=True):
+            assert ids() == [], (name, value)
+
+
+def test_range_hints_name_the_allowed_range_and_the_default():
+    with override_settings(LIVE_NOTIFY={"PAGE_SIZE": 0, "MAX_CONNECTIONS_PER_USER": -1}, DEBUG=True):
+        hints = [message.hint for message in check_setup()]
+    assert hints == [
+        "PAGE_SIZE is a whole number of 1 or more; the default is 20.",
+        "MAX_CONNECTIONS_PER_USER is a whole number of 0 or more (0 = no limit); the default is 20.",
+    ]
+
+
+@pytest.mark.parametrize("heartbeat", [10, 12.5])
+def test_an_idle_timeout_not_above_the_heartbeat_interval_is_e011(heartbeat):
+    with override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": heartbeat, "IDLE_TIMEOUT": 10}, DEBUG=True):
+        messages = check_setup()
+    assert [message.id for message in messages] == ["django_live_notify.E011"]
+    assert messages[0].msg.startswith(f"IDLE_TIMEOUT (10) must be more than HEARTBEAT_INTERVAL ({heartbeat!r})")
+
+
+@pytest.mark.parametrize("code", [1000, 1008, 2999, 5000, 4009.0, "4009", True])
+def test_a_close_code_outside_the_sendable_ones_is_e011(code):
+    with override_settings(LIVE_NOTIFY={"TOO_BIG_CLOSE_CODE": code}, DEBUG=True):
+        messages = check_setup()
+    assert [message.id for message in messages] == ["django_live_notify.E011"]
+    assert messages[0].msg == f"TOO_BIG_CLOSE_CODE must be None, 1009, or 3000 to 4999, not {code!r}."
+
+
+@pytest.mark.parametrize("code", [None, 1009, 3000, 4009, 4999])
+def test_sendable_close_codes_pass(code):
+    with override_settings(LIVE_NOTIFY={"TOO_BIG_CLOSE_CODE": code}, DEBUG=True):
+        assert ids() == []
 
 
 @override_settings(

@@ -11,9 +11,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from django_live_notify import inbox, reading
 from django_live_notify.models import Notification
 from tests import hq_schema
 from tests.conftest import make_user
@@ -201,6 +203,46 @@ def test_three_runs_copy_each_row_once(world):
         assert "Imported 0 of 12" in out
         assert "11 already imported" in out
     assert {key: (row.pk, row.title, row.read_at) for key, row in imported().items()} == first
+
+
+def test_one_row_a_batch_maps_every_row_as_one_batch_does(world):
+    def mapped():
+        return {
+            key: (row.title, row.sender_id, row.recipient_id, row.data, row.read_at) for key, row in imported().items()
+        }
+
+    out, _err = run(batch_size=1)
+    one_a_batch = mapped()
+    Notification.objects.all().delete()
+    # The first line of the summary holds the time taken; the counts after it must be the same.
+    assert run()[0].splitlines()[1:] == out.splitlines()[1:]
+    # Actors and recipients met in an earlier batch are remembered, not asked for again: same result.
+    assert mapped() == one_a_batch
+    assert "1 actor gone" in out
+
+
+def test_a_first_run_looks_up_no_keys_and_a_rerun_looks_them_up_per_batch(world):
+    def key_lookups(**options):
+        with CaptureQueriesContext(connection) as queries:
+            run(**options)
+        return sum(1 for query in queries if "import_key" in query["sql"] and " IN (" in query["sql"])
+
+    assert key_lookups(batch_size=3) == 0
+    assert key_lookups(batch_size=3) == 4  # 11 rows to look at, 3 a batch
+    assert len(imported()) == 11
+
+
+def test_soft_deleted_rows_come_in_archived_with_deleted_archive(world):
+    ana = world["ana"]
+    out, _err = run("--deleted", "archive")
+    hidden = imported()["hq:109"]
+
+    assert "(3 read, 9 unread, 1 of them archived)" in out and "0 soft-deleted" in out
+    assert hidden.archived_at == hidden.read_at == hidden.seen_at == hidden.created
+    assert list(inbox.feed(ana, "archived")) == [hidden]
+    assert hidden not in inbox.feed(ana, "all")
+    assert reading.unread_count(ana) == inbox.feed(ana, "unread").count()
+    assert "Imported 0 of 12" in run("--deleted", "archive")[0]
 
 
 def test_a_new_hq_row_is_picked_up_by_the_next_run(world):
@@ -453,3 +495,8 @@ def test_a_real_hq_dump_imports_row_by_row(real_dump):
     for _ in range(2):
         assert "Imported 0 of 10" in run()[0]
     assert len(imported()) == 9
+
+    # What hq's delete view did is our archive, with --deleted archive: the one row left comes in archived.
+    assert "Imported 1 of 10" in run("--deleted", "archive")[0]
+    deleted = imported()["hq:10"]
+    assert (deleted.recipient, deleted.title, deleted.archived_at) == (ana, "bob spammed", stamp(10))

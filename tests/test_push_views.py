@@ -280,6 +280,11 @@ def test_e009_when_the_keys_do_not_match_or_the_subject_is_not_a_url():
         ({"WEBPUSH_TYPE_OPTIONS": {"security": {"urgency": "max"}}}, "WEBPUSH_TYPE_OPTIONS['security']['urgency']"),
         ({"WEBPUSH_TYPE_OPTIONS": {"security": {"ttl": 1.5}}}, "WEBPUSH_TYPE_OPTIONS['security']['ttl']"),
         ({"WEBPUSH_TYPE_OPTIONS": {"security": "high"}}, "WEBPUSH_TYPE_OPTIONS must map types to dicts"),
+        ({"WEBPUSH_TIMEOUT": 0}, "WEBPUSH_TIMEOUT must be a positive number of seconds, not 0."),
+        ({"WEBPUSH_TIMEOUT": "10"}, "WEBPUSH_TIMEOUT must be a positive number of seconds, not '10'."),
+        ({"WEBPUSH_READ_TOKEN_MAX_AGE": -1}, "WEBPUSH_READ_TOKEN_MAX_AGE must be a positive integer of seconds"),
+        ({"WEBPUSH_READ_TOKEN_MAX_AGE": True}, "WEBPUSH_READ_TOKEN_MAX_AGE must be a positive integer of seconds"),
+        ({"WEBPUSH_TTL": False}, "WEBPUSH_TTL must be whole seconds"),
     ],
 )
 def test_e009_when_ttl_or_urgency_is_out_of_bounds(options, message):

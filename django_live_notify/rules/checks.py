@@ -148,13 +148,13 @@ def _check_format(label: str, option: str, text: str | Promise, names: frozenset
 def _check_notification_type(label: str, rule: Rule) -> None:
     from ..conf import live_settings
 
-    allowed = live_settings.NOTIFICATION_TYPES
+    allowed = live_settings.allowed_types
     value = rule.notification_type
     if value is None or callable(value):
         return
     if not isinstance(value, str):
         raise ImproperlyConfigured(f"{label}: notification_type must be a string or a callable.")
-    if allowed is not None and value not in {choice for choice, _label in allowed}:
+    if allowed is not None and value not in allowed:
         raise ImproperlyConfigured(
             f"{label}: notification_type {value!r} is not in LIVE_NOTIFY['NOTIFICATION_TYPES']."
         )

@@ -54,10 +54,10 @@ def live_notifications(
     unread_count = reading.unread_count(user)
     history_url = _url("live_notify:list", "live_notifications")
     config = {
-        "url": ws_url if ws_url is not None else "/" + str(live_settings.WEBSOCKET_PATH).lstrip("/"),
+        "url": ws_url if ws_url is not None else "/" + live_settings.websocket_path,
         "apiUrl": _url("live_notify:api_list", "live_notifications"),
         "historyUrl": history_url,
-        "heartbeatInterval": int(float(live_settings.HEARTBEAT_INTERVAL) * 1000),
+        "heartbeatInterval": int(live_settings.heartbeat_interval * 1000),
         "position": position,
         "sound": sound,
         "unreadCount": unread_count,
@@ -66,7 +66,7 @@ def live_notifications(
         "analytics": bool(live_settings.ANALYTICS),
         "ackInterval": int(live_settings.ACK_INTERVAL),
     }
-    if live_settings.WEBPUSH_VAPID_PUBLIC_KEY:
+    if live_settings.webpush_vapid_public_key:
         config["push"] = _push_config()
     values = {
         "config": config,
@@ -204,9 +204,9 @@ def _url(name: str, tag: str) -> str:
 def _push_config() -> dict[str, str]:
     """Return what ``enablePush()`` needs: the VAPID public key, the worker's URL and scope, the endpoints."""
     return {
-        "publicKey": str(live_settings.WEBPUSH_VAPID_PUBLIC_KEY),
+        "publicKey": live_settings.webpush_vapid_public_key,
         "serviceWorkerUrl": _url("live_notify:push_service_worker", "live_notifications"),
-        "scope": str(live_settings.WEBPUSH_SERVICE_WORKER_SCOPE),
+        "scope": live_settings.webpush_service_worker_scope,
         "subscribeUrl": _url("live_notify:push_subscribe", "live_notifications"),
         "unsubscribeUrl": _url("live_notify:push_unsubscribe", "live_notifications"),
     }

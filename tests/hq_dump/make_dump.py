@@ -1,14 +1,16 @@
 """Write tests/hq_dump/hq-1.8.3.json: rows made by the real django-notifications-hq, through its own code.
 
-Run by ``tox -e hq-dump`` (Django 4.2 and django-notifications-hq 1.8.3 in a venv of their own: hq cannot be
+Run by ``tox -e hq-dump -- --write`` (Django 4.2 and django-notifications-hq 1.8.3 in a venv of their own: hq cannot be
 imported on the Django this package supports). It migrates a fresh SQLite database, creates users, sends with hq's
 ``notify.send`` (a user actor, a non-user actor, a target, an action object, a level, ``public=False``, a
 ``timestamp``, extra data with a ``url``), marks rows read and deletes one through hq's own views (with
 ``SOFT_DELETE``), deletes a user who acted, and dumps: the table's DDL, its rows exactly as stored, the users and
 content types, and what hq's own API answers for each user's unread count. tests/test_import_hq.py imports that.
+``tox -e hq-dump`` alone, as CI runs it, makes the rows again and checks that the committed dump still matches.
 """
 
 import json
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,35 @@ from django.conf import settings
 OUT = Path(__file__).resolve().parent / "hq-1.8.3.json"
 
 
-def main() -> None:
+def main(argv: list[str]) -> int:
+    """Write the dump; with ``--check``, only compare it with the one committed and exit 1 when they differ."""
+    dump = build()
+    if "--check" not in argv:
+        OUT.write_text(json.dumps(dump, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {OUT} ({len(dump['rows'])} rows, hq {dump['versions']['django-notifications-hq']})")
+        return 0
+    # Through JSON, as the committed one went: its keys are strings.
+    made, committed = comparable(json.loads(json.dumps(dump))), comparable(json.loads(OUT.read_text()))
+    if made == committed:
+        print(f"{OUT.name} is what django-notifications-hq {dump['versions']['django-notifications-hq']} makes today")
+        return 0
+    for key in sorted(set(made) | set(committed)):
+        if made.get(key) != committed.get(key):
+            print(f"{key}: committed {committed.get(key)!r}, made now {made.get(key)!r}", file=sys.stderr)
+    print(f"{OUT} is stale: write it again with tox -e hq-dump -- --write", file=sys.stderr)
+    return 1
+
+
+def comparable(dump: dict) -> dict:
+    """Return ``dump`` without what changes from run to run: the times hq stamped, Django's patch release."""
+    rows = []
+    for row in dump["rows"]:
+        stamped_by_hq = not row["timestamp"].startswith("2020-")  # The one sent with timestamp= keeps its own.
+        rows.append(dict(row, timestamp="(the time of the run)" if stamped_by_hq else row["timestamp"]))
+    return dict(dump, rows=rows, versions=dump["versions"]["django-notifications-hq"])
+
+
+def build() -> dict:
     database = Path(tempfile.mkdtemp()) / "hq.sqlite3"
     settings.configure(
         SECRET_KEY="hq-dump-only",
@@ -49,9 +79,7 @@ def main() -> None:
     from django.urls import include, path
 
     globals()["urlpatterns"] = [path("inbox/notifications/", include("notifications.urls", namespace="notifications"))]
-    dump = make_rows()
-    OUT.write_text(json.dumps(dump, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {OUT} ({len(dump['rows'])} rows, hq {dump['versions']['django-notifications-hq']})")
+    return make_rows()
 
 
 def make_rows() -> dict:
@@ -129,4 +157,4 @@ def _plain(value):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

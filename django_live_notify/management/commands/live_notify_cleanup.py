@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="Print nothing, not even the total (as -v 0).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        days = options["days"] if options["days"] is not None else live_settings.RETENTION_DAYS
+        days = options["days"] if options["days"] is not None else live_settings.retention_days
         batch_size = options["batch_size"]
         if days is not None and days < 0:
             raise CommandError("--days must not be negative.")

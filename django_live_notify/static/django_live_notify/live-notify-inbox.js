@@ -79,7 +79,7 @@
     return rest;
   }
 
-  /** Apply a state frame (seen, archived, snoozed, action_outcome, read) to one item; return the changed copy or null. */
+  /** Apply a state frame (seen, archived, snoozed, action_outcome, read, unread) to one item; return the changed copy or null. */
   function applyFrame(item, frame) {
     const ids = Array.isArray(frame.ids) ? frame.ids : [];
     const hit = frame.all === true || ids.indexOf(item.id) !== -1 || frame.id === item.id;
@@ -89,6 +89,8 @@
         return Object.assign({}, item, {is_seen: true});
       case 'read':
         return Object.assign({}, item, {is_read: true, is_seen: true});
+      case 'unread':
+        return Object.assign({}, item, {is_read: false, is_archived: false, snoozed_until: null});
       case 'archived':
         return Object.assign({}, item, frame.archived ? {is_archived: true, is_read: true, is_seen: true} : {is_archived: false});
       case 'snoozed':

@@ -825,6 +825,16 @@
       return this._send({type: 'mark_read', id: notificationId});
     }
 
+    /** Send mark_unread for one notification; return false when not sent (offline or bad id). */
+    markAsUnread(id) {
+      const notificationId = toId(id);
+      if (notificationId === null) {
+        console.warn(`${LOG_PREFIX}markAsUnread() needs a positive integer id, got ${id}`);
+        return false;
+      }
+      return this._send({type: 'mark_unread', id: notificationId});
+    }
+
     /** Send mark_all_read; return false when offline. */
     markAllAsRead() {
       return this._send({type: 'mark_all_read'});
