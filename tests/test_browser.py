@@ -157,6 +157,26 @@ async def test_reading_in_one_tab_updates_the_badge_in_another(site, new_context
     await wait_for_badge(second, 0)
 
 
+async def test_a_callback_runs_before_the_pages_own_listener_of_its_event_even_one_added_first(site, new_context):
+    page = await open_page(await new_context("bruno"), site.uvicorn.url + "/")
+    # RECORD_EVENTS added its listeners before the script loaded; each callback is a capturing listener.
+    order = await page.evaluate(
+        """() => new Promise((resolve) => {
+          const recorded = window.__liveNotifyEvents;
+          const order = [];
+          recorded.length = 0;
+          window.notificationWS.onUnreadCount = (count) => order.push(['callback', count, recorded.length]);
+          document.addEventListener('live-notify:unread-count', (event) => {
+            order.push(['listener', event.detail.count, recorded.length]);
+            resolve(order);
+          }, {once: true});
+          window.notificationWS.getUnreadCount();
+        })"""
+    )
+    count = await badge_count(page)
+    assert order == [["callback", count, 0], ["listener", count, 1]]
+
+
 async def test_escapes_html_in_the_toast_and_the_history_page(site, new_context):
     title = '<img src=x onerror="window.__xss=1">'
     page = await open_page(await new_context("bruno"), site.uvicorn.url + "/")
@@ -269,7 +289,7 @@ async def test_logged_out_page_stops_on_4001(site, browser):
             "window.notificationWS.stoppedReason === 'unauthenticated'", polling=50, timeout=10_000
         )
         client = await page.evaluate(
-            "({status: window.notificationWS.status, timer: window.notificationWS._reconnectTimer})"
+            "({status: window.notificationWS.status, timer: window.notificationWS._connection.reconnectTimer})"
         )
         assert client == {"status": "stopped", "timer": None}
         assert [event["detail"]["code"] for event in await events(page, "disconnect")][-1] == 4001

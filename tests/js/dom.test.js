@@ -278,7 +278,7 @@ test('sound plays a short WebAudio beep, at most once a second, and never fails 
       throw new Error('no audio device');
     }
   };
-  env.client._audioContext = null;
+  env.client._alerts.audioContext = null;
   env.tick(1000);
   assert.equal(env.client.playSound(), false);
   delete env.win.AudioContext;

@@ -42,11 +42,6 @@
   // Stop reasons that only an explicit connect() may undo.
   const FINAL_STOP_REASONS = ['closed', 'unauthenticated'];
 
-  const CALLBACKS = [
-    'onNotification', 'onUpdate', 'onConnect', 'onDisconnect',
-    'onUnreadCount', 'onRead', 'onError', 'onStatus',
-  ];
-
   // Keys read from the #live-notify-config JSON; anything else is ignored.
   const CONFIG_KEYS = [
     'url', 'apiUrl', 'historyUrl', 'heartbeatInterval', 'heartbeatTimeout',
@@ -180,14 +175,20 @@
 
   /* ------------------------------------------------------------ DOM parts */
 
+  /** Return a new element with a class and, when given, a text. */
+  function element(doc, tag, className, text) {
+    const made = doc.createElement(tag);
+    made.setAttribute('class', className);
+    if (text !== undefined) made.textContent = asText(text);
+    return made;
+  }
+
   /** Return the toast container, creating it at the end of <body> if missing. */
   function ensureContainer(doc, position) {
     let container = doc.getElementById(CONTAINER_ID);
     if (!container) {
-      container = doc.createElement('div');
+      container = doc.body.appendChild(element(doc, 'div', `live-notify-toasts live-notify-toasts--${position}`));
       container.setAttribute('id', CONTAINER_ID);
-      container.setAttribute('class', `live-notify-toasts live-notify-toasts--${position}`);
-      doc.body.appendChild(container);
     }
     if (!container.getAttribute('aria-live')) container.setAttribute('aria-live', 'polite');
     return container;
@@ -222,29 +223,18 @@
     const actions = outcome ? renderOutcome(doc, outcome) : renderActions(doc, notification.actions, handlers);
     if (actions) toast.appendChild(actions);
 
-    const dismiss = doc.createElement('button');
+    const dismiss = element(doc, 'button', 'live-notify-toast__dismiss', '\u00d7');
     dismiss.setAttribute('type', 'button');
-    dismiss.setAttribute('class', 'live-notify-toast__dismiss');
     dismiss.setAttribute('aria-label', 'Dismiss');
-    dismiss.textContent = '\u00d7';
     dismiss.addEventListener('click', () => handlers.dismiss());
     toast.appendChild(dismiss);
     return toast;
   }
 
   function renderBody(doc, notification, handlers) {
-    const body = doc.createElement('div');
-    body.setAttribute('class', 'live-notify-toast__body');
-    const title = doc.createElement('strong');
-    title.setAttribute('class', 'live-notify-toast__title');
-    title.textContent = asText(notification.title);
-    body.appendChild(title);
-    if (notification.message) {
-      const message = doc.createElement('p');
-      message.setAttribute('class', 'live-notify-toast__message');
-      message.textContent = asText(notification.message);
-      body.appendChild(message);
-    }
+    const body = element(doc, 'div', 'live-notify-toast__body');
+    body.appendChild(element(doc, 'strong', 'live-notify-toast__title', notification.title));
+    if (notification.message) body.appendChild(element(doc, 'p', 'live-notify-toast__message', notification.message));
     const href = safeUrl(notification.url, handlers.baseHref);
     if (href) {
       body.setAttribute('class', 'live-notify-toast__body live-notify-toast__body--link');
@@ -260,25 +250,17 @@
 
   function renderActions(doc, actions, handlers) {
     if (!Array.isArray(actions)) return null;
-    const row = doc.createElement('div');
-    row.setAttribute('class', 'live-notify-toast__actions');
-    let count = 0;
+    const row = element(doc, 'div', 'live-notify-toast__actions');
     actions.forEach((action) => {
-      const element = renderAction(doc, action, handlers);
-      if (element) {
-        row.appendChild(element);
-        count += 1;
-      }
+      const button = renderAction(doc, action, handlers);
+      if (button) row.appendChild(button);
     });
-    return count ? row : null;
+    return row.children.length ? row : null;
   }
 
   /** Show what a used action did ("Accepted") in place of the buttons: actions run once. */
   function renderOutcome(doc, outcome) {
-    const row = doc.createElement('p');
-    row.setAttribute('class', 'live-notify-toast__actions live-notify-outcome');
-    row.textContent = asText(outcome.label);
-    return row;
+    return element(doc, 'p', 'live-notify-toast__actions live-notify-outcome', outcome.label);
   }
 
   function renderAction(doc, action, handlers) {
@@ -287,21 +269,20 @@
     const method = asText(action.method || 'GET').toUpperCase();
     if (!href || ACTION_METHODS.indexOf(method) === -1) return null;
 
-    const element = doc.createElement(method === 'GET' ? 'a' : 'button');
     const style = typeof action.style === 'string' && /^[a-z0-9_-]+$/i.test(action.style) ? action.style : '';
-    element.setAttribute('class', style ? `live-notify-action live-notify-action--${style}` : 'live-notify-action');
-    element.textContent = asText(action.label);
+    const className = style ? `live-notify-action live-notify-action--${style}` : 'live-notify-action';
+    const button = element(doc, method === 'GET' ? 'a' : 'button', className, action.label);
     if (method === 'GET') {
-      element.setAttribute('href', href);
-      element.addEventListener('click', () => handlers.markRead());
+      button.setAttribute('href', href);
+      button.addEventListener('click', () => handlers.markRead());
     } else {
-      element.setAttribute('type', 'button');
-      element.addEventListener('click', (event) => {
+      button.setAttribute('type', 'button');
+      button.addEventListener('click', (event) => {
         event.preventDefault();
-        handlers.runAction(action, method, href, element);
+        handlers.runAction(action, method, href, button);
       });
     }
-    return element;
+    return button;
   }
 
   /** Show `count` in every [data-live-notify-badge] element; hide it at 0. */
@@ -315,17 +296,441 @@
     });
   }
 
-  function markToastsRead(doc, ids, all) {
-    const container = doc && doc.getElementById(CONTAINER_ID);
-    if (!container) return;
-    Array.from(container.children).forEach((toast) => {
-      if (all || ids.indexOf(toId(toast.getAttribute('data-id'))) !== -1) {
-        toast.classList.add('live-notify-toast--read');
+  /* ------------------------------------------------------------ connection */
+
+  /** A client's socket: opening, backoff, heartbeats, waking up. The client reads the frames and holds the state. */
+  class Connection {
+    constructor(client) {
+      this.client = client;
+      this.socket = null;
+      this.reconnectTimer = null;
+      this.heartbeatTimer = null;
+      this.ackTimer = null;
+      this.listening = false;
+      this.onWake = (event) => {
+        if (event.type === 'online' || !client._document.hidden) this.wake();
+      };
+    }
+
+    connect() {
+      this.client.stoppedReason = null;
+      this.listen(true);
+      if (this.socket) return;
+      this.clearReconnect();
+      this.open();
+    }
+
+    close() {
+      this.client.stoppedReason = 'closed';
+      this.listen(false);
+      this.clearReconnect();
+      if (this.socket) this.drop(CLOSE_NORMAL, 'client closed', true);
+      else this.setStatus('stopped', {});
+    }
+
+    send(frame) {
+      if (!this.client.connected || !this.socket) return false;
+      try {
+        this.socket.send(JSON.stringify(frame));
+        return true;
+      } catch (err) {
+        return false;
       }
-    });
+    }
+
+    open() {
+      const client = this.client;
+      const SocketClass = client._WebSocket;
+      if (!SocketClass) {
+        return this.stop('unsupported', 'WebSocket is not available in this browser');
+      }
+      let socket;
+      try {
+        socket = new SocketClass(resolveSocketUrl(client.url, client._window && client._window.location));
+      } catch (err) {
+        return this.stop('invalid-url', `cannot open a WebSocket to ${client.url} (${err && err.message})`);
+      }
+      this.socket = socket;
+      this.setStatus('connecting', {});
+      socket.onopen = () => {
+        if (socket === this.socket) this.opened();
+      };
+      socket.onmessage = (event) => {
+        if (socket === this.socket) client._receive(event.data);
+      };
+      socket.onclose = (event) => {
+        if (socket !== this.socket) return;
+        this.socket = null;
+        this.closed(event);
+      };
+      socket.onerror = () => {}; // a close event always follows
+    }
+
+    /** Detach and close the current socket now, without waiting for its close event. */
+    drop(code, reason, wasClean) {
+      const socket = this.socket;
+      this.socket = null;
+      socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+      try {
+        socket.close(code, reason);
+      } catch (err) {
+        // Already closing.
+      }
+      this.closed({type: 'close', code, reason, wasClean});
+    }
+
+    opened() {
+      const client = this.client;
+      client.connected = true;
+      client.reconnectAttempts = 0;
+      client._opened();
+      const interval = client.options.heartbeatInterval;
+      if (interval > 0) this.heartbeatTimer = setInterval(() => this.beat(), interval);
+      this.setStatus('connected', {});
+      client._emit('connect', {});
+    }
+
+    closed(event) {
+      const client = this.client;
+      const wasOpen = client.connected;
+      client.connected = false;
+      clearInterval(this.heartbeatTimer);
+      this.acked();
+      this.heartbeatTimer = null;
+      const code = event ? event.code : undefined;
+      if (code === CLOSE_UNAUTHENTICATED) {
+        client.stoppedReason = 'unauthenticated';
+        console.warn(`${LOG_PREFIX}not authenticated (4001); not reconnecting`);
+      } else if (code === CLOSE_TOO_MANY_CONNECTIONS) {
+        // The user has too many tabs open; this, the oldest, yields until it is used again.
+        client.stoppedReason = 'replaced';
+        console.warn(`${LOG_PREFIX}closed for a newer tab (4005); reconnecting when this tab is shown again`);
+      }
+      const delay = client.stoppedReason ? null : this.scheduleReconnect(code);
+      const info = {
+        code,
+        reason: (event && event.reason) || '',
+        wasClean: Boolean(event && event.wasClean),
+        reconnecting: delay !== null,
+        delay,
+        attempt: client.reconnectAttempts,
+        stoppedReason: client.stoppedReason,
+      };
+      this.setStatus(delay === null ? 'stopped' : 'reconnecting', info);
+      // Report lost connections and giving up, not each failed retry or close().
+      if (wasOpen || (delay === null && client.stoppedReason !== 'closed')) {
+        client._emit('disconnect', info, event);
+      }
+    }
+
+    /** Start the reconnect timer; return its delay, or null after the last attempt. */
+    scheduleReconnect(code) {
+      const opts = this.client.options;
+      if (this.client.reconnectAttempts >= opts.maxReconnectAttempts) {
+        this.client.stoppedReason = 'max-attempts';
+        console.warn(`${LOG_PREFIX}gave up after ${this.client.reconnectAttempts} reconnect attempts`);
+        return null;
+      }
+      const quick = [CLOSE_SERVICE_RESTART, CLOSE_SERVICE_RESTART_DAPHNE, CLOSE_CREDENTIALS_CHANGED];
+      const delay = quick.includes(code)
+        ? Math.random() * 1000
+        : backoffDelay(this.client.reconnectAttempts, opts.reconnectDelay, opts.maxReconnectDelay);
+      this.client.reconnectAttempts += 1;
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        this.open();
+      }, delay);
+      return delay;
+    }
+
+    clearReconnect() {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+    }
+
+    stop(reason, message) {
+      this.client.stoppedReason = reason;
+      console.warn(LOG_PREFIX + message);
+      this.setStatus('stopped', {});
+    }
+
+    setStatus(status, detail) {
+      this.client.status = status;
+      this.client._emit('status', Object.assign({status, stoppedReason: this.client.stoppedReason}, detail));
+    }
+
+    /** Reconnect at once when the network or the tab comes back. */
+    wake() {
+      if (FINAL_STOP_REASONS.indexOf(this.client.stoppedReason) !== -1) return;
+      if (this.client.connected) {
+        this.beat(); // the socket may have died while the machine slept
+        return;
+      }
+      if (this.socket) return;
+      this.clearReconnect();
+      this.client.reconnectAttempts = 0;
+      this.client.stoppedReason = null;
+      this.open();
+    }
+
+    listen(on) {
+      if (this.listening === on) return;
+      this.listening = on;
+      const method = on ? 'addEventListener' : 'removeEventListener';
+      const {_window: win, _document: doc} = this.client;
+      if (win && win[method]) win[method]('online', this.onWake);
+      if (doc && doc[method]) doc[method]('visibilitychange', this.onWake);
+    }
+
+    /** Send a heartbeat and drop the socket as dead if no heartbeat_ack comes within heartbeatTimeout. */
+    beat() {
+      const timeout = this.client.options.heartbeatTimeout;
+      if (!this.send({type: 'heartbeat'}) || this.ackTimer !== null || !(timeout > 0)) return;
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = null;
+        console.warn(`${LOG_PREFIX}no heartbeat_ack within ${timeout} ms; reconnecting`);
+        this.drop(CLOSE_HEARTBEAT_TIMEOUT, 'heartbeat timeout', false);
+      }, timeout);
+    }
+
+    acked() {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = null;
+    }
+  }
+
+  /* -------------------------------------------------------------------- UI */
+
+  /** The toasts of one client. */
+  class ToastUI {
+    constructor(client) {
+      this.client = client;
+      this.timers = new Map();
+    }
+
+    show(notification) {
+      const client = this.client;
+      const doc = client._document;
+      if (!doc || !doc.body || !notification || typeof notification !== 'object') return null;
+      const container = ensureContainer(doc, client.options.position);
+      const toast = doc.createElement('div');
+      fillToast(doc, toast, notification, this.handlers(toast, notification));
+      toast.addEventListener('keydown', (event) => {
+        if (event.key === 'Escape') this.dismiss(toast);
+      });
+      toast.addEventListener('mouseenter', () => this.hold(toast));
+      toast.addEventListener('focusin', () => this.hold(toast));
+      toast.addEventListener('mouseleave', () => this.schedule(toast));
+      toast.addEventListener('focusout', () => this.schedule(toast));
+      container.appendChild(toast);
+      while (container.children.length > Math.max(1, client.options.maxToasts)) this.dismiss(container.children[0]);
+      this.schedule(toast);
+      return toast;
+    }
+
+    update(notification) {
+      const doc = this.client._document;
+      const id = toId(notification && notification.id);
+      const toast = id === null ? null : findToast(doc, id);
+      if (!toast) return null;
+      fillToast(doc, toast, notification, this.handlers(toast, notification));
+      this.schedule(toast);
+      return toast;
+    }
+
+    dismiss(target) {
+      const toast = target && typeof target === 'object' ? target : findToast(this.client._document, target);
+      if (!toast) return;
+      this.hold(toast);
+      toast.remove();
+    }
+
+    markRead(ids, all) {
+      const container = this.client._document && this.client._document.getElementById(CONTAINER_ID);
+      if (!container) return;
+      Array.from(container.children).forEach((toast) => {
+        if (all || ids.indexOf(toId(toast.getAttribute('data-id'))) !== -1) {
+          toast.classList.add('live-notify-toast--read');
+        }
+      });
+    }
+
+    handlers(toast, notification) {
+      const client = this.client;
+      const clicked = () => client.reportClicked(notification.id);
+      return {
+        baseHref: client._baseHref(),
+        open: (href) => {
+          clicked();
+          client._open(notification, href);
+        },
+        dismiss: () => this.dismiss(toast),
+        markRead: () => {
+          clicked();
+          client._markReadIfUnread(notification);
+        },
+        runAction: (action, method, href, button) => {
+          clicked();
+          return this.runAction(notification, action, method, href, button, toast);
+        },
+      };
+    }
+
+    hold(toast) {
+      clearTimeout(this.timers.get(toast));
+      this.timers.delete(toast);
+    }
+
+    schedule(toast) {
+      this.hold(toast);
+      const timeout = this.client.options.toastTimeout;
+      if (timeout > 0) this.timers.set(toast, setTimeout(() => this.dismiss(toast), timeout));
+    }
+
+    async runAction(notification, action, method, href, button, toast) {
+      const client = this.client;
+      const fetchFn = client._fetch;
+      if (!fetchFn) return false;
+      const headers = {Accept: 'application/json'};
+      const token = client._csrfToken();
+      // Never hand the CSRF token to another origin.
+      if (token && isSameOrigin(href, client._baseHref())) headers['X-CSRFToken'] = token;
+      button.setAttribute('disabled', '');
+      let ok = false;
+      let outcome = null;
+      try {
+        const response = await fetchFn(href, {method, credentials: 'same-origin', headers});
+        ok = Boolean(response && response.ok);
+        if (ok && typeof response.json === 'function') {
+          const body = await response.json().catch(() => null);
+          outcome = body && body.outcome && typeof body.outcome === 'object' ? body.outcome : null;
+        }
+        if (!ok) console.warn(`${LOG_PREFIX}action "${asText(action.label)}" failed: HTTP ${response && response.status}`);
+      } catch (err) {
+        console.warn(`${LOG_PREFIX}action "${asText(action.label)}" failed (${err && err.message})`);
+      }
+      client._emit('action', {notification, action, ok, outcome});
+      if (ok) {
+        client._markReadIfUnread(notification);
+        this.dismiss(toast);
+      } else {
+        button.removeAttribute('disabled');
+      }
+      return ok;
+    }
+  }
+
+  /** System notifications and the beep. */
+  class BrowserAlerts {
+    constructor(client) {
+      this.client = client;
+      this.audioContext = null;
+      this.lastSoundAt = -Infinity;
+    }
+
+    notify(notification) {
+      const client = this.client;
+      const win = client._window;
+      const NotificationClass = win && win.Notification;
+      if (!NotificationClass || NotificationClass.permission !== 'granted') return null;
+      if (!client._document || !client._document.hidden) return null;
+      try {
+        const id = toId(notification.id);
+        const shown = new NotificationClass(asText(notification.title), {
+          body: asText(notification.message),
+          tag: id === null ? undefined : String(id),
+        });
+        const href = safeUrl(notification.url, client._baseHref());
+        shown.onclick = () => {
+          if (typeof win.focus === 'function') win.focus();
+          if (href) client._open(notification, href);
+          if (typeof shown.close === 'function') shown.close();
+        };
+        return shown;
+      } catch (err) {
+        return null; // e.g. Chrome on Android only allows service-worker notifications
+      }
+    }
+
+    beep() {
+      const win = this.client._window;
+      const AudioContextClass = win && (win.AudioContext || win.webkitAudioContext);
+      if (!AudioContextClass || Date.now() - this.lastSoundAt < SOUND_MIN_GAP) return false;
+      this.lastSoundAt = Date.now();
+      try {
+        const context = this.audioContext || new AudioContextClass();
+        this.audioContext = context;
+        if (context.state === 'suspended' && typeof context.resume === 'function') {
+          context.resume().catch(() => {});
+        }
+        const oscillator = context.createOscillator();
+        const gain = context.createGain();
+        oscillator.frequency.value = 880;
+        gain.gain.setValueAtTime(0.08, context.currentTime);
+        gain.gain.exponentialRampToValueAtTime(0.0001, context.currentTime + 0.2);
+        oscillator.connect(gain);
+        gain.connect(context.destination);
+        oscillator.start();
+        oscillator.stop(context.currentTime + 0.2);
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
   }
 
   /* ---------------------------------------------------------------- client */
+
+  // What the client does with each frame type it knows (`this` is the client); others go out as live-notify:frame.
+  const FRAME_HANDLERS = {
+    notification(frame) {
+      this._receiveNotification(frame.notification, this._resuming ? 'resume' : 'live');
+    },
+    update({notification}) {
+      if (!notification || typeof notification !== 'object') return;
+      const id = toId(notification.id);
+      if (id !== null) this._rememberId(id);
+      this._emit('update', {notification});
+    },
+    unread_count(frame) {
+      if (typeof frame.count === 'number') this._setUnreadCount(frame.count);
+    },
+    read(frame) {
+      const ids = Array.isArray(frame.ids) ? frame.ids.map(toId).filter((id) => id !== null) : [];
+      const detail = {ids, all: frame.all === true};
+      this._toasts.markRead(detail.ids, detail.all);
+      this._emit('read', detail);
+    },
+    resumed(frame) {
+      this._resuming = false;
+      const detail = {count: toCount(frame.count), complete: frame.complete !== false};
+      this._emit('resumed', detail);
+      if (!detail.complete) this.refetch(this._resumeFrom);
+    },
+    heartbeat_ack() {
+      this._connection.acked();
+    },
+    error(frame) {
+      const detail = {code: asText(frame.code), message: asText(frame.message)};
+      console.warn(`${LOG_PREFIX}server error ${detail.code}: ${detail.message}`);
+      this._emit('error', detail);
+    },
+  };
+
+  // Each callback listens for its event: [event, callback, its arguments from the detail (and the close event)].
+  const CALLBACK_EVENTS = [
+    ['notification', 'onNotification', (detail) => [detail.notification, {source: detail.source}]],
+    ['update', 'onUpdate', (detail) => [detail.notification]],
+    ['connect', 'onConnect', () => []],
+    ['disconnect', 'onDisconnect', (detail, closeEvent) => [closeEvent, detail]],
+    ['unread-count', 'onUnreadCount', (detail) => [detail.count]],
+    ['read', 'onRead', (detail) => [detail]],
+    ['error', 'onError', (detail) => [detail]],
+    ['status', 'onStatus', (detail) => [detail]],
+  ];
+
+  // Marks a client's events: its callbacks ignore another client's on the same document.
+  const SOURCE = Symbol('live-notify source');
 
   class NotificationWebSocket {
     constructor(options) {
@@ -335,6 +740,9 @@
       this._document = opts.document || (this._window && this._window.document) || null;
       this._WebSocket = opts.WebSocket || (this._window && this._window.WebSocket) || (root && root.WebSocket) || null;
       this._fetch = opts.fetch || defaultFetch(this._window);
+      const doc = this._document;
+      // Without a DOM the callbacks still hear the events, on a target of their own.
+      this._events = doc && typeof doc.dispatchEvent === 'function' ? doc : new EventTarget();
 
       this.url = opts.url;
       this.apiUrl = opts.apiUrl;
@@ -352,25 +760,27 @@
       this.stoppedReason = null;
       this.reconnectAttempts = 0;
 
-      this._socket = null;
-      this._listening = false;
-      this._reconnectTimer = null;
-      this._heartbeatTimer = null;
-      this._ackTimer = null;
+      this._connection = new Connection(this);
+      this._toasts = new ToastUI(this);
+      this._alerts = new BrowserAlerts(this);
       this._seenIds = new Set();
       this._resuming = false;
       this._resumeFrom = 0;
       this._refetching = null;
-      this._toastTimers = new Map();
-      this._audioContext = null;
-      this._lastSoundAt = -Infinity;
-      this._onOnline = () => this._wake();
-      this._onVisibilityChange = () => {
-        if (!this._document.hidden) this._wake();
-      };
 
-      CALLBACKS.forEach((name) => {
-        if (typeof opts[name] === 'function') this[name] = opts[name];
+      CALLBACK_EVENTS.forEach(([name, callback, args]) => {
+        if (typeof opts[callback] === 'function') this[callback] = opts[callback];
+        // Capture: a browser runs these before the page's own listeners of the event, however early those came.
+        this._events.addEventListener(`live-notify:${name}`, (event) => {
+          const source = event[SOURCE];
+          if (!source || source.client !== this) return;
+          try {
+            this[callback](...args(event.detail, source.closeEvent));
+          } catch (err) {
+            // An exception in a callback must not break the client.
+            console.error(`${LOG_PREFIX}${callback} threw`, err);
+          }
+        }, true);
       });
       if (opts.autoConnect) this.connect();
     }
@@ -397,22 +807,12 @@
 
     /* ------------------------------------------------------ public methods */
 
-    /** Open the socket, and keep it open until close() or a final close code. */
     connect() {
-      this.stoppedReason = null;
-      this._listen();
-      if (this._socket) return;
-      this._clearReconnect();
-      this._openSocket();
+      this._connection.connect();
     }
 
-    /** Close the socket for good: no reconnect until connect() is called again. */
     close() {
-      this.stoppedReason = 'closed';
-      this._unlisten();
-      this._clearReconnect();
-      if (this._socket) this._dropSocket(CLOSE_NORMAL, 'client closed', true);
-      else this._setStatus('stopped', {});
+      this._connection.close();
     }
 
     /** Send mark_read for one notification; return false when not sent (offline or bad id). */
@@ -456,6 +856,26 @@
       return this._refetching;
     }
 
+    showToast(notification) {
+      return this._toasts.show(notification);
+    }
+
+    updateToast(notification) {
+      return this._toasts.update(notification);
+    }
+
+    dismissToast(target) {
+      this._toasts.dismiss(target);
+    }
+
+    showBrowserNotification(notification) {
+      return this._alerts.notify(notification);
+    }
+
+    playSound() {
+      return this._alerts.beep();
+    }
+
     /* --------------------------------------- default callbacks (overridable) */
 
     onNotification(notification, meta) {
@@ -482,278 +902,17 @@
 
     onStatus() {}
 
-    /* -------------------------------------------------------------- toasts */
+    /* ------------------------------------------------------------ protocol */
 
-    /** Show a toast for a notification; return its element, or null without a DOM. */
-    showToast(notification) {
-      const doc = this._document;
-      if (!doc || !doc.body || !notification || typeof notification !== 'object') return null;
-      const container = ensureContainer(doc, this.options.position);
-      const toast = doc.createElement('div');
-      fillToast(doc, toast, notification, this._toastHandlers(toast, notification));
-      toast.addEventListener('keydown', (event) => {
-        if (event.key === 'Escape') this.dismissToast(toast);
-      });
-      toast.addEventListener('mouseenter', () => this._holdToast(toast));
-      toast.addEventListener('focusin', () => this._holdToast(toast));
-      toast.addEventListener('mouseleave', () => this._scheduleToastRemoval(toast));
-      toast.addEventListener('focusout', () => this._scheduleToastRemoval(toast));
-      container.appendChild(toast);
-      while (container.children.length > Math.max(1, this.options.maxToasts)) {
-        this.dismissToast(container.children[0]);
-      }
-      this._scheduleToastRemoval(toast);
-      return toast;
-    }
-
-    /** Refill the visible toast of the same id; return it, or null if none is shown. */
-    updateToast(notification) {
-      const id = toId(notification && notification.id);
-      const toast = id === null ? null : findToast(this._document, id);
-      if (!toast) return null;
-      fillToast(this._document, toast, notification, this._toastHandlers(toast, notification));
-      this._scheduleToastRemoval(toast);
-      return toast;
-    }
-
-    /** Remove a toast, given the element or its notification id. */
-    dismissToast(target) {
-      const toast = target && typeof target === 'object' ? target : findToast(this._document, target);
-      if (!toast) return;
-      this._holdToast(toast);
-      toast.remove();
-    }
-
-    /** Show a system notification when permission is granted and the tab is hidden. */
-    showBrowserNotification(notification) {
-      const win = this._window;
-      const NotificationClass = win && win.Notification;
-      if (!NotificationClass || NotificationClass.permission !== 'granted') return null;
-      if (!this._document || !this._document.hidden) return null;
-      try {
-        const id = toId(notification.id);
-        const shown = new NotificationClass(asText(notification.title), {
-          body: asText(notification.message),
-          tag: id === null ? undefined : String(id),
-        });
-        const href = safeUrl(notification.url, this._baseHref());
-        shown.onclick = () => {
-          if (typeof win.focus === 'function') win.focus();
-          if (href) this._open(notification, href);
-          if (typeof shown.close === 'function') shown.close();
-        };
-        return shown;
-      } catch (err) {
-        return null; // e.g. Chrome on Android only allows service-worker notifications
-      }
-    }
-
-    /** Play a short beep through WebAudio when available; never throw. */
-    playSound() {
-      const win = this._window;
-      const AudioContextClass = win && (win.AudioContext || win.webkitAudioContext);
-      if (!AudioContextClass || Date.now() - this._lastSoundAt < SOUND_MIN_GAP) return false;
-      this._lastSoundAt = Date.now();
-      try {
-        const context = this._audioContext || new AudioContextClass();
-        this._audioContext = context;
-        if (context.state === 'suspended' && typeof context.resume === 'function') {
-          context.resume().catch(() => {});
-        }
-        const oscillator = context.createOscillator();
-        const gain = context.createGain();
-        oscillator.frequency.value = 880;
-        gain.gain.setValueAtTime(0.08, context.currentTime);
-        gain.gain.exponentialRampToValueAtTime(0.0001, context.currentTime + 0.2);
-        oscillator.connect(gain);
-        gain.connect(context.destination);
-        oscillator.start();
-        oscillator.stop(context.currentTime + 0.2);
-        return true;
-      } catch (err) {
-        return false;
-      }
-    }
-
-    /* ----------------------------------------------------- socket lifecycle */
-
-    _openSocket() {
-      const SocketClass = this._WebSocket;
-      if (!SocketClass) {
-        this._stop('unsupported', 'WebSocket is not available in this browser');
-        return;
-      }
-      let socket;
-      try {
-        socket = new SocketClass(resolveSocketUrl(this.url, this._window && this._window.location));
-      } catch (err) {
-        this._stop('invalid-url', `cannot open a WebSocket to ${this.url} (${err && err.message})`);
-        return;
-      }
-      this._socket = socket;
-      this._setStatus('connecting', {});
-      socket.onopen = () => {
-        if (socket === this._socket) this._handleOpen();
-      };
-      socket.onmessage = (event) => {
-        if (socket === this._socket) this._handleMessage(event.data);
-      };
-      socket.onclose = (event) => {
-        if (socket !== this._socket) return;
-        this._socket = null;
-        this._handleClose(event);
-      };
-      socket.onerror = () => {}; // a close event always follows
-    }
-
-    /** Detach and close the current socket now, without waiting for its close event. */
-    _dropSocket(code, reason, wasClean) {
-      const socket = this._socket;
-      this._socket = null;
-      socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
-      try {
-        socket.close(code, reason);
-      } catch (err) {
-        // Already closing.
-      }
-      this._handleClose({type: 'close', code, reason, wasClean});
-    }
-
-    _handleOpen() {
-      this.connected = true;
-      this.reconnectAttempts = 0;
+    /** Resume when the client knows where the user stands, and send the reports gathered offline. */
+    _opened() {
+      this._resuming = false; // a resume the last socket did not see answered
       if (this.lastId > 0 || this._positionKnown) this._sendResume();
       else this._send({type: 'get_unread_count'});
-      this._startHeartbeat();
       this._flushReports();
-      this._setStatus('connected', {});
-      this._call('onConnect');
-      this._emit('connect', {});
     }
 
-    _handleClose(event) {
-      const wasOpen = this.connected;
-      this.connected = false;
-      this._resuming = false;
-      this._stopHeartbeat();
-      const code = event ? event.code : undefined;
-      if (code === CLOSE_UNAUTHENTICATED) {
-        this.stoppedReason = 'unauthenticated';
-        console.warn(`${LOG_PREFIX}not authenticated (4001); not reconnecting`);
-      } else if (code === CLOSE_TOO_MANY_CONNECTIONS) {
-        // The user has too many tabs open; this, the oldest, yields until it is used again.
-        this.stoppedReason = 'replaced';
-        console.warn(`${LOG_PREFIX}closed for a newer tab (4005); reconnecting when this tab is shown again`);
-      }
-      const delay = this.stoppedReason ? null : this._scheduleReconnect(code);
-      const info = {
-        code,
-        reason: (event && event.reason) || '',
-        wasClean: Boolean(event && event.wasClean),
-        reconnecting: delay !== null,
-        delay,
-        attempt: this.reconnectAttempts,
-        stoppedReason: this.stoppedReason,
-      };
-      this._setStatus(delay === null ? 'stopped' : 'reconnecting', info);
-      // Report lost connections and giving up, not each failed retry or close().
-      if (wasOpen || (delay === null && this.stoppedReason !== 'closed')) {
-        this._call('onDisconnect', event, info);
-        this._emit('disconnect', info);
-      }
-    }
-
-    /** Start the reconnect timer; return its delay, or null after the last attempt. */
-    _scheduleReconnect(code) {
-      const opts = this.options;
-      if (this.reconnectAttempts >= opts.maxReconnectAttempts) {
-        this.stoppedReason = 'max-attempts';
-        console.warn(`${LOG_PREFIX}gave up after ${this.reconnectAttempts} reconnect attempts`);
-        return null;
-      }
-      const quick = [CLOSE_SERVICE_RESTART, CLOSE_SERVICE_RESTART_DAPHNE, CLOSE_CREDENTIALS_CHANGED];
-      const delay = quick.includes(code)
-        ? Math.random() * 1000
-        : backoffDelay(this.reconnectAttempts, opts.reconnectDelay, opts.maxReconnectDelay);
-      this.reconnectAttempts += 1;
-      this._reconnectTimer = setTimeout(() => {
-        this._reconnectTimer = null;
-        this._openSocket();
-      }, delay);
-      return delay;
-    }
-
-    _clearReconnect() {
-      if (this._reconnectTimer !== null) clearTimeout(this._reconnectTimer);
-      this._reconnectTimer = null;
-    }
-
-    _stop(reason, message) {
-      this.stoppedReason = reason;
-      console.warn(LOG_PREFIX + message);
-      this._setStatus('stopped', {});
-    }
-
-    /** Reconnect at once when the network or the tab comes back. */
-    _wake() {
-      if (FINAL_STOP_REASONS.indexOf(this.stoppedReason) !== -1) return;
-      if (this.connected) {
-        this._sendHeartbeat(); // the socket may have died while the machine slept
-        return;
-      }
-      if (this._socket) return;
-      this._clearReconnect();
-      this.reconnectAttempts = 0;
-      this.stoppedReason = null;
-      this._openSocket();
-    }
-
-    _listen() {
-      if (this._listening) return;
-      this._listening = true;
-      if (this._window && this._window.addEventListener) this._window.addEventListener('online', this._onOnline);
-      if (this._document && this._document.addEventListener) {
-        this._document.addEventListener('visibilitychange', this._onVisibilityChange);
-      }
-    }
-
-    _unlisten() {
-      if (!this._listening) return;
-      this._listening = false;
-      if (this._window && this._window.removeEventListener) this._window.removeEventListener('online', this._onOnline);
-      if (this._document && this._document.removeEventListener) {
-        this._document.removeEventListener('visibilitychange', this._onVisibilityChange);
-      }
-    }
-
-    /* ------------------------------------------------------------ heartbeat */
-
-    _startHeartbeat() {
-      this._stopHeartbeat();
-      const interval = this.options.heartbeatInterval;
-      if (interval > 0) this._heartbeatTimer = setInterval(() => this._sendHeartbeat(), interval);
-    }
-
-    _stopHeartbeat() {
-      if (this._heartbeatTimer !== null) clearInterval(this._heartbeatTimer);
-      if (this._ackTimer !== null) clearTimeout(this._ackTimer);
-      this._heartbeatTimer = null;
-      this._ackTimer = null;
-    }
-
-    _sendHeartbeat() {
-      if (!this._send({type: 'heartbeat'})) return;
-      if (this._ackTimer !== null || !(this.options.heartbeatTimeout > 0)) return;
-      this._ackTimer = setTimeout(() => {
-        this._ackTimer = null;
-        console.warn(`${LOG_PREFIX}no heartbeat_ack within ${this.options.heartbeatTimeout} ms; reconnecting`);
-        this._dropSocket(CLOSE_HEARTBEAT_TIMEOUT, 'heartbeat timeout', false);
-      }, this.options.heartbeatTimeout);
-    }
-
-    /* ------------------------------------------------------- incoming frames */
-
-    _handleMessage(data) {
+    _receive(data) {
       let frame;
       try {
         frame = JSON.parse(data);
@@ -762,33 +921,10 @@
         return;
       }
       if (!frame || typeof frame !== 'object') return;
-      switch (frame.type) {
-        case 'notification':
-          this._receiveNotification(frame.notification, this._resuming ? 'resume' : 'live');
-          break;
-        case 'update':
-          this._receiveUpdate(frame.notification);
-          break;
-        case 'unread_count':
-          if (typeof frame.count === 'number') this._setUnreadCount(frame.count);
-          break;
-        case 'read':
-          this._receiveRead(frame);
-          break;
-        case 'resumed':
-          this._receiveResumed(frame);
-          break;
-        case 'heartbeat_ack':
-          this._receiveHeartbeatAck(frame);
-          break;
-        case 'error':
-          this._receiveError(frame);
-          break;
-        default:
-          // Clients ignore types they do not know; add-ons (the inbox) listen for them.
-          this._emit('frame', frame);
-          break;
-      }
+      // Clients ignore types they do not know; add-ons (the inbox) listen for them.
+      const handle = Object.prototype.hasOwnProperty.call(FRAME_HANDLERS, frame.type) && FRAME_HANDLERS[frame.type];
+      if (handle) handle.call(this, frame);
+      else this._emit('frame', frame);
     }
 
     /**
@@ -800,25 +936,16 @@
     _receiveNotification(notification, source) {
       if (!notification || typeof notification !== 'object') return false;
       const id = toId(notification.id);
-      if (id !== null) this._report('ack', id);
       if (id !== null) {
+        this._report('ack', id);
         if (this._seenIds.has(id)) return false;
         this._rememberId(id);
         if (id <= this._pageLastId || notification.is_read) return false;
         // Unread_count frames from the server correct this guess.
-        if (!notification.is_read) this._setUnreadCount(this.unreadCount + 1);
+        this._setUnreadCount(this.unreadCount + 1);
       }
-      this._call('onNotification', notification, {source});
       this._emit('notification', {notification, source});
       return true;
-    }
-
-    _receiveUpdate(notification) {
-      if (!notification || typeof notification !== 'object') return;
-      const id = toId(notification.id);
-      if (id !== null) this._rememberId(id);
-      this._call('onUpdate', notification);
-      this._emit('update', {notification});
     }
 
     _rememberId(id) {
@@ -831,52 +958,11 @@
     _setUnreadCount(count) {
       this.unreadCount = toCount(count);
       updateBadges(this._document, this.unreadCount);
-      this._call('onUnreadCount', this.unreadCount);
       this._emit('unread-count', {count: this.unreadCount});
     }
 
-    _receiveRead(frame) {
-      const ids = Array.isArray(frame.ids) ? frame.ids.map(toId).filter((id) => id !== null) : [];
-      const detail = {ids, all: frame.all === true};
-      markToastsRead(this._document, detail.ids, detail.all);
-      this._call('onRead', detail);
-      this._emit('read', detail);
-    }
-
-    _receiveResumed(frame) {
-      this._resuming = false;
-      const detail = {count: toCount(frame.count), complete: frame.complete !== false};
-      this._emit('resumed', detail);
-      if (!detail.complete) this.refetch(this._resumeFrom);
-    }
-
-    _receiveHeartbeatAck(frame) {
-      if (this._ackTimer !== null) clearTimeout(this._ackTimer);
-      this._ackTimer = null;
-      const serverLastId = toId(frame.last_id);
-      if (serverLastId === null || serverLastId <= this.lastId || this._resuming) return;
-      // A client that has seen nothing yet takes the server's id as its starting point.
-      if (this.lastId > 0) this._sendResume();
-      else this.lastId = serverLastId;
-    }
-
-    _receiveError(frame) {
-      const detail = {code: asText(frame.code), message: asText(frame.message)};
-      console.warn(`${LOG_PREFIX}server error ${detail.code}: ${detail.message}`);
-      this._call('onError', detail);
-      this._emit('error', detail);
-    }
-
-    /* -------------------------------------------------------- outgoing frames */
-
     _send(frame) {
-      if (!this.connected || !this._socket) return false;
-      try {
-        this._socket.send(JSON.stringify(frame));
-        return true;
-      } catch (err) {
-        return false;
-      }
+      return this._connection.send(frame);
     }
 
     _sendResume() {
@@ -979,37 +1065,6 @@
 
     /* ---------------------------------------------------------------- misc */
 
-    _toastHandlers(toast, notification) {
-      return {
-        baseHref: this._baseHref(),
-        open: (href) => {
-          this.reportClicked(notification.id);
-          this._open(notification, href);
-        },
-        dismiss: () => this.dismissToast(toast),
-        markRead: () => {
-          this.reportClicked(notification.id);
-          this._markReadIfUnread(notification);
-        },
-        runAction: (action, method, href, button) => {
-          this.reportClicked(notification.id);
-          return this._runAction(notification, action, method, href, button, toast);
-        },
-      };
-    }
-
-    _holdToast(toast) {
-      if (this._toastTimers.has(toast)) clearTimeout(this._toastTimers.get(toast));
-      this._toastTimers.delete(toast);
-    }
-
-    _scheduleToastRemoval(toast) {
-      this._holdToast(toast);
-      if (this.options.toastTimeout > 0) {
-        this._toastTimers.set(toast, setTimeout(() => this.dismissToast(toast), this.options.toastTimeout));
-      }
-    }
-
     _open(notification, href) {
       this._markReadIfUnread(notification);
       const location = this._window && this._window.location;
@@ -1019,37 +1074,6 @@
     _markReadIfUnread(notification) {
       const id = toId(notification.id);
       if (id !== null && !notification.is_read) this.markAsRead(id);
-    }
-
-    async _runAction(notification, action, method, href, button, toast) {
-      const fetchFn = this._fetch;
-      if (!fetchFn) return false;
-      const headers = {Accept: 'application/json'};
-      const token = this._csrfToken();
-      // Never hand the CSRF token to another origin.
-      if (token && isSameOrigin(href, this._baseHref())) headers['X-CSRFToken'] = token;
-      button.setAttribute('disabled', '');
-      let ok = false;
-      let outcome = null;
-      try {
-        const response = await fetchFn(href, {method, credentials: 'same-origin', headers});
-        ok = Boolean(response && response.ok);
-        if (ok && typeof response.json === 'function') {
-          const body = await response.json().catch(() => null);
-          outcome = body && body.outcome && typeof body.outcome === 'object' ? body.outcome : null;
-        }
-        if (!ok) console.warn(`${LOG_PREFIX}action "${asText(action.label)}" failed: HTTP ${response && response.status}`);
-      } catch (err) {
-        console.warn(`${LOG_PREFIX}action "${asText(action.label)}" failed (${err && err.message})`);
-      }
-      this._emit('action', {notification, action, ok, outcome});
-      if (ok) {
-        this._markReadIfUnread(notification);
-        this.dismissToast(toast);
-      } else {
-        button.removeAttribute('disabled');
-      }
-      return ok;
     }
 
     _csrfToken() {
@@ -1062,28 +1086,12 @@
       return (location && location.href) || undefined;
     }
 
-    _setStatus(status, detail) {
-      this.status = status;
-      const full = Object.assign({status, stoppedReason: this.stoppedReason}, detail);
-      this._call('onStatus', full);
-      this._emit('status', full);
-    }
-
-    /** Call a user callback; an exception there must not break the client. */
-    _call(name, ...args) {
-      try {
-        this[name].apply(this, args);
-      } catch (err) {
-        console.error(`${LOG_PREFIX}${name} threw`, err);
-      }
-    }
-
-    /** Dispatch a "live-notify:<name>" CustomEvent on the document. */
-    _emit(name, detail) {
-      const doc = this._document;
-      const EventClass = (this._window && this._window.CustomEvent) || (root && root.CustomEvent);
-      if (!doc || typeof doc.dispatchEvent !== 'function' || typeof EventClass !== 'function') return;
-      doc.dispatchEvent(new EventClass(`live-notify:${name}`, {detail}));
+    /** Dispatch a "live-notify:<name>" event on the document: the one way the client tells what happened. */
+    _emit(name, detail, closeEvent) {
+      const EventClass = (this._window && this._window.CustomEvent) || root.CustomEvent;
+      const event = new EventClass(`live-notify:${name}`, {detail});
+      event[SOURCE] = {client: this, closeEvent};
+      this._events.dispatchEvent(event);
     }
   }
 
