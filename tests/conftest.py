@@ -4,9 +4,7 @@ import weakref
 
 import pytest
 import pytest_asyncio
-from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db import ProgrammingError
 from django.db.backends.signals import connection_created
@@ -15,6 +13,7 @@ from django.dispatch import receiver
 from django.test import Client
 
 from django_live_notify.hub import stop_hubs
+from django_live_notify.testing import communicator
 
 # Connections opened by threads other than the main one: asgiref's executors, channels' database thread.
 thread_connections: weakref.WeakSet = weakref.WeakSet()
@@ -112,26 +111,12 @@ def session_cookie(user):
 
 
 async def open_socket(user=None, origin=b"http://testserver", path="/ws/notifications/", expect_open=True):
-    """Return a connected WebsocketCommunicator for ``user`` (anonymous when None) on the real ASGI stack."""
+    """Return ``testing.communicator()`` for ``user`` (anonymous when None) on the project's whole ASGI stack."""
     from tests.asgi import application
 
-    # The Host a browser on http://testserver sends, as Django's test Client does.
-    headers = [(b"host", b"testserver")]
-    if origin:
-        headers.append((b"origin", origin))
-    if user is not None:
-        key = await sync_to_async(session_cookie)(user)
-        headers.append((b"cookie", f"sessionid={key}".encode()))
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, _ = await communicator.connect()
-    if expect_open:
-        assert connected
-    return communicator
-
-
-@pytest.fixture
-def socket():
-    return open_socket
+    return await communicator(
+        user, path, origin=origin.decode() if origin else "", application=application, expect_open=expect_open
+    )
 
 
 @pytest.fixture

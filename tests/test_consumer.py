@@ -12,13 +12,10 @@ from django.test import override_settings
 from django_live_notify import anotify, notify
 from django_live_notify.models import Notification
 from django_live_notify.signals import notification_read
+from django_live_notify.testing import receive_frame as receive
 from tests.conftest import make_user, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def receive(communicator, timeout=2):
-    return json.loads(await communicator.receive_from(timeout))
 
 
 async def users(*names):
