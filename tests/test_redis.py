@@ -80,6 +80,7 @@ async def test_last_socket_leaving_leaves_the_user_group(redis_layer):
     await anotify(ana, title="offline")
 
 
+@pytest.mark.slow  # Real Redis expiry and socket timeouts: seconds of real time.
 async def test_memberships_are_renewed_before_group_expiry(redis_url):
     """channels-redis forgets group members after group_expiry; the hub joins again in time."""
     layer = {
@@ -101,6 +102,7 @@ async def test_memberships_are_renewed_before_group_expiry(redis_url):
         await socket.disconnect()
 
 
+@pytest.mark.slow  # Real Redis expiry and socket timeouts: seconds of real time.
 async def test_idle_read_timeouts_do_not_delay_delivery(redis_url):
     """redis-py times out idle blocking reads; the hub must read again at once, not back off."""
     layer = {
