@@ -1,3 +1,4 @@
+import asyncio
 import threading
 import time
 import weakref
@@ -10,7 +11,7 @@ from django.db import ProgrammingError
 from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorWrapper
 from django.dispatch import receiver
-from django.test import Client
+from django.test import Client, override_settings
 
 from django_live_notify.hub import stop_hubs
 from django_live_notify.testing import communicator
@@ -117,6 +118,16 @@ async def open_socket(user=None, origin=b"http://testserver", path="/ws/notifica
     return await communicator(
         user, path, origin=origin.decode() if origin else "", application=application, expect_open=expect_open
     )
+
+
+async def recover_settled(hub):
+    """Run ``hub``'s recovery sweep once over every row stored so far; return how many notifications it sent.
+
+    Called directly instead of waiting for the periodic sweep, whose default interval is 15 s.
+    """
+    with override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.01, "IDLE_TIMEOUT": 60}):
+        await asyncio.sleep(0.1)  # older than the sweep's grace
+        return await hub.recover()
 
 
 @pytest.fixture
