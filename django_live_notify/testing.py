@@ -248,11 +248,13 @@ async def communicator(
     return ws
 
 
-async def receive_frame(communicator: Any, timeout: float = 1) -> Any:  # noqa: ASYNC109 (like receive_from())
+async def receive_frame(communicator: Any, timeout: float = 3) -> Any:  # noqa: ASYNC109 (like receive_from())
     """Return the next frame the socket sends, parsed from JSON.
 
     Fails if none comes within ``timeout`` seconds or the socket closes
     instead; unlike ``receive_from()``, a timeout leaves the socket usable.
+    The wait ends when a frame comes, so the generous default only slows a
+    failing test; it keeps a loaded CI machine from failing a passing one.
     """
     if await communicator.receive_nothing(timeout):
         raise AssertionError(f"No frame arrived within {timeout} second(s).")

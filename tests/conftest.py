@@ -1,20 +1,20 @@
+import asyncio
 import threading
 import time
 import weakref
 
 import pytest
 import pytest_asyncio
-from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db import ProgrammingError
 from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorWrapper
 from django.dispatch import receiver
-from django.test import Client
+from django.test import Client, override_settings
 
 from django_live_notify.hub import stop_hubs
+from django_live_notify.testing import communicator
 
 # Connections opened by threads other than the main one: asgiref's executors, channels' database thread.
 thread_connections: weakref.WeakSet = weakref.WeakSet()
@@ -112,26 +112,22 @@ def session_cookie(user):
 
 
 async def open_socket(user=None, origin=b"http://testserver", path="/ws/notifications/", expect_open=True):
-    """Return a connected WebsocketCommunicator for ``user`` (anonymous when None) on the real ASGI stack."""
+    """Return ``testing.communicator()`` for ``user`` (anonymous when None) on the project's whole ASGI stack."""
     from tests.asgi import application
 
-    # The Host a browser on http://testserver sends, as Django's test Client does.
-    headers = [(b"host", b"testserver")]
-    if origin:
-        headers.append((b"origin", origin))
-    if user is not None:
-        key = await sync_to_async(session_cookie)(user)
-        headers.append((b"cookie", f"sessionid={key}".encode()))
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, _ = await communicator.connect()
-    if expect_open:
-        assert connected
-    return communicator
+    return await communicator(
+        user, path, origin=origin.decode() if origin else "", application=application, expect_open=expect_open
+    )
 
 
-@pytest.fixture
-def socket():
-    return open_socket
+async def recover_settled(hub):
+    """Run ``hub``'s recovery sweep once over every row stored so far; return how many notifications it sent.
+
+    Called directly instead of waiting for the periodic sweep, whose default interval is 15 s.
+    """
+    with override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.01, "IDLE_TIMEOUT": 60}):
+        await asyncio.sleep(0.1)  # older than the sweep's grace
+        return await hub.recover()
 
 
 @pytest.fixture

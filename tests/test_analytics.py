@@ -1,7 +1,6 @@
 """Analytics records: ack and clicked frames, per-channel deliveries, the setting that turns them off."""
 
 import asyncio
-import json
 from datetime import timedelta
 
 import pytest
@@ -12,15 +11,12 @@ from django.utils import timezone
 
 from django_live_notify import analytics
 from django_live_notify.models import Notification, NotificationDelivery
+from django_live_notify.testing import receive_frame as receive
 from tests.conftest import make_user, open_socket
 
 
 def store(user, title="Hello", **extra):
     return Notification.objects.create(recipient=user, title=title, **extra)
-
-
-async def receive(socket):
-    return json.loads(await socket.receive_from(2))
 
 
 async def round_trip(socket):

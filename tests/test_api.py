@@ -1,7 +1,5 @@
 """notify(), broadcast() and the helpers kept from hand-written Channels setups."""
 
-import json
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
@@ -18,12 +16,9 @@ from django_live_notify import (
 )
 from django_live_notify.models import Notification
 from django_live_notify.signals import notification_created
+from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket
 from tests.testapp.models import Thing
-
-
-async def receive(communicator, timeout=2):
-    return json.loads(await communicator.receive_from(timeout))
 
 
 def test_notify_one_user_returns_the_stored_row(user_factory):
@@ -213,10 +208,10 @@ async def test_broadcast_reaches_every_socket_with_its_own_row_id():
     assert await abroadcast(title="Everyone", message="hello") == 3
     rows = await sync_to_async(lambda: dict(Notification.objects.values_list("recipient_id", "id")))()
     for user, socket in zip(users, sockets, strict=True):
-        frame = await receive(socket)
+        frame = await receive_frame(socket)
         assert frame["notification"]["id"] == rows[user.pk]
         assert frame["notification"]["title"] == "Everyone"
-        assert await receive(socket) == {"type": "unread_count", "count": 1}
+        assert await receive_frame(socket) == {"type": "unread_count", "count": 1}
         await socket.disconnect()
 
 
@@ -233,18 +228,18 @@ async def test_seed_helpers():
         related_object_id=7,
         related_object_type="ServiceRequest",
     )
-    frame = await receive(socket)
+    frame = await receive_frame(socket)
     assert frame["notification"]["id"] == notification_id
     assert frame["notification"]["data"] == {"related_object_id": 7, "related_object_type": "ServiceRequest"}
-    await receive(socket)
+    await receive_frame(socket)
 
     await sync_to_async(send_notification_to_user)(ana.pk, {"id": 123, "title": "push only"})
-    assert await receive(socket) == {"type": "notification", "notification": {"id": 123, "title": "push only"}}
+    assert await receive_frame(socket) == {"type": "notification", "notification": {"id": 123, "title": "push only"}}
     assert await sync_to_async(Notification.objects.filter(pk=123).exists)() is False
 
     assert await sync_to_async(broadcast_system_notification)("Sys", "msg", user_ids=[ana.pk]) == 1
-    assert (await receive(socket))["notification"]["title"] == "Sys"
-    await receive(socket)
+    assert (await receive_frame(socket))["notification"]["title"] == "Sys"
+    await receive_frame(socket)
     assert await sync_to_async(broadcast_system_notification)("All", "msg") == 2
     await socket.disconnect()
 

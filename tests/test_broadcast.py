@@ -9,13 +9,10 @@ from django.contrib.auth import get_user_model
 from django_live_notify import abroadcast, anotify, protocol, publish
 from django_live_notify.models import Notification
 from django_live_notify.replay import broadcast_targets
+from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def receive(communicator, timeout=3):
-    return json.loads(await communicator.receive_from(timeout))
 
 
 def published_messages(monkeypatch):
@@ -52,11 +49,11 @@ async def test_each_socket_gets_its_own_row_id_and_count():
         async for row in Notification.objects.filter(title="Everyone").select_related("recipient")
     }
     for name, count in (("ana", 2), ("bob", 1)):
-        frame = await receive(sockets[name])
+        frame = await receive_frame(sockets[name])
         assert frame["type"] == "notification"
         assert frame["notification"]["id"] == rows[name].pk
         assert frame["notification"]["title"] == "Everyone"
-        assert await receive(sockets[name]) == {"type": "unread_count", "count": count}
+        assert await receive_frame(sockets[name]) == {"type": "unread_count", "count": count}
     assert rows["cid"].broadcast_id == rows["ana"].broadcast_id is not None
     for socket in sockets.values():
         assert await socket.receive_nothing(0.2)

@@ -40,16 +40,42 @@ async def frames_within(socket, seconds):
     return [json.loads(message["text"]) for message in messages]
 
 
-async def next_window():
-    """Sleep into a fresh one-second window of every budget."""
-    await asyncio.sleep(1.05)
+class Clock:
+    """The budgets' clock, moved on by the test instead of sleeping through one-second windows."""
+
+    def __init__(self):
+        self.now = time.monotonic()
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(budgets, "_now", clock)
+    return clock
+
+
+async def settle(*sockets):
+    """Wait until the consumers have taken every frame sent to ``sockets`` (and counted it in their budget)."""
+    deadline = time.monotonic() + 5
+    while any(not socket.input_queue.empty() for socket in sockets) and time.monotonic() < deadline:
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.01)  # the consumer counts a frame before its first await
+
+
+async def next_window(clock, *sockets):
+    """Move the budgets into a fresh one-second window, once the frames sent to ``sockets`` were counted."""
+    await settle(*sockets)
+    clock.now += 1.05
 
 
 @override_settings(LIVE_NOTIFY={"MAX_MESSAGES_PER_SECOND": 5})
-async def test_frames_are_counted_per_user_across_all_their_sockets():
+async def test_frames_are_counted_per_user_across_all_their_sockets(clock):
     ana, bob = await sync_to_async(make_user)("ana"), await sync_to_async(make_user)("bob")
     laptop, phone, bobs = await open_socket(ana), await open_socket(ana), await open_socket(bob)
-    await next_window()
+    await next_window(clock)
     for _ in range(4):
         await laptop.send_json_to({"type": "heartbeat"})
         await phone.send_json_to({"type": "heartbeat"})
@@ -64,10 +90,10 @@ async def test_frames_are_counted_per_user_across_all_their_sockets():
 
 
 @override_settings(LIVE_NOTIFY={"MAX_MESSAGES_PER_SECOND": 5})
-async def test_after_the_first_rate_limited_error_of_a_window_frames_are_dropped_without_a_reply():
+async def test_after_the_first_rate_limited_error_of_a_window_frames_are_dropped_without_a_reply(clock):
     ana = await sync_to_async(make_user)("ana")
     socket = await open_socket(ana)
-    await next_window()
+    await next_window(clock)
     for _ in range(50):
         await socket.send_json_to({"type": "heartbeat"})
 
@@ -76,18 +102,19 @@ async def test_after_the_first_rate_limited_error_of_a_window_frames_are_dropped
     assert [frame.get("code") for frame in frames[5:]] == ["rate_limited"]
     assert (await get_hub()).stats["rate_limited"] == 45
 
-    await next_window()
+    await next_window(clock, socket)
     await socket.send_json_to({"type": "heartbeat"})
     assert await frames_within(socket, 0.3) == [{"type": "heartbeat_ack"}]  # a new window answers again
     await socket.disconnect()
 
 
-async def flood(socket, windows, per_window=8):
-    """Send ``per_window`` heartbeats in each of ``windows`` one-second windows; stop early if the socket closes."""
+async def flood(socket, clock, windows, per_window=8):
+    """Send ``per_window`` heartbeats in each of ``windows`` one-second windows."""
     for _ in range(windows):
         for _ in range(per_window):
             await socket.send_json_to({"type": "heartbeat"})
-        await asyncio.sleep(1.02)
+        await settle(socket)
+        clock.now += 1.02
 
 
 async def close_code(socket):
@@ -99,20 +126,20 @@ async def close_code(socket):
 
 
 @override_settings(LIVE_NOTIFY={"MAX_MESSAGES_PER_SECOND": 5})
-async def test_a_socket_over_the_limit_for_several_windows_in_a_row_is_closed_with_1008_and_a_quiet_one_stays():
+async def test_a_socket_over_the_limit_for_several_windows_in_a_row_is_closed_with_1008_and_a_quiet_one_stays(clock):
     ana = await sync_to_async(make_user)("ana")
     flooding, quiet = await open_socket(ana), await open_socket(ana)
-    await next_window()
+    await next_window(clock)
 
-    await flood(flooding, ABUSIVE_WINDOWS - 1)
+    await flood(flooding, clock, ABUSIVE_WINDOWS - 1)
     assert await close_code(flooding) is None  # one window short
-    await flood(flooding, 1)
+    await flood(flooding, clock, 1)
 
     assert await close_code(flooding) == 1008
     assert await close_code(quiet) is None
     await quiet.send_json_to({"type": "heartbeat"})
     # The user's budget is still over the limit in this window: the quiet socket is only told so, not closed.
-    await next_window()
+    await next_window(clock, quiet)
     await quiet.send_json_to({"type": "heartbeat"})
     assert (await frames_within(quiet, 0.5))[-1] == {"type": "heartbeat_ack"}
     hub = await get_hub()
@@ -121,14 +148,14 @@ async def test_a_socket_over_the_limit_for_several_windows_in_a_row_is_closed_wi
 
 
 @override_settings(LIVE_NOTIFY={"MAX_MESSAGES_PER_SECOND": 5})
-async def test_a_quiet_second_ends_the_streak():
+async def test_a_quiet_second_ends_the_streak(clock):
     ana = await sync_to_async(make_user)("ana")
     socket = await open_socket(ana)
-    await next_window()
+    await next_window(clock)
 
-    await flood(socket, ABUSIVE_WINDOWS - 1)
-    await asyncio.sleep(1.1)  # a whole window without frames
-    await flood(socket, ABUSIVE_WINDOWS - 1)
+    await flood(socket, clock, ABUSIVE_WINDOWS - 1)
+    clock.now += 1.1  # a whole window without frames
+    await flood(socket, clock, ABUSIVE_WINDOWS - 1)
 
     assert await close_code(socket) is None
     await socket.disconnect()

@@ -12,13 +12,11 @@ from django.test import override_settings
 from django_live_notify import anotify, notify
 from django_live_notify.models import Notification
 from django_live_notify.signals import notification_read
-from tests.conftest import make_user, open_socket
+from django_live_notify.testing import assert_no_frame
+from django_live_notify.testing import receive_frame as receive
+from tests.conftest import make_user, open_socket, recover_settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def receive(communicator, timeout=2):
-    return json.loads(await communicator.receive_from(timeout))
 
 
 async def users(*names):
@@ -270,17 +268,25 @@ async def test_multibyte_frame_is_measured_in_bytes():
     assert message["code"] == 1009
 
 
-@override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.2})
-async def test_silent_socket_is_reaped_and_talking_socket_is_kept():
+@override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 30, "IDLE_TIMEOUT": 60})
+async def test_silent_socket_is_reaped_and_talking_socket_is_kept(monkeypatch):
+    from django_live_notify.hub import get_hub
+
     ana, bob = await users("ana", "bob")
     silent = await open_socket(ana)
     talking = await open_socket(bob)
-    for _ in range(8):
-        await asyncio.sleep(0.1)
-        await talking.send_json_to({"type": "heartbeat"})
-        assert await receive(talking) == {"type": "heartbeat_ack"}
+    hub = await get_hub()
+    # A minute later, instead of sleeping one: the loop's clock is the one the hub and the consumer read.
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(loop, "time", lambda now=loop.time: now() + 61)
+    await talking.send_json_to({"type": "heartbeat"})
+    assert await receive(talking) == {"type": "heartbeat_ack"}
+    await hub.sweep()
     message = await silent.receive_output(1)
     assert message == {"type": "websocket.close", "code": 4002, "reason": ""} or message["code"] == 4002
+    assert hub.stats["closed_idle"] == 1
+    await talking.send_json_to({"type": "heartbeat"})
+    assert await receive(talking) == {"type": "heartbeat_ack"}
     await talking.disconnect()
 
 
@@ -295,37 +301,36 @@ async def test_disconnect_leaves_the_hub():
     assert hub.connection_count == 0
 
 
-@override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.2, "IDLE_TIMEOUT": 30})
 async def test_row_stored_without_a_live_send_still_reaches_open_sockets():
     """A process that dies between commit and send leaves a row nobody pushed: the sweep sends it."""
+    from django_live_notify.hub import get_hub
+
     ana, bob = await users("ana", "bob")
     socket = await open_socket(ana)
     bob_socket = await open_socket(bob)
-    await asyncio.sleep(0.3)  # let the first sweep set its watermark
+    hub = await get_hub()
+    assert await recover_settled(hub) == 0  # the first sweep sets its watermark
     # Stored straight through the ORM: no notify(), so no live send at all.
     row = await sync_to_async(Notification.objects.create)(recipient=ana, title="lost send")
-    frame = await receive(socket, timeout=2)
+    assert await recover_settled(hub) == 1
+    frame = await receive(socket)
     assert frame["notification"]["id"] == row.pk
     assert await receive(socket) == {"type": "unread_count", "count": 1}
-    await socket.send_json_to({"type": "heartbeat"})
-    assert await receive(socket) == {"type": "heartbeat_ack"}
     # Sent once: later sweeps do not repeat it, and nobody else gets it.
-    await asyncio.sleep(0.5)
-    await socket.send_json_to({"type": "heartbeat"})
-    assert await receive(socket) == {"type": "heartbeat_ack"}
-    for _ in range(3):
-        await bob_socket.send_json_to({"type": "heartbeat"})
-        assert await receive(bob_socket) == {"type": "heartbeat_ack"}
-        await asyncio.sleep(0.15)
+    assert await recover_settled(hub) == 0
+    await assert_no_frame(socket)
+    await assert_no_frame(bob_socket)
     await socket.disconnect()
     await bob_socket.disconnect()
 
 
-@override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.2, "IDLE_TIMEOUT": 30})
 async def test_recovery_sweep_does_not_repeat_live_or_resumed_notifications():
+    from django_live_notify.hub import get_hub
+
     (ana,) = await users("ana")
     socket = await open_socket(ana)
-    await asyncio.sleep(0.3)
+    hub = await get_hub()
+    assert await recover_settled(hub) == 0
     await anotify(ana, title="live")
     assert (await receive(socket))["notification"]["title"] == "live"
     assert (await receive(socket))["type"] == "unread_count"
@@ -334,8 +339,6 @@ async def test_recovery_sweep_does_not_repeat_live_or_resumed_notifications():
     assert [(await receive(socket))["type"] for _ in range(4)] == [
         "notification", "notification", "resumed", "unread_count",
     ]  # fmt: skip
-    for _ in range(4):
-        await asyncio.sleep(0.15)
-        await socket.send_json_to({"type": "heartbeat"})
-        assert await receive(socket) == {"type": "heartbeat_ack"}
+    assert await recover_settled(hub) == 0
+    await assert_no_frame(socket)
     await socket.disconnect()

@@ -10,6 +10,9 @@ import pytest
 
 from tests.servers import LiveDatabase
 
+# Every test starts Python processes on the example project: about 30 s in all.
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANAGE = REPO_ROOT / "example_project" / "manage.py"
 GUIDE = "log in as ana / demo12345 in one window and bruno / demo12345 in another (private window)"

@@ -14,15 +14,12 @@ from django_live_notify.models import Notification
 from django_live_notify.reading import mark_read
 from django_live_notify.rules import register, registry, unregister
 from django_live_notify.signals import notification_created, notification_updated
+from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket
 from tests.testapp.models import Note, Ticket
 
 # Where the database has row locks, the recipients' user rows are locked first: SQLite's writers take turns anyway.
 LOCK = ["SELECT"] if connection.features.has_select_for_update else []
-
-
-async def receive(communicator, timeout=2):
-    return json.loads(await communicator.receive_from(timeout))
 
 
 def comment(recipients, author):
@@ -181,15 +178,15 @@ async def test_an_update_reaches_an_open_socket_as_an_update_of_the_same_id():
     ana = await sync_to_async(make_user)("ana")
     socket = await open_socket(ana)
     first = await anotify(ana, title="Bob commented", group_key="c", group_title="{count} comments")
-    frame = await receive(socket)
+    frame = await receive_frame(socket)
     assert frame["type"] == "notification"
     assert frame["notification"]["id"] == first.pk
     assert frame["notification"]["group_count"] == 1
-    assert await receive(socket) == {"type": "unread_count", "count": 1}
+    assert await receive_frame(socket) == {"type": "unread_count", "count": 1}
 
     await anotify(ana, title="Cid commented", message="second", group_key="c", group_title="{count} comments")
 
-    frame = await receive(socket)
+    frame = await receive_frame(socket)
     assert frame["type"] == "update"
     payload = frame["notification"]
     assert payload["id"] == first.pk
@@ -199,7 +196,7 @@ async def test_an_update_reaches_an_open_socket_as_an_update_of_the_same_id():
     stored = await sync_to_async(lambda: Notification.objects.get(pk=first.pk).to_payload())()
     assert payload == json.loads(json.dumps(stored))
     # Still one unread notification.
-    assert await receive(socket) == {"type": "unread_count", "count": 1}
+    assert await receive_frame(socket) == {"type": "unread_count", "count": 1}
     assert await socket.receive_nothing(0.2)
     await socket.disconnect()
 
@@ -212,8 +209,8 @@ async def test_one_call_sends_new_rows_and_updates_to_the_right_sockets():
 
     await anotify([ana, bob], title="second", group_key="g")
 
-    ana_frames = [await receive(ana_socket), await receive(ana_socket)]
-    bob_frames = [await receive(bob_socket), await receive(bob_socket)]
+    ana_frames = [await receive_frame(ana_socket), await receive_frame(ana_socket)]
+    bob_frames = [await receive_frame(bob_socket), await receive_frame(bob_socket)]
     assert [frame["type"] for frame in ana_frames] == ["update", "unread_count"]
     assert [frame["type"] for frame in bob_frames] == ["notification", "unread_count"]
     assert ana_frames[0]["notification"]["group_count"] == 2

@@ -1,6 +1,5 @@
 """django-notifications-hq's mark_as_unread and delete (our archive) over HTTP and protocol v1, pushed to every tab."""
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 from django_live_notify import inbox, reading
 from django_live_notify.models import Notification
+from django_live_notify.testing import receive_frame as receive
 from tests.conftest import make_user, open_socket
 
 
@@ -142,10 +142,6 @@ def test_the_form_views_redirect_back_and_hide_other_users_rows(ana, bob, name):
 
 
 # --------------------------------------------------------------------------- protocol v1 and the other tabs
-
-
-async def receive(socket):
-    return json.loads(await socket.receive_from(2))
 
 
 @pytest.mark.django_db(transaction=True)

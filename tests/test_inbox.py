@@ -13,6 +13,7 @@ from django_live_notify import actions, inbox, notify
 from django_live_notify.actions import action
 from django_live_notify.conf import live_settings
 from django_live_notify.models import Notification
+from django_live_notify.testing import receive_frame as receive
 from tests.conftest import make_user, open_socket
 
 
@@ -242,10 +243,6 @@ def test_type_labels_are_derived_from_the_name_unless_configured():
 
 
 # --------------------------------------------------------------------------- protocol v1
-
-
-async def receive(socket):
-    return json.loads(await socket.receive_from(2))
 
 
 @pytest.mark.django_db(transaction=True)

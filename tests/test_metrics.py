@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from django_live_notify import abroadcast, anotify, metrics, publish, session_check
 from django_live_notify.hub import get_hub
+from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket
 from tests.test_outbox import LIMITS, Transport, slow_socket
 
@@ -51,10 +52,6 @@ def value(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-async def receive(communicator, timeout=3):
-    return json.loads(await communicator.receive_from(timeout))
-
-
 async def users(*names):
     return [await sync_to_async(make_user)(name) for name in names]
 
@@ -80,11 +77,11 @@ async def test_frames_in_are_counted_by_their_type_and_frames_out_by_the_type_wr
     before = await ascrape()
     for _ in range(3):
         await socket.send_to(text_data='{"type": "heartbeat"}')
-        assert await receive(socket) == {"type": "heartbeat_ack"}
+        assert await receive_frame(socket) == {"type": "heartbeat_ack"}
     await socket.send_to(text_data='{"type": "get_unread_count"}')
-    assert (await receive(socket))["type"] == "unread_count"
+    assert (await receive_frame(socket))["type"] == "unread_count"
     await socket.send_to(text_data='{"type": "no such type, and never a label"}')
-    assert (await receive(socket))["type"] == "error"
+    assert (await receive_frame(socket))["type"] == "error"
     after = await ascrape()
 
     def delta(name, frame_type):
@@ -106,13 +103,13 @@ async def test_notify_and_broadcast_count_calls_and_rows_and_the_latency_of_what
     before = await ascrape()
     await anotify([ana, bob], title="To two")
     for socket in (ana_socket, bob_socket):
-        assert (await receive(socket))["type"] == "notification"
+        assert (await receive_frame(socket))["type"] == "notification"
     await anotify(cleo, title="To one without a socket here")
     count = await abroadcast(title="To everyone")
     assert count == 3
     for socket in (ana_socket, bob_socket):
-        assert (await receive(socket))["type"] == "unread_count"
-        assert (await receive(socket))["type"] == "notification"
+        assert (await receive_frame(socket))["type"] == "unread_count"
+        assert (await receive_frame(socket))["type"] == "notification"
     after = await ascrape()
 
     def delta(name, **labels):
@@ -255,9 +252,9 @@ async def test_with_metrics_off_nothing_is_recorded_and_the_view_is_404():
         assert not metrics.enabled()
         socket = await open_socket(ana)
         await socket.send_to(text_data='{"type": "heartbeat"}')
-        assert await receive(socket) == {"type": "heartbeat_ack"}
+        assert await receive_frame(socket) == {"type": "heartbeat_ack"}
         await anotify([ana, bob], title="Unmeasured")
-        assert (await receive(socket))["type"] == "notification"
+        assert (await receive_frame(socket))["type"] == "notification"
         hub = await get_hub()
         await hub.sweep()
         metrics.record_channel_send("push", "sent")
@@ -377,7 +374,7 @@ async def test_a_redis_restart_counts_the_hubs_receive_errors_and_its_recovery()
                     break
                 await asyncio.sleep(0.05)
             await anotify(ana, title="after the restart")
-            assert (await receive(socket, timeout=20))["type"] == "notification"
+            assert (await receive_frame(socket, timeout=20))["type"] == "notification"
             after = await ascrape()
             await socket.disconnect()
     finally:

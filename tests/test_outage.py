@@ -16,6 +16,7 @@ from django_live_notify import anotify, notify, protocol, publish
 from django_live_notify.hub import get_hub
 from django_live_notify.management.commands.live_notify_send import STORED_NOT_SENT
 from django_live_notify.models import Notification
+from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket, session_cookie
 from tests.servers import RedisServer, free_port, redis_server_binary, skip_or_fail
 
@@ -44,10 +45,6 @@ def fresh_outage(monkeypatch):
     monkeypatch.setattr(publish, "outage", publish._Outage())
 
 
-async def receive(communicator, timeout=3.0):
-    return json.loads(await communicator.receive_from(timeout))
-
-
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 async def test_redis_restarted_empty_delivers_again_within_seconds(own_redis):
@@ -56,7 +53,7 @@ async def test_redis_restarted_empty_delivers_again_within_seconds(own_redis):
     with override_settings(CHANNEL_LAYERS=layers(own_redis.url)):
         socket = await open_socket(ana)
         await socket.send_json_to({"type": "heartbeat"})
-        assert await receive(socket) == {"type": "heartbeat_ack"}
+        assert await receive_frame(socket) == {"type": "heartbeat_ack"}
         hub = await get_hub()
         assert hub.layer is not None
         own_redis.kill()
@@ -72,13 +69,13 @@ async def test_redis_restarted_empty_delivers_again_within_seconds(own_redis):
         await asyncio.sleep(max(0.0, back + 1.0 - time.monotonic()))
         sent = time.monotonic()
         notification = await anotify(ana, title="after the restart")
-        frame = await receive(socket, timeout=20)
+        frame = await receive_frame(socket, timeout=20)
         arrived = time.monotonic()
         print(f"\nRedis restarted empty, default heartbeat: groups re-joined {rejoined:.2f} s after Redis was back;")
         print(f"a notification sent {sent - back:.2f} s after it arrived {arrived - sent:.3f} s later")
         assert frame["notification"]["id"] == notification.pk
         assert arrived - back < 5.0, f"arrived {arrived - back:.2f} s after Redis was back: the re-join waited"
-        assert await receive(socket) == {"type": "unread_count", "count": 1}
+        assert await receive_frame(socket) == {"type": "unread_count", "count": 1}
         await socket.disconnect()
 
 
@@ -90,7 +87,7 @@ async def test_a_handshake_while_redis_is_down_waits_for_it_briefly(own_redis):
     with override_settings(CHANNEL_LAYERS=layers(own_redis.url)):
         first = await open_socket(ana)
         await first.send_json_to({"type": "heartbeat"})
-        assert await receive(first) == {"type": "heartbeat_ack"}
+        assert await receive_frame(first) == {"type": "heartbeat_ack"}
         own_redis.kill()
         restart = threading.Timer(0.6, own_redis.start)
         restart.start()
@@ -115,7 +112,7 @@ async def test_a_handshake_while_redis_is_down_waits_for_it_briefly(own_redis):
         assert answer.get("code") != protocol.CLOSE_TRY_AGAIN_LATER, "told to come back later"
         assert json.loads(answer["text"]) == {"type": "heartbeat_ack"}
         notification = await anotify(bob, title="joined while Redis restarted")
-        assert (await receive(second))["notification"]["id"] == notification.pk
+        assert (await receive_frame(second))["notification"]["id"] == notification.pk
         await second.disconnect()
         await first.disconnect()
 

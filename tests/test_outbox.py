@@ -1,7 +1,6 @@
 """The outbox: frames are queued, never awaited by the hub; a socket that falls behind is aborted at once."""
 
 import asyncio
-import json
 import struct
 
 import pytest
@@ -12,6 +11,7 @@ from django.test import override_settings
 from django_live_notify import protocol, publish
 from django_live_notify.hub import get_hub
 from django_live_notify.outbox import server_protocol
+from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,10 +69,6 @@ async def slow_socket(user, transport=None):
     return server, communicator
 
 
-async def receive(communicator, timeout=3):
-    return json.loads(await communicator.receive_from(timeout))
-
-
 def connection_of(hub, user):
     [connection] = hub.connections[str(user.pk)]
     return connection
@@ -84,7 +80,7 @@ async def test_frames_reach_a_reading_socket_in_order_and_no_writer_task_outlive
     socket = await open_socket(ana)
     for _ in range(LIMITS["MAX_PENDING_FRAMES"] * 3):
         await socket.send_to(text_data='{"type": "heartbeat"}')
-    frames = [await receive(socket) for _ in range(LIMITS["MAX_PENDING_FRAMES"] * 3)]
+    frames = [await receive_frame(socket) for _ in range(LIMITS["MAX_PENDING_FRAMES"] * 3)]
     assert frames == [{"type": "heartbeat_ack"}] * (LIMITS["MAX_PENDING_FRAMES"] * 3)
     outbox = connection_of(await get_hub(), ana).outbox
     assert outbox.writer is None and outbox.items is None and outbox.timer is None
@@ -106,14 +102,14 @@ async def test_a_write_that_waits_is_finished_by_a_writer_task_with_the_frames_q
     assert outbox.writer is not None and outbox.pending == 2
     assert await socket.receive_nothing(0.1)
     server.reading.set()
-    assert [(await receive(socket))["type"] for _ in range(3)] == ["heartbeat_ack", "unread_count", "error"]
+    assert [(await receive_frame(socket))["type"] for _ in range(3)] == ["heartbeat_ack", "unread_count", "error"]
     await asyncio.sleep(0.05)
     assert outbox.writer is None and outbox.items is None and outbox.timer is None
     assert not transport.aborted.is_set() and hub.stats["closed_too_slow"] == 0
     # The server's send took the frame the writer resumed: the next one goes out at once, without a task.
     await socket.send_to(text_data='{"type": "heartbeat"}')
     assert outbox.writer is None
-    assert await receive(socket) == {"type": "heartbeat_ack"}
+    assert await receive_frame(socket) == {"type": "heartbeat_ack"}
     await socket.disconnect()
 
 
@@ -176,7 +172,7 @@ async def test_a_slow_reader_never_holds_up_delivery_to_others_nor_the_sweep():
     for _ in range(3):
         message = publish.frames_message([(str(ana.pk), [frame]), (str(bob.pk), [frame])])
         await asyncio.wait_for(hub.deliver(message), 0.1)
-        assert (await receive(reader))["notification"] == {"title": "hello"}
+        assert (await receive_frame(reader))["notification"] == {"title": "hello"}
     connection_of(hub, ana).last_seen = 0
     assert await asyncio.wait_for(hub.sweep(), 0.5) == 1
     assert str(ana.pk) not in hub.connections

@@ -1,7 +1,6 @@
 """Preferences: per user and type, live / store / off; defaults, mandatory types, the page and the JSON API."""
 
 import asyncio
-import json
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -15,6 +14,7 @@ from django_live_notify import abroadcast, anotify, broadcast, notify
 from django_live_notify.models import Notification, NotificationPreference
 from django_live_notify.preferences import PreferenceError, deliveries, preferences_for, set_preferences
 from django_live_notify.rules import register, registry, unregister
+from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket
 from tests.testapp.models import Ticket
 
@@ -23,10 +23,6 @@ TYPES = [("system", "System"), ("comment", "Comment"), ("security", "Security")]
 
 def prefer(user, notification_type, delivery):
     NotificationPreference.objects.create(user=user, notification_type=notification_type, delivery=delivery)
-
-
-async def receive(communicator, timeout=2):
-    return json.loads(await communicator.receive_from(timeout))
 
 
 def logged_in(user):
@@ -159,19 +155,19 @@ async def test_a_stored_only_notification_reaches_sockets_as_a_count_only():
 
     await anotify([ana, bob], title="New comment", notification_type="comment")
 
-    assert await receive(ana_socket) == {"type": "unread_count", "count": 1}
-    assert (await receive(bob_socket))["type"] == "notification"
-    assert await receive(bob_socket) == {"type": "unread_count", "count": 1}
+    assert await receive_frame(ana_socket) == {"type": "unread_count", "count": 1}
+    assert (await receive_frame(bob_socket))["type"] == "notification"
+    assert await receive_frame(bob_socket) == {"type": "unread_count", "count": 1}
     assert await ana_socket.receive_nothing(0.2)
 
     # Nor is it replayed on resume: it never toasts.
     await ana_socket.send_json_to({"type": "resume", "last_id": 0})
-    assert await receive(ana_socket) == {"type": "resumed", "count": 0, "complete": True}
-    assert await receive(ana_socket) == {"type": "unread_count", "count": 1}
+    assert await receive_frame(ana_socket) == {"type": "resumed", "count": 0, "complete": True}
+    assert await receive_frame(ana_socket) == {"type": "unread_count", "count": 1}
 
     assert await abroadcast(title="Everyone", notification_type="comment") == 2
-    assert await receive(ana_socket) == {"type": "unread_count", "count": 2}
-    assert (await receive(bob_socket))["type"] == "notification"
+    assert await receive_frame(ana_socket) == {"type": "unread_count", "count": 2}
+    assert (await receive_frame(bob_socket))["type"] == "notification"
     for socket in (ana_socket, bob_socket):
         await socket.disconnect()
 
@@ -186,7 +182,7 @@ async def test_the_recovery_sweep_does_not_send_silent_rows():
     hub = await get_hub()
     await hub.recover()  # Sets the watermark.
     await anotify(ana, title="quiet", notification_type="comment")
-    await receive(socket)  # unread_count
+    await receive_frame(socket)  # unread_count
 
     with override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.01, "IDLE_TIMEOUT": 60}):
         await asyncio.sleep(0.1)
@@ -194,7 +190,7 @@ async def test_the_recovery_sweep_does_not_send_silent_rows():
         # A live row stored with its live send lost is what the sweep is for.
         await sync_to_async(Notification.objects.update)(silent=False)
         assert await hub.recover() == 1
-    assert (await receive(socket))["notification"]["title"] == "quiet"
+    assert (await receive_frame(socket))["notification"]["title"] == "quiet"
     await socket.disconnect()
 
 

@@ -1,11 +1,8 @@
 """The recovery sweep: constant queries however many users missed a live send, and nothing sent twice."""
 
-import asyncio
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -13,7 +10,7 @@ from django_live_notify import anotify, hub, protocol, reading
 from django_live_notify.hub import get_hub
 from django_live_notify.models import Notification
 from django_live_notify.replay import missed_frames
-from tests.conftest import make_user, open_socket
+from tests.conftest import make_user, open_socket, recover_settled
 
 
 def _sweep_after_loss(users, per_user):
@@ -73,13 +70,6 @@ def test_a_read_row_is_never_recovered_but_the_watermark_passes_it(user_factory)
 # --------------------------------------------------------------------------- the hub, across a user's pages
 
 
-async def _recover_settled(live_hub):
-    """Run one recovery sweep that looks at every row stored so far; return how many notifications it sent."""
-    with override_settings(LIVE_NOTIFY={"HEARTBEAT_INTERVAL": 0.01, "IDLE_TIMEOUT": 60}):
-        await asyncio.sleep(0.1)  # older than the sweep's grace
-        return await live_hub.recover()
-
-
 async def _page(user):
     """Open a socket as a page does: resume from the user's newest id when the page rendered."""
     last_id = await sync_to_async(reading.latest_id)(user)
@@ -101,7 +91,7 @@ async def test_the_next_page_is_not_sent_what_the_previous_page_received():
 
     next_page = await _page(ana)
     assert live_hub.watermark < row.pk
-    assert await _recover_settled(live_hub) == 0
+    assert await recover_settled(live_hub) == 0
     assert await next_page.receive_nothing(0.2)
     await next_page.disconnect()
 
@@ -119,7 +109,7 @@ async def test_a_departed_users_ids_are_forgotten_once_the_watermark_passes_them
 
     # Stored without a live send: the sweep sends it to Bob, and its watermark passes Ana's row.
     await sync_to_async(Notification.objects.create)(recipient=bob, title="lost send")
-    assert await _recover_settled(live_hub) == 1
+    assert await recover_settled(live_hub) == 1
     assert live_hub.departed == live_hub.delivered == {}
     await bob_page.disconnect()
 

@@ -11,6 +11,7 @@ from django.test import override_settings
 from django_live_notify import abroadcast, anotify, hub, protocol, publish, send_notification_to_user
 from django_live_notify.hub import get_hub
 from django_live_notify.publish import FANOUT_GROUP_THRESHOLD
+from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
@@ -26,19 +27,15 @@ def redis_layer(request, redis_url):
         yield request.param
 
 
-async def receive(communicator, timeout=3):
-    return json.loads(await communicator.receive_from(timeout))
-
-
 async def test_targeted_notification_over_redis(redis_layer):
     ana, bob = [await sync_to_async(make_user)(name) for name in ("ana", "bob")]
     ana_socket, bob_socket = await open_socket(ana), await open_socket(bob)
     hub = await get_hub()
     assert hub.layer is not None and "live_notify.hub" in hub.channel_name
     notification = await anotify(ana, title="over redis")
-    frame = await receive(ana_socket)
+    frame = await receive_frame(ana_socket)
     assert frame["notification"]["id"] == notification.pk
-    assert await receive(ana_socket) == {"type": "unread_count", "count": 1}
+    assert await receive_frame(ana_socket) == {"type": "unread_count", "count": 1}
     assert await bob_socket.receive_nothing(0.3)
     await ana_socket.disconnect()
     await bob_socket.disconnect()
@@ -50,12 +47,12 @@ async def test_many_recipients_and_broadcast_over_redis(redis_layer):
     # More recipients than the threshold: one message to the "everyone" group.
     rows = await anotify(users, title="many")
     for socket, row in zip(sockets, rows, strict=False):
-        assert (await receive(socket))["notification"]["id"] == row.pk
-        await receive(socket)
+        assert (await receive_frame(socket))["notification"]["id"] == row.pk
+        await receive_frame(socket)
     assert await abroadcast(title="all") == len(users)
     for socket in sockets:
-        assert (await receive(socket))["notification"]["title"] == "all"
-        assert await receive(socket) == {"type": "unread_count", "count": 2}
+        assert (await receive_frame(socket))["notification"]["title"] == "all"
+        assert await receive_frame(socket) == {"type": "unread_count", "count": 2}
         await socket.disconnect()
 
 
@@ -64,12 +61,12 @@ async def test_mark_read_reaches_other_tab_over_redis(redis_layer):
     tab_one, tab_two = await open_socket(ana), await open_socket(ana)
     notification = await anotify(ana, title="x")
     for tab in (tab_one, tab_two):
-        await receive(tab)
-        await receive(tab)
+        await receive_frame(tab)
+        await receive_frame(tab)
     await tab_one.send_json_to({"type": "mark_read", "id": notification.pk})
     for tab in (tab_one, tab_two):
-        assert await receive(tab) == {"type": "read", "ids": [notification.pk]}
-        assert await receive(tab) == {"type": "unread_count", "count": 0}
+        assert await receive_frame(tab) == {"type": "read", "ids": [notification.pk]}
+        assert await receive_frame(tab) == {"type": "unread_count", "count": 0}
         await tab.disconnect()
 
 
@@ -83,6 +80,7 @@ async def test_last_socket_leaving_leaves_the_user_group(redis_layer):
     await anotify(ana, title="offline")
 
 
+@pytest.mark.slow  # Real Redis expiry and socket timeouts: seconds of real time.
 async def test_memberships_are_renewed_before_group_expiry(redis_url):
     """channels-redis forgets group members after group_expiry; the hub joins again in time."""
     layer = {
@@ -97,13 +95,14 @@ async def test_memberships_are_renewed_before_group_expiry(redis_url):
         await asyncio.sleep(3.5)
         # Push-only sends: no stored row, so only the live path can deliver them.
         await sync_to_async(send_notification_to_user)(ana.pk, {"title": "to the user group"})
-        assert (await receive(socket))["notification"] == {"title": "to the user group"}
+        assert (await receive_frame(socket))["notification"] == {"title": "to the user group"}
         frame = protocol.notification_frame({"title": "to everyone"})
         await sync_to_async(publish.publish)(publish.frames_message([(str(ana.pk), [frame])]), everyone=True)
-        assert (await receive(socket))["notification"] == {"title": "to everyone"}
+        assert (await receive_frame(socket))["notification"] == {"title": "to everyone"}
         await socket.disconnect()
 
 
+@pytest.mark.slow  # Real Redis expiry and socket timeouts: seconds of real time.
 async def test_idle_read_timeouts_do_not_delay_delivery(redis_url):
     """redis-py times out idle blocking reads; the hub must read again at once, not back off."""
     layer = {
@@ -141,7 +140,7 @@ async def test_a_hub_that_cannot_start_is_dropped_and_the_next_socket_retries(re
         second = await open_socket(ana)
         assert (await get_hub()).layer is not None
         notification = await anotify(ana, title="after the layer came back")
-        assert (await receive(second))["notification"]["id"] == notification.pk
+        assert (await receive_frame(second))["notification"]["id"] == notification.pk
         await second.disconnect()
 
 
@@ -159,7 +158,7 @@ async def test_a_socket_that_cannot_join_its_group_is_closed_and_forgotten(redis
         with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": LAYERS[0], "CONFIG": {"hosts": [server.url]}}}):
             first = await open_socket(ana)
             await first.send_json_to({"type": "heartbeat"})
-            assert await receive(first) == {"type": "heartbeat_ack"}  # registered, in its group
+            assert await receive_frame(first) == {"type": "heartbeat_ack"}  # registered, in its group
             running = await get_hub()
             server.kill()
             second = await open_socket(bob)

@@ -2,6 +2,7 @@
 
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -78,13 +79,16 @@ async def test_token_of_another_salt_is_refused():
 
 
 @override_settings(LIVE_NOTIFY={"TOKEN_MAX_AGE": 1})
-async def test_expired_token_cannot_be_replayed():
+async def test_expired_token_cannot_be_replayed(monkeypatch):
+    from django.core import signing
+
     ana = await sync_to_async(make_user)("ana")
     token = await sync_to_async(make_token)(ana)
     socket, _, _ = await token_socket(token)
     await socket.send_json_to({"type": "heartbeat"})
     assert json.loads(await socket.receive_from(2)) == {"type": "heartbeat_ack"}
-    time.sleep(2.1)
+    later = time.time() + 2.1  # The signature's clock, moved on past TOKEN_MAX_AGE instead of sleeping.
+    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: later))
     replay, _, _ = await token_socket(token)
     assert (await replay.receive_output(2))["code"] == 4001
     await socket.disconnect()

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from django_live_notify import notify
 from django_live_notify.models import Notification
+from django_live_notify.testing import receive_frame
 from tests.conftest import make_user, open_socket
 from tests.testapp.models import Thing
 
@@ -447,10 +448,6 @@ def test_api_mark_all_read_needs_the_csrf_token(ana):
 # --------------------------------------------------------------------------- live frames
 
 
-async def receive(communicator, timeout=2):
-    return json.loads(await communicator.receive_from(timeout))
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_api_mark_read_pushes_read_and_unread_count_to_the_users_sockets():
     ana, bob = await sync_to_async(make_user)("ana"), await sync_to_async(make_user)("bob")
@@ -459,12 +456,12 @@ async def test_api_mark_read_pushes_read_and_unread_count_to_the_users_sockets()
     client = await sync_to_async(logged_in)(ana)
     response = await sync_to_async(client.post)(reverse("live_notify:api_mark_read", args=[first.pk]))
     assert response.status_code == 200
-    assert await receive(ana_socket) == {"type": "read", "ids": [first.pk]}
-    assert await receive(ana_socket) == {"type": "unread_count", "count": 1}
+    assert await receive_frame(ana_socket) == {"type": "read", "ids": [first.pk]}
+    assert await receive_frame(ana_socket) == {"type": "unread_count", "count": 1}
     response = await sync_to_async(client.post)(reverse("live_notify:api_mark_all_read"))
     assert response.json() == {"marked": 1, "unread_count": 0}
-    assert await receive(ana_socket) == {"type": "read", "all": True}
-    assert await receive(ana_socket) == {"type": "unread_count", "count": 0}
+    assert await receive_frame(ana_socket) == {"type": "read", "all": True}
+    assert await receive_frame(ana_socket) == {"type": "unread_count", "count": 0}
     assert await bob_socket.receive_nothing(0.2)
     await ana_socket.disconnect()
     await bob_socket.disconnect()
@@ -478,6 +475,6 @@ async def test_html_mark_read_pushes_read_and_unread_count_to_the_users_sockets(
     client = await sync_to_async(logged_in)(ana)
     response = await sync_to_async(client.post)(reverse("live_notify:mark_read", args=[notification.pk]))
     assert response.status_code == 302
-    assert await receive(socket) == {"type": "read", "ids": [notification.pk]}
-    assert await receive(socket) == {"type": "unread_count", "count": 0}
+    assert await receive_frame(socket) == {"type": "read", "ids": [notification.pk]}
+    assert await receive_frame(socket) == {"type": "unread_count", "count": 0}
     await socket.disconnect()
