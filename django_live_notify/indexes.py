@@ -16,7 +16,7 @@ from typing import Any
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-__all__ = ["AddIndexOnline", "DropFieldIndex", "RemoveIndexOnline"]
+__all__ = ["AddIndexOnline", "AddUniqueIndexOnline", "DropFieldIndex", "DropFieldUnique", "RemoveIndexOnline"]
 
 
 def _concurrently(schema_editor: BaseDatabaseSchemaEditor) -> dict[str, bool]:
@@ -106,3 +106,80 @@ class DropFieldIndex(migrations.AlterField):
             schema_editor.execute(
                 schema_editor._create_index_sql(model, fields=[field], **_concurrently(schema_editor))
             )
+
+
+class AddUniqueIndexOnline(migrations.AddConstraint):
+    """Add a unique constraint that is an index (one with a condition, on PostgreSQL): ``CREATE UNIQUE INDEX
+    CONCURRENTLY`` on PostgreSQL, the plain statement elsewhere."""
+
+    def describe(self) -> str:
+        return super().describe() + " (concurrently on PostgreSQL)"
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        statement: Any = self.constraint.create_sql(model, schema_editor)
+        if statement is None:
+            return
+        if _concurrently(schema_editor):
+            if not statement.template.startswith("CREATE UNIQUE INDEX "):
+                raise ValueError(f"{self.constraint.name} is not built as an index, so not concurrently")
+            statement.template = statement.template.replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY")
+        schema_editor.execute(statement)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        if _concurrently(schema_editor):
+            schema_editor.execute(schema_editor._delete_index_sql(model, self.constraint.name, concurrently=True))
+        else:
+            # Not remove_constraint(), which rebuilds the whole table on SQLite.
+            schema_editor.execute(self.constraint.remove_sql(model, schema_editor))
+
+
+class DropFieldUnique(migrations.AlterField):
+    """Turn ``unique`` off for a field: drop its unique constraint (and, on PostgreSQL, its ``_like`` index),
+    without rebuilding the table where the database can.
+
+    SQLite cannot drop a column's inline ``UNIQUE``: there the table is rebuilt, as ``AlterField`` does. On
+    PostgreSQL the constraint's drop takes the table's lock for a moment (no scan); the ``_like`` index is
+    dropped concurrently.
+    """
+
+    def __init__(self, model_name: str, name: str, field: models.Field, preserve_default: bool = True) -> None:
+        if getattr(field, "_unique", False):
+            raise ValueError(f"DropFieldUnique({model_name!r}, {name!r}) needs the field with unique=False")
+        super().__init__(model_name, name, field, preserve_default)
+
+    def describe(self) -> str:
+        return f"Drop the unique constraint of field {self.name} on {self.model_name}"
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        connection = schema_editor.connection
+        if connection.vendor == "sqlite":
+            # The rebuilt table gets the model's constraints, so those already built go first.
+            model = to_state.apps.get_model(app_label, self.model_name)
+            with connection.cursor() as cursor:
+                existing = connection.introspection.get_constraints(cursor, model._meta.db_table)
+            for constraint in model._meta.constraints:
+                if constraint.name in existing:
+                    schema_editor.execute(constraint.remove_sql(model, schema_editor))
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(connection.alias, model):
+            return
+        column = model._meta.get_field(self.name).column
+        named = {constraint.name for constraint in model._meta.constraints}
+        for name in schema_editor._constraint_names(model, [column], unique=True, primary_key=False, exclude=named):
+            schema_editor.execute(schema_editor._delete_unique_sql(model, name))
+        if connection.vendor == "postgresql":
+            like = schema_editor._create_index_name(model._meta.db_table, [column], suffix="_like")
+            if like in schema_editor._constraint_names(model, [column], index=True):
+                schema_editor.execute(schema_editor._delete_index_sql(model, like, **_concurrently(schema_editor)))
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        # Back to a unique column: the plain AlterField (on PostgreSQL it builds the _like index as well).
+        super().database_forwards(app_label, schema_editor, from_state, to_state)

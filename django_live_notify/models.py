@@ -38,6 +38,36 @@ class ConditionalIndex(models.Index):
         return index.create_sql(model, schema_editor, using=using, **kwargs)
 
 
+class ConditionalUniqueConstraint(models.UniqueConstraint):
+    """Make ``fields`` unique among the rows that match ``where`` where the database has partial indexes, else
+    (MySQL, MariaDB) among all rows: give ``where`` only for a condition that NULL columns already express
+    there, such as ``field__isnull=False``, since NULLs never collide in a unique index."""
+
+    def __init__(self, *, where: models.Q, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.where = where
+
+    def deconstruct(self) -> Any:
+        path, args, kwargs = super().deconstruct()
+        return path, args, {**kwargs, "where": self.where}
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and isinstance(other, ConditionalUniqueConstraint) and self.where == other.where
+
+    def _for(self, schema_editor: Any) -> models.UniqueConstraint:
+        condition = self.where if schema_editor.connection.features.supports_partial_indexes else None
+        return models.UniqueConstraint(fields=self.fields, name=self.name, condition=condition)
+
+    def constraint_sql(self, model: Any, schema_editor: Any) -> Any:
+        return self._for(schema_editor).constraint_sql(model, schema_editor)
+
+    def create_sql(self, model: Any, schema_editor: Any) -> Any:
+        return self._for(schema_editor).create_sql(model, schema_editor)
+
+    def remove_sql(self, model: Any, schema_editor: Any) -> Any:
+        return self._for(schema_editor).remove_sql(model, schema_editor)
+
+
 class NotificationQuerySet(models.QuerySet):
     def for_user(self, user: Any) -> NotificationQuerySet:
         """Return the notifications of ``user`` only, leaving out expired ones."""
@@ -116,7 +146,8 @@ class Notification(TimeStampedModel):
     # it tells how many recipients of one broadcast read it.
     broadcast_id = models.UUIDField(_("broadcast"), null=True, blank=True, editable=False)
     # Where an imported row came from ("hq:<id>"): a rerun of the importer skips what it already copied.
-    import_key = models.CharField(_("import key"), max_length=255, null=True, blank=True, unique=True, editable=False)
+    # Unique by the "live_notify_import_key" constraint, which leaves out the rows without one (all but imports).
+    import_key = models.CharField(_("import key"), max_length=255, null=True, blank=True, editable=False)
     # Retention counts from here for imported rows, so old history is not swept by the first cleanup.
     imported_at = models.DateTimeField(_("imported at"), null=True, blank=True, editable=False)
     # Inbox state (see inbox.py): shown in a feed, moved out of it, hidden until a time, an action used.
@@ -177,6 +208,13 @@ class Notification(TimeStampedModel):
                 name="live_notify_unread_group",
                 where=models.Q(read_at__isnull=True) & ~models.Q(group_key=""),
                 plain_fields=["recipient", "group_key", "read_at"],
+            ),
+        ]
+        constraints = [
+            # Partial where the database can: a row without an import key (every row notify() and broadcast()
+            # store) enters no index for it.
+            ConditionalUniqueConstraint(
+                fields=["import_key"], name="live_notify_import_key", where=models.Q(import_key__isnull=False)
             ),
         ]
 

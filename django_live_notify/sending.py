@@ -109,8 +109,7 @@ def broadcast(
     if users is None:
         recipients = manager.filter(is_active=True)
     elif isinstance(users, models.QuerySet):
-        storing.check_user_queryset(users, "users")
-        recipients = manager.filter(pk__in=users.values("pk"))
+        recipients = storing.recipients_of(users, db)
     else:
         user_ids = storing.distinct_ids(users, "users")
         if not user_ids:

@@ -123,3 +123,40 @@ def test_a_broadcast_to_many_users_stores_exactly_one_row_per_user_who_wants_it(
     with override_settings(LIVE_NOTIFY={"MANDATORY_TYPES": ["news"]}):
         assert broadcast(title="Mandatory", notification_type="news", users=audience) == len(targeted)
     assert not Notification.objects.filter(silent=True).exists()
+
+
+def test_a_queryset_of_users_gets_one_row_per_user_whatever_its_shape(user_factory):
+    """A plain QuerySet is read as it is; a join, slice, distinct, values() or union still counts each user once."""
+    from django.contrib.auth.models import Group
+
+    from django_live_notify import broadcast
+
+    ana, bob, cid = user_factory("ana"), user_factory("bob"), user_factory("cid")
+    staff, admins = Group.objects.create(name="staff"), Group.objects.create(name="admins")
+    ana.groups.add(staff, admins)
+    bob.groups.add(staff)
+    user_model = get_user_model()
+    audiences = {
+        "plain, ordered": (user_model.objects.filter(username__in=["ana", "cid"]).order_by("-username"), {ana, cid}),
+        "a join that repeats ana": (user_model.objects.filter(groups__in=[staff, admins]), {ana, bob}),
+        "a slice": (user_model.objects.order_by("username")[1:], {bob, cid}),
+        "distinct over a join": (user_model.objects.filter(groups__name__in=["staff", "bots"]).distinct(), {ana, bob}),
+        "values": (user_model.objects.filter(username="bob").values("pk"), {bob}),
+        "a union": (user_model.objects.filter(pk=ana.pk).union(user_model.objects.filter(pk=cid.pk)), {ana, cid}),
+    }  # fmt: skip
+    for name, (users, expected) in audiences.items():
+        Notification.objects.all().delete()
+        assert broadcast(title=name, users=users) == len(expected), name
+        assert sorted(Notification.objects.values_list("recipient_id", flat=True)) == sorted(
+            user.pk for user in expected
+        ), name
+
+
+def test_a_queryset_that_selects_nobody_stores_nothing(user_factory):
+    from django_live_notify import broadcast
+
+    user_factory("ana")
+    user_model = get_user_model()
+    for users in (user_model.objects.none(), user_model.objects.filter(pk__in=[]), user_model.objects.all()[5:]):
+        assert broadcast(title="nobody", users=users) == 0
+    assert not Notification.objects.exists()

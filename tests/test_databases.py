@@ -1,11 +1,12 @@
 """What differs per database: the indexes each one gets, and grouping exact under concurrent processes."""
 
+import re
 import subprocess
 import sys
 import time
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from django_live_notify.models import Notification
 from tests.servers import ROOT, LiveDatabase, live_env, manage
@@ -32,6 +33,33 @@ def test_no_two_indexes_have_the_same_columns_where_partial_indexes_are_missing(
         pytest.skip(f"{connection.vendor} has partial indexes, which may share columns and differ by condition")
     columns = [tuple(value) for value in notification_indexes().values()]
     assert len(columns) == len(set(columns)), notification_indexes()
+
+
+def test_the_import_key_is_unique_among_the_rows_that_have_one(user_factory):
+    user = user_factory("importer")
+    Notification.objects.create(recipient=user, title="stored here")
+    Notification.objects.create(recipient=user, title="stored here too")
+    Notification.objects.create(recipient=user, title="imported", import_key="hq:1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Notification.objects.create(recipient=user, title="imported twice", import_key="hq:1")
+    assert sorted(Notification.objects.values_list("import_key", flat=True), key=str) == [None, None, "hq:1"]
+
+
+def test_rows_without_an_import_key_enter_no_index_for_it_where_partial_indexes_exist(db):
+    """One index holds import_key: partial where the database can, with no _like index beside it on PostgreSQL."""
+    indexes = {name: columns for name, columns in notification_indexes().items() if "import_key" in columns}
+    assert list(indexes) == ["live_notify_import_key"], indexes
+    definition = {
+        "postgresql": "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+        "sqlite": "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = %s",
+    }
+    if connection.vendor not in definition:
+        assert not connection.features.supports_partial_indexes
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(definition[connection.vendor], ["live_notify_import_key"])
+        (sql,) = cursor.fetchone()
+    assert re.search(r"UNIQUE INDEX .*WHERE .*import_key.? IS NOT NULL", sql, re.IGNORECASE), sql
 
 
 # --------------------------------------------------------------------------- grouping under concurrent processes
