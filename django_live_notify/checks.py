@@ -550,10 +550,15 @@ def _is_webpush_backend(path: Any) -> bool:
 
 @register(Tags.compatibility)
 def check_metrics_package(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """W006: the metrics view is routed, and on, but prometheus_client is not installed."""
+    """W006: the project asks for metrics (a METRICS* setting), the view is routed, but prometheus_client is missing.
+
+    A project that never mentions metrics and lacks the extra gets no warning: the view answers 404 quietly.
+    """
     from . import metrics, views
 
     if metrics.prometheus_client is not None or not live_settings.METRICS:
+        return []
+    if not any(name.startswith("METRICS") for name in live_settings.user_settings):
         return []
     if not _routes_to(get_resolver().url_patterns, views.metrics_view):
         return []

@@ -311,8 +311,10 @@ from django.test.utils import setup_test_environment
 from django_live_notify import metrics
 setup_test_environment()
 result = {"enabled": metrics.enabled()}
-result["routed"] = [m.id for m in checks.run_checks() if m.id.startswith("django_live_notify.W006")]
-with override_settings(ROOT_URLCONF="tests.urls_without_live_notify"):
+result["unasked"] = [m.id for m in checks.run_checks() if m.id.startswith("django_live_notify.W006")]
+with override_settings(LIVE_NOTIFY={"METRICS_TOKEN": "t0ken"}):
+    result["routed"] = [m.id for m in checks.run_checks() if m.id.startswith("django_live_notify.W006")]
+with override_settings(ROOT_URLCONF="tests.urls_without_live_notify", LIVE_NOTIFY={"METRICS": True}):
     result["unrouted"] = [m.id for m in checks.run_checks() if m.id == "django_live_notify.W006"]
 with override_settings(LIVE_NOTIFY={"METRICS": False}):
     result["off"] = [m.id for m in checks.run_checks() if m.id == "django_live_notify.W006"]
@@ -335,6 +337,7 @@ def test_without_prometheus_client_every_call_is_a_no_op_the_view_is_404_and_rou
     result = json.loads(output.stdout.strip().splitlines()[-1])
     assert result == {
         "enabled": False,
+        "unasked": [],
         "routed": ["django_live_notify.W006"],
         "unrouted": [],
         "off": [],
