@@ -300,7 +300,11 @@ def _still_wanted(backend: DeliveryBackend, row: Delivery, now: datetime) -> str
     notification = row.notification
     if notification.expires_at is not None and notification.expires_at <= now:
         return "expired"
-    if backend.policy_for(notification.notification_type) in ("offline", "unread"):
+    policy = backend.policy_for(notification.notification_type)
+    if policy == "offline" and notification.delivered_at is not None:
+        # A client acked it (analytics on): the user had a tab open when it was sent, so it is not "offline".
+        return "delivered live"
+    if policy in ("offline", "unread"):
         if notification.read_at is not None:
             return "read"
         if notification.seen_at is not None:

@@ -148,12 +148,14 @@ def test_inline_mode_sends_at_commit(ana, django_capture_on_commit_callbacks):
 
 
 @settings("tests.test_delivery.OfflineBackend", DELIVERY_OFFLINE_GRACE=60)
-def test_offline_waits_the_grace_and_skips_rows_seen_or_read_meanwhile(ana):
-    read, seen, neither = (notify(ana, title=title) for title in ("read", "seen", "neither"))
+def test_offline_waits_the_grace_and_skips_rows_delivered_seen_or_read_meanwhile(ana):
+    read, seen, acked, neither = (notify(ana, title=title) for title in ("read", "seen", "acked", "neither"))
     delivery.plan_recent()
     assert delivery.run_due() == 0, "not due within the grace"
     Notification.objects.filter(pk=read.pk).update(read_at=timezone.now())
     Notification.objects.filter(pk=seen.pk).update(seen_at=timezone.now())
+    # An open tab acked it (analytics): the user was not offline.
+    Notification.objects.filter(pk=acked.pk).update(delivered_at=timezone.now())
 
     delivery.run_due(now=later(61))
 
@@ -161,6 +163,7 @@ def test_offline_waits_the_grace_and_skips_rows_seen_or_read_meanwhile(ana):
     assert dict(Delivery.objects.values_list("notification_id", "last_error")) == {
         read.pk: "read",
         seen.pk: "seen",
+        acked.pk: "delivered live",
         neither.pk: "",
     }
 
