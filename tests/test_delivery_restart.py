@@ -1,6 +1,6 @@
 """Delivery workers as real processes: the sweep killed mid-drain and started again sends nothing twice and loses
-nothing outside the one send under way (docs/channels.rst states the guarantee); ``runworker`` over Redis sends
-what a commit in another process queued."""
+nothing outside the one send under way (docs/channels.rst states the guarantee); two sweeps side by side send each
+row once; ``runworker`` over Redis sends what a commit in another process queued."""
 
 import asyncio
 import signal
@@ -129,3 +129,35 @@ def test_runworker_sends_what_another_process_committed(live_database, slow_smtp
     assert sorted(recipients) == ["u0000@example.com", "u0001@example.com", "u0002@example.com"]
     output = manage(env, "shell", "-c", STATES).splitlines()
     assert next(line for line in output if line.startswith("STATE ")) == "STATE {'sent': 3}"
+
+
+def test_two_workers_at_once_send_each_row_once(live_database, slow_smtp):
+    """Two sweeps run side by side on one database: their claims never overlap, so nobody gets two emails."""
+    port, recipients = slow_smtp
+    env = {
+        **live_env(live_database),
+        "DJANGO_SETTINGS_MODULE": "tests.settings_delivery",
+        "LIVE_NOTIFY_TEST_SMTP_PORT": str(port),
+    }
+    manage(env, "migrate", "-v", "0")
+    manage(env, "shell", "-c", CREATE)
+
+    workers = [worker(env), worker(env)]
+    try:
+        deadline = time.monotonic() + 90
+        while len(recipients) < USERS and time.monotonic() < deadline:
+            for process in workers:
+                assert process.poll() is None, process.stderr.read().decode()
+            time.sleep(0.05)
+        time.sleep(1)  # anything sent twice would arrive meanwhile
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+            process.wait(10)
+
+    output = manage(env, "shell", "-c", STATES).splitlines()
+    counts = next(line for line in output if line.startswith("STATE "))
+    received = Counter(recipients)
+    assert [address for address, times in received.items() if times > 1] == [], "nobody got two emails"
+    assert len(received) == USERS, f"every user got one: {counts}"
+    assert counts == f"STATE {{'sent': {USERS}}}"
