@@ -147,6 +147,9 @@ def test_every_row_is_mapped_as_the_docs_say(world):
     liked = rows["hq:102"]
     assert liked.read_at == liked.created == T0 + timedelta(minutes=1)
     assert liked.notification_type == "success"
+    # History, not news: unread rows stay unread, but none counts as new in the bell.
+    assert commented.seen_at == commented.created and liked.seen_at == liked.created
+    assert all(inbox.unseen_count(user) == 0 for user in {row.recipient for row in rows.values()})
 
     left = rows["hq:103"]  # The actor was deleted: no sender, the reference kept.
     assert (left.sender, left.title) == (None, "left")

@@ -323,6 +323,8 @@ class Command(BaseCommand):
             "target_content_type_id": target_type,
             "target_object_id": target_id,
             "read_at": None if row["unread"] else timestamp,
+            # History, not news: imported rows keep their read state but do not count as new in the bell.
+            "seen_at": timestamp,
             "created": timestamp,
             "modified": timestamp,
             "import_key": import_key,
@@ -330,7 +332,7 @@ class Command(BaseCommand):
         }
         if row.get("deleted"):
             # Only with --deleted archive: hq's delete is our archive, which is read and seen too.
-            values.update(archived_at=timestamp, read_at=values["read_at"] or timestamp, seen_at=timestamp)
+            values.update(archived_at=timestamp, read_at=values["read_at"] or timestamp)
         return values
 
     def parse_data(self, source_id: Any, raw: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
