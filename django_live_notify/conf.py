@@ -90,7 +90,7 @@ DEFAULTS: dict[str, Any] = {
     # Per channel, the policy of some types: {"webpush": {"security": "always"}}; others use the backend's.
     "DELIVERY_POLICIES": {},
     # Seconds the "offline" policy waits for a row to be seen or read on an open tab before sending it.
-    "DELIVERY_OFFLINE_GRACE": 60,
+    "DELIVERY_OFFLINE_GRACE": 10,
     # Per channel, whether each type goes out over it for users who chose nothing:
     # {"email": {"default": True, "chat": False}}. A channel not in it is on for every type.
     "CHANNEL_DEFAULTS": {},
