@@ -11,23 +11,14 @@ import pytest
 import pytest_asyncio
 
 from tests.browser_support import (
-    CHROMIUM_ARGS,
     RECORD_EVENTS,
     ExampleSite,
-    chromium_path,
-    is_executable,
     log_in,
-    skip_module_or_fail,
+    require_chromium,
     wait_until_live,
 )
 
-CHROMIUM = chromium_path()
-if not is_executable(CHROMIUM):
-    skip_module_or_fail(f"chromium not found at {CHROMIUM} (set $CHROMIUM_PATH): the browser tests need it")
-try:
-    from playwright.async_api import async_playwright
-except ImportError:  # pragma: no cover
-    skip_module_or_fail("playwright is not installed (pip install -r tests/requirements.txt)")
+require_chromium()
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -57,16 +48,6 @@ def site(tmp_path_factory, redis_url):
         yield example
     finally:
         example.stop_all()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -11,25 +11,15 @@ import asyncio
 import json
 
 import pytest
-import pytest_asyncio
 
 from tests.browser_support import (
-    CHROMIUM_ARGS,
     RECORD_EVENTS,
-    chromium_path,
-    is_executable,
-    skip_module_or_fail,
+    require_chromium,
     wait_until_live,
 )
 from tests.servers import AsgiServer, create_sessions, live_database_in, live_env, manage
 
-CHROMIUM = chromium_path()
-if not is_executable(CHROMIUM):
-    skip_module_or_fail(f"chromium not found at {CHROMIUM} (set $CHROMIUM_PATH): the browser tests need it")
-try:
-    from playwright.async_api import async_playwright
-except ImportError:  # pragma: no cover
-    skip_module_or_fail("playwright is not installed (pip install -r tests/requirements.txt)")
+require_chromium()
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -70,16 +60,6 @@ def site(tmp_path_factory):
         yield env, server, user_pk, session_key
     finally:
         server.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def shell(env, code):

@@ -37,7 +37,6 @@ import pytest
 import pytest_asyncio
 
 from tests.browser_support import (
-    CHROMIUM_ARGS,
     PASSWORD,
     RECORD_EVENTS,
     chromium_path,
@@ -68,11 +67,11 @@ CHROMIUM = chromium_path()
 if not is_executable(CHROMIUM):
     skip_module_or_fail(f"chromium not found at {CHROMIUM} (set $CHROMIUM_PATH): the deployment test drives it")
 try:
+    import playwright.async_api  # noqa: F401  (the browser fixture of conftest.py launches it)
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    from playwright.async_api import async_playwright
 except ImportError as error:  # pragma: no cover
     skip_module_or_fail(f"{error.name} is not installed (tox -e long installs it): the deployment test needs it")
 
@@ -323,16 +322,6 @@ def stack(tmp_path_factory):
         yield stack
     finally:
         stack.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 # Records the client's events (RECORD_EVENTS) and what its actions answered.
