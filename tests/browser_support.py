@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,29 @@ async def wait_for_badge(page, count: int, timeout: float = 5_000) -> None:
 async def events(page, name: str) -> list[dict]:
     """Return the recorded ``live-notify:<name>`` events of the page, oldest first."""
     return await page.evaluate("(name) => window.__liveNotifyEvents.filter((event) => event.name === name)", name)
+
+
+# Opens the app's socket with whatever cookies the browser sends; resolves with what came back.
+PROBE_SOCKET = """(url) => new Promise((resolve) => {
+  const result = {opened: false, frames: [], code: null};
+  const socket = new WebSocket(url);
+  socket.onopen = () => { result.opened = true; socket.send(JSON.stringify({type: 'resume', last_id: 0})); };
+  socket.onmessage = (event) => result.frames.push(JSON.parse(event.data).type);
+  socket.onclose = (event) => { result.code = event.code; resolve(result); };
+  setTimeout(() => socket.close(), 3000);
+})"""
+
+
+class OtherPortPage(BaseHTTPRequestHandler):
+    """Serve one blank page: a site on another port of the same host."""
+
+    def do_GET(self):
+        body = b"<!doctype html><title>another port</title><p>another site</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass

@@ -13,14 +13,16 @@ import itertools
 import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 import pytest_asyncio
 
 from tests.browser_support import (
+    PROBE_SOCKET,
     RECORD_EVENTS,
     ExampleSite,
+    OtherPortPage,
     badge_count,
     events,
     log_in,
@@ -197,32 +199,6 @@ async def test_escapes_html_in_the_toast_and_the_history_page(site, new_context)
     await page.wait_for_load_state("networkidle")
     assert await page.evaluate("window.__xss") is None
     assert not [url for url in requested if url.endswith("/x")]
-
-
-# Opens the app's socket with whatever cookies the browser sends; resolves with what came back.
-PROBE_SOCKET = """(url) => new Promise((resolve) => {
-  const result = {opened: false, frames: [], code: null};
-  const socket = new WebSocket(url);
-  socket.onopen = () => { result.opened = true; socket.send(JSON.stringify({type: 'resume', last_id: 0})); };
-  socket.onmessage = (event) => result.frames.push(JSON.parse(event.data).type);
-  socket.onclose = (event) => { result.code = event.code; resolve(result); };
-  setTimeout(() => socket.close(), 3000);
-})"""
-
-
-class OtherPortPage(BaseHTTPRequestHandler):
-    """Serve one blank page: a site on another port of the same host."""
-
-    def do_GET(self):
-        body = b"<!doctype html><title>another port</title><p>another site</p>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,9 @@ import pytest_asyncio
 
 from tests.browser_support import (
     PASSWORD,
+    PROBE_SOCKET,
     RECORD_EVENTS,
+    OtherPortPage,
     chromium_path,
     events,
     is_executable,
@@ -542,35 +544,12 @@ async def test_after_a_redis_restart_live_delivery_returns_within_2_s(stack, new
     assert sent_after + max(latencies) / 1000 < 2.0, (sent_after, latencies)
 
 
-class ForeignPage(BaseHTTPRequestHandler):
-    """One blank page: a site on another port of the same host."""
-
-    def do_GET(self):
-        body = b"<!doctype html><title>another port</title><p>another site</p>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 # Opens the socket with whatever cookies the browser sends; resolves with what came back.
-PROBE_SOCKET = """(url) => new Promise((resolve) => {
-  const result = {opened: false, frames: [], code: null};
-  const socket = new WebSocket(url);
-  socket.onopen = () => { result.opened = true; socket.send(JSON.stringify({type: 'resume', last_id: 0})); };
-  socket.onmessage = (event) => result.frames.push(JSON.parse(event.data).type);
-  socket.onclose = (event) => { result.code = event.code; resolve(result); };
-  setTimeout(() => socket.close(), 3000);
-})"""
 
 
 async def test_a_page_on_another_port_cannot_open_the_socket(stack, new_context):
     # An https page on another port of 127.0.0.1: same site for cookies, another origin.
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ForeignPage)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), OtherPortPage)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(stack.directory / "cert.pem", stack.directory / "key.pem")
     httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
