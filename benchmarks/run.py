@@ -289,12 +289,22 @@ def prepare_database(path: Path, count: int, url: str | None = None) -> list[tup
 
 def empty_notifications() -> None:
     """Delete every notification: a database given by URL is shared by the scenarios, one after the other."""
+    from django.apps import apps
+    from django.core.management.color import no_style
     from django.db import connection
 
     from django_live_notify.models import Notification
 
+    # The notification table and every table that points at it (deliveries, ...), emptied together:
+    # PostgreSQL and MySQL refuse to truncate a table another one references.
+    tables = [Notification._meta.db_table] + [
+        model._meta.db_table
+        for model in apps.get_app_config("django_live_notify").get_models()
+        if any(getattr(field, "related_model", None) is Notification for field in model._meta.fields)
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE TABLE {connection.ops.quote_name(Notification._meta.db_table)}")
+        for statement in connection.ops.sql_flush(no_style(), tables, allow_cascade=True):
+            cursor.execute(statement)
     connection.close()
 
 
