@@ -1,14 +1,27 @@
 """The shipped pt_BR catalog: pages, template tags, models and messages render in Portuguese."""
 
+import ast
+import gettext
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from django.test import Client, override_settings
+from django.contrib.auth import get_user_model
+from django.test import Client, modify_settings, override_settings
 from django.urls import reverse
 from django.utils import translation
 
+import django_live_notify
 from django_live_notify import notify, preferences
 from django_live_notify.apps import LiveNotifyConfig
 from django_live_notify.models import Notification, NotificationPreference
 from tests.conftest import make_user
+from tests.test_stats import fixture_rows  # noqa: F401 (a fixture)
 from tests.test_templatetags import render
 
 
@@ -96,3 +109,145 @@ def test_preference_bound_errors_are_portuguese(ana):
         with pytest.raises(preferences.PreferenceError) as raised:
             preferences.set_preferences(ana, {"a": "off", "b": "off"})
         assert str(raised.value).startswith("No máximo 1 tipos de notificação podem ter uma preferência")
+
+
+def test_inbox_renders_in_portuguese(ana):
+    with translation.override("pt-br"):
+        html, _request = render("{% live_notify_inbox %}", ana)
+    strings = json.loads(re.search(r'id="live-notify-inbox-config"[^>]*>(.*?)</script>', html, re.S).group(1))[
+        "strings"
+    ]
+    assert ">Arquivadas</button>" in html
+    assert ">Ver todas as notificações</a>" in html
+    assert 'data-empty-unread="Você está em dia."' in html
+    assert (strings["archive"], strings["snooze"], strings["inOneHour"]) == ("Arquivar", "Adiar", "1 hora")
+
+
+@modify_settings(MIDDLEWARE={"append": "django.middleware.locale.LocaleMiddleware"})
+def test_analytics_admin_page_renders_in_portuguese_for_a_portuguese_browser(client, fixture_rows):  # noqa: F811
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw"))
+    response = client.get(
+        "/admin/django_live_notify/notification/analytics/",
+        {"since": "2026-11-02", "until": "2026-11-03"},
+        headers={"accept-language": "pt-BR,pt;q=0.9"},
+    )
+    html = response.content.decode()
+    assert response["Content-Language"] == "pt-br"
+    assert "Estatísticas das notificações" in html
+    assert "<title>Notificações por dia</title>" in html
+    assert "<title>11-02 envios: 7</title>" in html
+    assert "<th>Entregue (webpush)</th>" in html
+    assert "Nenhuma notificação neste período." not in html
+    assert "Notifications per day" not in html
+
+
+# The catalogs: the test below reads the .po files with this small parser, so that it needs no polib.
+PACKAGE = Path(django_live_notify.__file__).parent
+LOCALE = PACKAGE / "locale"
+
+
+def read_po(path):
+    """Return the entries of a .po file: dicts with the flags, msgctxt, msgid, msgid_plural and msgstr(s)."""
+    entries, entry, field = [], None, None
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        line = line.strip()
+        if not line or line.startswith("#~"):
+            if entry is not None and "msgid" in entry:
+                entries.append(entry)
+                entry = None
+            continue
+        if entry is None:
+            entry = {"flags": set(), "msgstr": {}}
+        if line.startswith("#,"):
+            entry["flags"].update(flag.strip() for flag in line[2:].split(","))
+        elif line.startswith("#"):
+            continue
+        elif line.startswith('"'):
+            text = ast.literal_eval(line)
+            if isinstance(field, int):
+                entry["msgstr"][field] += text
+            else:
+                entry[field] += text
+        else:
+            keyword, text = line.split(" ", 1)
+            plural_form = re.fullmatch(r"msgstr\[(\d+)\]", keyword)
+            field = int(plural_form.group(1)) if plural_form else 0 if keyword == "msgstr" else keyword
+            if isinstance(field, int):
+                entry["msgstr"][field] = ast.literal_eval(text)
+            else:
+                entry[field] = ast.literal_eval(text)
+    return entries
+
+
+def catalog_of(entries):
+    """Return what msgfmt would compile from ``entries``, keyed as gettext.GNUTranslations keys its catalog."""
+    catalog = {}
+    for entry in entries:
+        if "fuzzy" in entry["flags"] or not all(entry["msgstr"].values()):
+            continue
+        key = entry["msgid"] if "msgctxt" not in entry else f"{entry['msgctxt']}\x04{entry['msgid']}"
+        if "msgid_plural" in entry:
+            catalog.update({(key, number): text for number, text in entry["msgstr"].items()})
+        else:
+            catalog[key] = entry["msgstr"][0]
+    # msgfmt leaves this line out of the header it compiles.
+    catalog[""] = re.sub(r"^POT-Creation-Date: .*\n", "", catalog.get("", ""), flags=re.M)
+    return catalog
+
+
+def test_the_portuguese_catalog_has_no_untranslated_or_fuzzy_entry():
+    entries = read_po(LOCALE / "pt_BR" / "LC_MESSAGES" / "django.po")
+    assert len(entries) > 150
+    assert [entry["msgid"] for entry in entries if "fuzzy" in entry["flags"]] == []
+    assert [entry["msgid"] for entry in entries if entry["msgid"] and not all(entry["msgstr"].values())] == []
+    plurals = [entry for entry in entries if "msgid_plural" in entry]
+    assert plurals and all(sorted(entry["msgstr"]) == [0, 1] for entry in plurals)
+
+
+@pytest.mark.parametrize("language", ["en", "pt_BR"])
+def test_the_compiled_catalog_holds_exactly_what_its_po_file_says(language):
+    # Compared by content: a checkout gives both files the same age, so their times say nothing.
+    directory = LOCALE / language / "LC_MESSAGES"
+    with (directory / "django.mo").open("rb") as compiled:
+        translations = gettext.GNUTranslations(compiled)
+    assert translations._catalog == catalog_of(read_po(directory / "django.po"))
+
+
+def gettext_tool(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (GNU gettext; .ci/run installs it)")
+    return path
+
+
+def test_the_portuguese_catalog_passes_msgfmt_check(tmp_path):
+    msgfmt = gettext_tool("msgfmt")
+    result = subprocess.run(
+        [msgfmt, "--check", "-o", str(tmp_path / "django.mo"), str(LOCALE / "pt_BR" / "LC_MESSAGES" / "django.po")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_catalogs_have_every_string_of_the_code_and_no_other(tmp_path):
+    gettext_tool("xgettext")
+    gettext_tool("msgmerge")
+    package = tmp_path / "django_live_notify"
+    shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+    environment = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "makemessages", "-l", "en", "-l", "pt_BR", "--no-obsolete"],
+        cwd=package,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    for language in ["en", "pt_BR"]:
+        path = Path("locale") / language / "LC_MESSAGES" / "django.po"
+        shipped, regenerated = read_po(PACKAGE / path), read_po(package / path)
+        # makemessages adds what the code gained (untranslated) and drops what it lost; it marks fuzzy a guess.
+        assert [entry for entry in regenerated if "fuzzy" in entry["flags"]] == []
+        assert sorted(entry["msgid"] for entry in regenerated) == sorted(entry["msgid"] for entry in shipped)
+        assert catalog_of(regenerated) | {"": ""} == catalog_of(shipped) | {"": ""}
