@@ -558,11 +558,29 @@ def test_what_w005_warns_about_any_host_is_its_own_origin():
 
 def test_every_check_function_is_registered():
     """A check that lost its @register (a merge can drop a decorator line) would silently never run."""
+    import importlib
+    import pkgutil
+
     from django.core.checks.registry import registry
 
-    from django_live_notify import checks as module
+    from django_live_notify import checks as package
 
-    defined = {name for name in vars(module) if name.startswith("check_") and callable(getattr(module, name))}
-    registered = {check.__name__ for check in registry.get_checks() if check.__module__ == module.__name__}
+    modules = [
+        importlib.import_module(info.name) for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}.")
+    ]
+    defined = {
+        (module.__name__, name)
+        for module in modules
+        for name, value in vars(module).items()
+        if name.startswith("check_") and callable(value) and value.__module__ == module.__name__
+    }
+    registered = {
+        (check.__module__, check.__name__)
+        for check in registry.get_checks()
+        if check.__module__.startswith(f"{package.__name__}.")
+    }
 
+    assert len(modules) > 1 and len(defined) > 1
     assert defined == registered
+    # And each is importable from the package, as django_live_notify.checks.check_setup was before the split.
+    assert {name for _module, name in defined} <= set(package.__all__)
