@@ -1,4 +1,8 @@
-"""The WebSocket consumer: one per socket, kept small; fan-out lives in the hub."""
+"""The WebSocket consumer: one per socket, kept small; fan-out lives in the hub.
+
+It stays one module of a little over 400 lines: one class, the life of a socket and its answers to each client
+frame, which share the socket's state (outbox, budget, pending resume) and its measured fast paths.
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ The guarantee: a row is sent at most once. It is marked "sending" in its own com
 called; a worker that dies between that commit and the one that records the result leaves the row "sending", and
 the next sweep marks it "unknown" (it may or may not have gone out) instead of sending it again. That window, one
 user's ``send()`` call, is the only place a row can be lost; rows claimed but not yet sending go back to pending.
+
+Who gets what on which channel, and when, is decided in delivery_policy.py; this module moves the rows.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,12 +31,14 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.core.signals import setting_changed
 from django.db import connections, router, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F
 from django.utils import timezone
 
 from . import analytics, metrics, preferences
 from .backends import DeliveryBackend, SendResult, TemporaryFailure, get_backends
 from .conf import live_settings
+from .delivery_policy import POLICIES as POLICIES
+from .delivery_policy import deferred_until, plan, plan_range, plan_recent, skip_reason
 from .models import Delivery, Notification
 from .signals import notification_created
 
@@ -53,7 +57,6 @@ __all__ = [
 logger = logging.getLogger("django_live_notify.delivery")
 
 STATUS = Delivery.STATUS
-POLICIES = ("always", "offline", "unread")
 
 
 # --------------------------------------------------------------------------- after commit
@@ -124,119 +127,6 @@ class DeliveryConsumer(SyncConsumer):
             logger.exception("Delivery worker failed on %s; the sweep will retry", ids or (first, last))
 
 
-# --------------------------------------------------------------------------- planning
-
-
-def _due_rows(rows: Iterable[Notification], backend: DeliveryBackend, now: datetime, immediate: bool):
-    rows = list(rows)
-    wanted = preferences.channels_enabled(backend.name, {(row.recipient_id, row.notification_type) for row in rows})
-    for row in rows:
-        if not wanted[(row.recipient_id, row.notification_type)]:
-            continue
-        delay = 0.0 if immediate else backend.delay_for(row.notification_type)
-        yield Delivery(
-            notification_id=row.pk,
-            recipient_id=row.recipient_id,
-            channel=backend.name,
-            next_attempt_at=max(row.created + timedelta(seconds=delay), now if immediate else row.created),
-        )
-
-
-def plan(notification_ids: Iterable[int], *, immediate: bool = False, now: datetime | None = None) -> int:
-    """Record a pending delivery per row and channel the recipient wants; return how many were new.
-
-    Rows already recorded are left as they are, so planning twice changes nothing.
-    """
-    now = now or timezone.now()
-    ids = sorted(set(notification_ids))
-    created = 0
-    for start in range(0, len(ids), live_settings.BATCH_SIZE):
-        batch = ids[start : start + live_settings.BATCH_SIZE]
-        rows = list(
-            Notification.objects.filter(pk__in=batch).only("pk", "recipient_id", "notification_type", "created")
-        )
-        created += _record(rows, now, immediate)
-    return created
-
-
-def plan_range(first: int, last: int, now: datetime | None = None) -> int:
-    """Record the deliveries of the rows with ids from ``first`` to ``last``, ``BATCH_SIZE`` rows per query."""
-    now = now or timezone.now()
-    created, after = 0, first - 1
-    while True:
-        rows = list(
-            Notification.objects.filter(pk__gt=after, pk__lte=last)
-            .order_by("pk")
-            .only("pk", "recipient_id", "notification_type", "created")[: live_settings.BATCH_SIZE]
-        )
-        if not rows:
-            return created
-        created += _record(rows, now, immediate=False)
-        after = rows[-1].pk
-
-
-def _record(rows: list[Notification], now: datetime, immediate: bool) -> int:
-    created = 0
-    for backend in get_backends():
-        deliveries = list(_due_rows(rows, backend, now, immediate))
-        if deliveries:
-            before = Delivery.objects.filter(
-                channel=backend.name, notification_id__in=[d.notification_id for d in deliveries]
-            ).count()
-            Delivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=live_settings.BATCH_SIZE)
-            created += len(deliveries) - before
-    return created
-
-
-def _first_id_since(cutoff: datetime) -> int | None:
-    """Return the smallest id of a row created at or after ``cutoff``, by binary search on the primary key.
-
-    Ids grow with time, so this costs a few primary-key lookups where a filter on ``created`` would scan the table.
-    """
-    bounds = Notification.objects.order_by().values_list("pk", flat=True)
-    low, high = bounds.order_by("pk").first(), bounds.order_by("-pk").first()
-    if low is None or high is None:
-        return None
-    while low < high:
-        middle = (low + high) // 2
-        row = Notification.objects.filter(pk__gte=middle).order_by("pk").values_list("pk", "created").first()
-        if row is None:
-            return None
-        if row[1] >= cutoff:
-            high = middle
-        else:
-            low = row[0] + 1
-    return low
-
-
-def plan_recent(now: datetime | None = None) -> int:
-    """Record deliveries of rows from the last ``DELIVERY_LOOKBACK_HOURS`` that have none yet (a lost message)."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(hours=live_settings.delivery_lookback_hours)
-    backends = get_backends()
-    if not backends:
-        return 0
-    start = _first_id_since(cutoff)
-    if start is None:
-        return 0
-    missing: Any = Q()
-    for backend in backends:
-        missing |= ~Exists(Delivery.objects.filter(notification=OuterRef("pk"), channel=backend.name))
-    created = 0
-    last = start - 1
-    while True:
-        rows = list(
-            Notification.objects.filter(pk__gt=last, created__gte=cutoff)
-            .filter(missing)
-            .order_by("pk")
-            .only("pk", "recipient_id", "notification_type", "created")[: live_settings.BATCH_SIZE]
-        )
-        if not rows:
-            return created
-        created += _record(rows, now, immediate=False)
-        last = rows[-1].pk
-
-
 # --------------------------------------------------------------------------- claiming and sending
 
 
@@ -295,47 +185,6 @@ def _finish(rows: Sequence[Delivery], status: str, **fields: Any) -> None:
         )
 
 
-def _still_wanted(backend: DeliveryBackend, row: Delivery, now: datetime) -> str:
-    """Return why ``row`` should no longer go out on ``backend`` ("" when it should)."""
-    notification = row.notification
-    if notification.expires_at is not None and notification.expires_at <= now:
-        return "expired"
-    policy = backend.policy_for(notification.notification_type)
-    if policy == "offline" and notification.delivered_at is not None:
-        # A client acked it (analytics on): the user had a tab open when it was sent, so it is not "offline".
-        return "delivered live"
-    if policy in ("offline", "unread"):
-        if notification.read_at is not None:
-            return "read"
-        if notification.seen_at is not None:
-            return "seen"
-        if notification.archived_at is not None:
-            return "archived"
-    return ""
-
-
-def _deferred_until(backend: DeliveryBackend, user_id: Any, now: datetime) -> datetime | None:
-    """Return when the per-user bounds of ``backend`` let the next send go, or None when it may go now."""
-    if not backend.max_per_hour and not backend.min_interval:
-        return None
-    # Rows sent by one send() share their sent_at: each distinct value is one message.
-    sent = (
-        Delivery.objects.filter(
-            recipient_id=user_id, channel=backend.name, status=STATUS.sent, sent_at__gte=now - timedelta(hours=1)
-        )
-        .order_by()
-        .values_list("sent_at", flat=True)
-        .distinct()
-    )
-    times = sorted(moment for moment in sent if moment is not None)
-    later = now
-    if backend.min_interval and times:
-        later = max(later, times[-1] + timedelta(seconds=backend.min_interval))
-    if backend.max_per_hour and len(times) >= backend.max_per_hour:
-        later = max(later, times[-backend.max_per_hour] + timedelta(hours=1))
-    return later if later > now else None
-
-
 def _deliver(
     backend: DeliveryBackend,
     user: Any,
@@ -349,7 +198,7 @@ def _deliver(
         )
     ready, skipped = [], defaultdict(list)
     for row in rows:
-        reason = _still_wanted(backend, row, now)
+        reason = skip_reason(backend, row, now)
         if not reason and not wanted[(user.pk, row.notification.notification_type)]:
             reason = "turned off"
         if reason:
@@ -361,7 +210,7 @@ def _deliver(
         metrics.record_channel_send(backend.name, "skipped")
     if not ready:
         return
-    until = _deferred_until(backend, user.pk, now)
+    until = deferred_until(backend, user.pk, now)
     if until is not None:
         _finish(ready, STATUS.pending, next_attempt_at=until)
         return

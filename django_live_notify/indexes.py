@@ -1,6 +1,10 @@
-"""Migration operations that change indexes of a large, busy table without blocking its writes.
+"""Indexes of a large, busy table: index classes that fit each database, and migration operations that change
+indexes without blocking the table's writes.
 
-On PostgreSQL they build and drop indexes ``CONCURRENTLY``: the table takes
+``ConditionalIndex`` and ``ConditionalUniqueConstraint`` are partial where the database has partial indexes and
+plain elsewhere; the models use them through models.py, where migrations name them.
+
+On PostgreSQL the operations build and drop indexes ``CONCURRENTLY``: the table takes
 inserts and updates meanwhile, and the build takes longer. Elsewhere they are
 the plain operations: SQLite locks the database for the build anyway, and
 MariaDB and MySQL (InnoDB) build secondary indexes online by themselves.
@@ -16,7 +20,15 @@ from typing import Any
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-__all__ = ["AddIndexOnline", "AddUniqueIndexOnline", "DropFieldIndex", "DropFieldUnique", "RemoveIndexOnline"]
+__all__ = [
+    "AddIndexOnline",
+    "AddUniqueIndexOnline",
+    "ConditionalIndex",
+    "ConditionalUniqueConstraint",
+    "DropFieldIndex",
+    "DropFieldUnique",
+    "RemoveIndexOnline",
+]
 
 
 def _concurrently(schema_editor: BaseDatabaseSchemaEditor) -> dict[str, bool]:
@@ -183,3 +195,63 @@ class DropFieldUnique(migrations.AlterField):
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         # Back to a unique column: the plain AlterField (on PostgreSQL it builds the _like index as well).
         super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+
+# ---------------------------------------------------------------------- index classes of the models
+
+
+class ConditionalIndex(models.Index):
+    """Index the rows that match ``where`` where the database has partial indexes, else (MySQL, MariaDB) index
+    ``plain_fields`` for the same queries: a ``condition`` would be dropped there, with warning models.W037,
+    leaving the columns alone, which may copy another index."""
+
+    def __init__(self, *, where: models.Q, plain_fields: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.where = where
+        self.plain_fields = list(plain_fields)
+
+    def deconstruct(self) -> Any:
+        path, args, kwargs = super().deconstruct()
+        return _models_path(path), args, {**kwargs, "where": self.where, "plain_fields": self.plain_fields}
+
+    def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
+        if schema_editor.connection.features.supports_partial_indexes:
+            index = models.Index(fields=self.fields, name=self.name, condition=self.where)
+        else:
+            index = models.Index(fields=self.plain_fields, name=self.name)
+        return index.create_sql(model, schema_editor, using=using, **kwargs)
+
+
+class ConditionalUniqueConstraint(models.UniqueConstraint):
+    """Make ``fields`` unique among the rows that match ``where`` where the database has partial indexes, else
+    (MySQL, MariaDB) among all rows: give ``where`` only for a condition that NULL columns already express
+    there, such as ``field__isnull=False``, since NULLs never collide in a unique index."""
+
+    def __init__(self, *, where: models.Q, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.where = where
+
+    def deconstruct(self) -> Any:
+        path, args, kwargs = super().deconstruct()
+        return _models_path(path), args, {**kwargs, "where": self.where}
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and isinstance(other, ConditionalUniqueConstraint) and self.where == other.where
+
+    def _for(self, schema_editor: Any) -> models.UniqueConstraint:
+        condition = self.where if schema_editor.connection.features.supports_partial_indexes else None
+        return models.UniqueConstraint(fields=self.fields, name=self.name, condition=condition)
+
+    def constraint_sql(self, model: Any, schema_editor: Any) -> Any:
+        return self._for(schema_editor).constraint_sql(model, schema_editor)
+
+    def create_sql(self, model: Any, schema_editor: Any) -> Any:
+        return self._for(schema_editor).create_sql(model, schema_editor)
+
+    def remove_sql(self, model: Any, schema_editor: Any) -> Any:
+        return self._for(schema_editor).remove_sql(model, schema_editor)
+
+
+def _models_path(path: str) -> str:
+    """Name the class where migrations have always imported it from: models.py, which imports it from here."""
+    return path.replace("django_live_notify.indexes.", "django_live_notify.models.")

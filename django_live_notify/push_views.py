@@ -26,8 +26,8 @@ from django.views.decorators.http import require_POST, require_safe
 from . import reading
 from .conf import live_settings
 from .models import PushSubscription, endpoint_hash
+from .push_keys import InvalidSubscription, clean_subscription, unsign_read_token
 from .views.common import api_view
-from .webpush import InvalidSubscription, clean_subscription, unsign_read_token
 
 SERVICE_WORKER = "django_live_notify/live-notify-sw.js"
 USER_AGENT_MAX_LENGTH = 255

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from django_live_notify import broadcast, delivery, notify
+from django_live_notify import broadcast, delivery, delivery_policy, notify
 from django_live_notify.backends import DeliveryBackend, SendResult, TemporaryFailure, get_backends
 from django_live_notify.models import Delivery, Notification
 from django_live_notify.preferences import set_channel_preferences
@@ -307,7 +307,7 @@ def test_the_sweep_finds_rows_by_time_with_few_queries(ana, django_assert_max_nu
     new = [notify(ana, title=f"new{number}") for number in range(5)]
 
     with django_assert_max_num_queries(10):
-        assert delivery._first_id_since(timezone.now() - timedelta(hours=1)) == new[0].pk
+        assert delivery_policy._first_id_since(timezone.now() - timedelta(hours=1)) == new[0].pk
     delivery.sweep()
     assert sent_ids() == [row.pk for row in new]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from django_live_notify.webpush import generate_vapid_keys
+from django_live_notify.push_keys import generate_vapid_keys
 
 
 class Command(BaseCommand):
