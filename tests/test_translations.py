@@ -126,11 +126,14 @@ def test_inbox_renders_in_portuguese(ana):
 @modify_settings(MIDDLEWARE={"append": "django.middleware.locale.LocaleMiddleware"})
 def test_analytics_admin_page_renders_in_portuguese_for_a_portuguese_browser(client, fixture_rows):  # noqa: F811
     client.force_login(get_user_model().objects.create_superuser("root", password="pw"))
-    response = client.get(
-        "/admin/django_live_notify/notification/analytics/",
-        {"since": "2026-11-02", "until": "2026-11-03"},
-        headers={"accept-language": "pt-BR,pt;q=0.9"},
-    )
+    # LocaleMiddleware activates the browser's language for the thread and leaves it active after the
+    # response: override() puts back the language the next test expects.
+    with translation.override(None):
+        response = client.get(
+            "/admin/django_live_notify/notification/analytics/",
+            {"since": "2026-11-02", "until": "2026-11-03"},
+            headers={"accept-language": "pt-BR,pt;q=0.9"},
+        )
     html = response.content.decode()
     assert response["Content-Language"] == "pt-br"
     assert "Estatísticas das notificações" in html
