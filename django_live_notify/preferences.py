@@ -312,7 +312,7 @@ def set_channel_preferences(user: RequestUser, changes: Mapping[str, Mapping[str
         }
         dropped = {(t, c) for t, per_channel in changes.items() for c in per_channel} - stored
         after = len((existing - dropped) | stored)
-        limit = live_settings.MAX_PREFERENCES * max(len(known), 1)
+        limit = live_settings.max_preferences * max(len(known), 1)
         if after > limit and after > len(existing):
             raise PreferenceError(
                 gettext("At most %(limit)s channel choices can be stored; this change would make %(count)s.")
