@@ -6,7 +6,7 @@ See docs/grouping.rst. :func:`update_groups` runs inside the transaction of ``no
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from django.db import connections, router
 from django.db.models import F
@@ -17,6 +17,7 @@ from . import preferences
 from .batching import batches
 from .conf import live_settings
 from .models import Notification
+from .types import UserId
 
 #: A checked ``group_title``: None, a format string over ``{count}`` and ``{others}``, or a callable of the count.
 GroupTitle: TypeAlias = str | Callable[[int], str] | None
@@ -68,18 +69,18 @@ def grouped_title(group_title: GroupTitle, count: int, title: str) -> str:
 
 def update_groups(
     template: Notification,
-    recipient_ids: list[Any],
-    delivery: dict[Any, str],
+    recipient_ids: list[UserId],
+    delivery: dict[UserId, str],
     group_title: GroupTitle,
-) -> dict[Any, Notification]:
+) -> dict[UserId, Notification]:
     """Fold the template into each recipient's unread row of its group; return the updated rows by recipient.
 
     One locking query and one or two UPDATEs per batch of recipients, however many rows change.
     """
     lock_recipients(recipient_ids)
-    updated: dict[Any, Notification] = {}
+    updated: dict[UserId, Notification] = {}
     for batch in batches(recipient_ids):
-        existing: dict[Any, Notification] = {}
+        existing: dict[UserId, Notification] = {}
         locked = (
             Notification.objects.unexpired()
             .filter(recipient_id__in=batch, group_key=template.group_key, read_at__isnull=True)
@@ -117,7 +118,7 @@ def update_groups(
     return updated
 
 
-def lock_recipients(recipient_ids: list[Any]) -> None:
+def lock_recipients(recipient_ids: list[UserId]) -> None:
     """Lock the recipients' user rows until the transaction ends, so that two calls grouping for one user
     take turns: ``SELECT ... FOR UPDATE`` on the grouped rows cannot lock a row that does not exist yet.
 

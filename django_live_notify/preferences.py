@@ -72,7 +72,7 @@ def default_delivery(notification_type: str) -> str:
     return live_settings.preference_defaults.get(notification_type, LIVE)
 
 
-def deliveries(recipient_ids: Iterable[UserId], notification_type: str) -> dict[Any, str]:
+def deliveries(recipient_ids: Iterable[UserId], notification_type: str) -> dict[UserId, str]:
     """Return the delivery of ``notification_type`` for each of ``recipient_ids``.
 
     One query per ``BATCH_SIZE`` recipients; none for a mandatory type.
