@@ -128,7 +128,7 @@ def empty_notifications() -> None:
 def baseline_broadcast(*, title: str, notification_type: str, users: Any = None) -> int:
     from django.db import models, transaction
 
-    from django_live_notify import preferences, protocol, sending, storing
+    from django_live_notify import batching, preferences, protocol, sending, storing
 
     template = storing.build(title, "", notification_type, None, None, "", None, "", None, None)
     if users is None or isinstance(users, models.QuerySet):
@@ -137,7 +137,7 @@ def baseline_broadcast(*, title: str, notification_type: str, users: Any = None)
     stored: list[tuple[Any, int]] = []
     pairs: list[tuple[Any, int | None]] = []
     with transaction.atomic():
-        for batch in storing.batches(user_ids):
+        for batch in batching.batches(user_ids):
             delivery = preferences.deliveries(batch, template.notification_type)
             rows = [
                 storing.copy_row(template, recipient_id, silent=delivery[recipient_id] == preferences.STORE)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -23,6 +23,7 @@ from .conf import live_settings
 
 if TYPE_CHECKING:
     from .models import Notification
+    from .types import User
 
 
 class TemporaryFailure(Exception):
@@ -71,11 +72,11 @@ class DeliveryBackend:
             return live_settings.delivery_offline_grace
         return 0.0
 
-    def is_available(self, user: Any) -> bool:
+    def is_available(self, user: User) -> bool:
         """Return whether ``user`` can be reached at all (has a push subscription, an email address)."""
         return True
 
-    def send(self, user: Any, notifications: Sequence[Notification]) -> SendResult:
+    def send(self, user: User, notifications: Sequence[Notification]) -> SendResult:
         """Send ``notifications`` (all of ``user``) and say which were accepted; raise TemporaryFailure to retry."""
         raise NotImplementedError
 

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
-from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import models
 
 from . import protocol, publish, storing
 from .sending import broadcast, notify
+from .types import JSONDict, User, UserId
 
 __all__ = ["broadcast_system_notification", "create_and_send_notification", "send_notification_to_user"]
 
 
 def create_and_send_notification(
-    user: Any,
+    user: User,
     notification_type: str,
     title: str,
     message: str,
-    sender: Any = None,
-    related_object_id: Any = None,
+    sender: User | None = None,
+    related_object_id: int | str | uuid.UUID | None = None,
     related_object_type: str | None = None,
 ) -> int | None:
     """Store and send one notification; return its id. Kept for code written against the original helpers."""
-    data = {}
+    data: JSONDict = {}
     if related_object_id is not None:
         data["related_object_id"] = related_object_id
     if related_object_type is not None:
@@ -36,7 +37,7 @@ def create_and_send_notification(
     return notification.pk if notification is not None else None  # type: ignore[union-attr]
 
 
-def send_notification_to_user(user_id: Any, notification_data: dict[str, Any]) -> None:
+def send_notification_to_user(user_id: User | UserId, notification_data: JSONDict) -> None:
     """Push a notification dict to a user's open sockets now, storing nothing."""
     user_id = (
         storing.user_pk(user_id, "user_id")
@@ -47,7 +48,7 @@ def send_notification_to_user(user_id: Any, notification_data: dict[str, Any]) -
     publish.publish(publish.frames_message([(protocol.user_key(user_id), [frame])]))
 
 
-def broadcast_system_notification(title: str, message: str, user_ids: Iterable[Any] | None = None) -> int:
+def broadcast_system_notification(title: str, message: str, user_ids: Iterable[User | UserId] | None = None) -> int:
     """Broadcast a "system" notification to all active users or to ``user_ids``; return the count."""
     users = None
     if isinstance(user_ids, models.QuerySet):

@@ -11,13 +11,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 from django.utils.translation import gettext
 
 from .backends import get_backends
 from .batching import batches
 from .conf import live_settings
 from .models import ChannelPreference, Notification, NotificationPreference
+from .types import RequestUser, UserId
 
 __all__ = [
     "DELIVERIES",
@@ -49,6 +50,16 @@ class PreferenceError(ValueError):
     """A preference change that cannot be made; its message is shown to the user."""
 
 
+# The reverse accessors the preference models give the user model, which AbstractBaseUser does not declare
+# (and AnonymousUser has not: AttributeError).
+def _chosen_types(user: RequestUser) -> models.Manager[NotificationPreference]:
+    return user.live_notify_preferences  # type: ignore[union-attr,no-any-return]
+
+
+def _chosen_channels(user: RequestUser) -> models.Manager[ChannelPreference]:
+    return user.live_notify_channel_preferences  # type: ignore[union-attr,no-any-return]
+
+
 def is_mandatory(notification_type: str) -> bool:
     """Return whether ``notification_type`` is in ``MANDATORY_TYPES``: always live, whatever users chose."""
     return notification_type in live_settings.mandatory_types
@@ -61,7 +72,7 @@ def default_delivery(notification_type: str) -> str:
     return live_settings.preference_defaults.get(notification_type, LIVE)
 
 
-def deliveries(recipient_ids: Iterable[Any], notification_type: str) -> dict[Any, str]:
+def deliveries(recipient_ids: Iterable[UserId], notification_type: str) -> dict[UserId, str]:
     """Return the delivery of ``notification_type`` for each of ``recipient_ids``.
 
     One query per ``BATCH_SIZE`` recipients; none for a mandatory type.
@@ -79,7 +90,7 @@ def deliveries(recipient_ids: Iterable[Any], notification_type: str) -> dict[Any
     return result
 
 
-def type_choices(user: Any) -> list[tuple[str, str]]:
+def type_choices(user: RequestUser) -> list[tuple[str, str]]:
     """Return the types a user can set, as (value, label) pairs.
 
     ``NOTIFICATION_TYPES`` when set; otherwise every type the settings name,
@@ -95,13 +106,13 @@ def type_choices(user: Any) -> list[tuple[str, str]]:
         .values_list("notification_type", flat=True)
         .distinct()
     )
-    values.update(user.live_notify_preferences.values_list("notification_type", flat=True))
+    values.update(_chosen_types(user).values_list("notification_type", flat=True))
     return [(value, live_settings.type_label(value)) for value in sorted(values)]
 
 
-def preferences_for(user: Any) -> list[dict[str, Any]]:
+def preferences_for(user: RequestUser) -> list[dict[str, Any]]:
     """Return the user's delivery of every type they can set, with its default and whether it is mandatory."""
-    chosen = dict(user.live_notify_preferences.values_list("notification_type", "delivery"))
+    chosen = dict(_chosen_types(user).values_list("notification_type", "delivery"))
     rows = []
     for value, label in type_choices(user):
         mandatory = is_mandatory(value)
@@ -118,7 +129,7 @@ def preferences_for(user: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _check_types(user: Any, notification_types: Iterable[Any]) -> None:
+def _check_types(user: RequestUser, notification_types: Iterable[object]) -> None:
     """Raise PreferenceError unless every one of ``notification_types`` is a type the user may set."""
     allowed = live_settings.allowed_types
     # A CharField: its max_length is set.
@@ -149,7 +160,7 @@ def _check_types(user: Any, notification_types: Iterable[Any]) -> None:
                 )
 
 
-def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
+def set_preferences(user: RequestUser, changes: Mapping[str, str | None]) -> None:
     """Save ``{type: "live" | "store" | "off" | None}`` for the user; None goes back to the default.
 
     Every change is checked first; on a PreferenceError nothing is saved. A
@@ -174,8 +185,8 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
     unique_fields = ["user", "notification_type"] if features.supports_update_conflicts_with_target else None
     with transaction.atomic():
         # Lock the user's row so that concurrent requests cannot each pass the bound.
-        list(get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        existing = set(user.live_notify_preferences.values_list("notification_type", flat=True))
+        list(get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))  # type: ignore[misc]
+        existing = set(_chosen_types(user).values_list("notification_type", flat=True))
         after = len((existing - reset) | chosen.keys())
         limit = live_settings.max_preferences
         # A user already over the bound (a lowered setting) may still change and remove rows, not add.
@@ -189,11 +200,11 @@ def set_preferences(user: Any, changes: Mapping[str, Any]) -> None:
             )
         reset &= existing
         for batch in batches(sorted(reset)):
-            user.live_notify_preferences.filter(notification_type__in=batch).delete()
+            _chosen_types(user).filter(notification_type__in=batch).delete()
         if chosen:
             NotificationPreference.objects.bulk_create(
                 [
-                    NotificationPreference(user=user, notification_type=key, delivery=value)
+                    NotificationPreference(user=user, notification_type=key, delivery=value)  # type: ignore[misc]
                     for key, value in chosen.items()
                 ],
                 update_conflicts=True,
@@ -213,7 +224,7 @@ def channel_default(channel: str, notification_type: str) -> bool:
     return bool(defaults.get(notification_type, defaults.get("default", True)))
 
 
-def channels_enabled(channel: str, pairs: Iterable[tuple[Any, str]]) -> dict[tuple[Any, str], bool]:
+def channels_enabled(channel: str, pairs: Iterable[tuple[UserId, str]]) -> dict[tuple[UserId, str], bool]:
     """Return, for each (user id, type) of ``pairs``, whether that user wants that type on ``channel``.
 
     One query per ``BATCH_SIZE`` users; mandatory types are always on.
@@ -237,12 +248,12 @@ def channel_choices() -> list[tuple[str, str]]:
     return [(backend.name, str(backend.verbose_name or backend.name)) for backend in get_backends()]
 
 
-def channels_for(user: Any, notification_types: Iterable[str]) -> dict[str, dict[str, bool]]:
+def channels_for(user: RequestUser, notification_types: Iterable[str]) -> dict[str, dict[str, bool]]:
     """Return ``{type: {channel: on}}`` for the user: their choices, else the defaults."""
     notification_types = list(notification_types)
     chosen = {
         (notification_type, channel): enabled
-        for notification_type, channel, enabled in user.live_notify_channel_preferences.values_list(
+        for notification_type, channel, enabled in _chosen_channels(user).values_list(
             "notification_type", "channel", "enabled"
         )
     }
@@ -257,7 +268,7 @@ def channels_for(user: Any, notification_types: Iterable[str]) -> dict[str, dict
     return result
 
 
-def set_channel_preferences(user: Any, changes: Mapping[str, Mapping[str, Any]]) -> None:
+def set_channel_preferences(user: RequestUser, changes: Mapping[str, Mapping[str, bool | None]]) -> None:
     """Save ``{type: {channel: True | False | None}}`` for the user; None goes back to the default.
 
     Types are checked as set_preferences() checks them; unknown channels, values that are not booleans and turning
@@ -291,8 +302,8 @@ def set_channel_preferences(user: Any, changes: Mapping[str, Mapping[str, Any]])
                 )
     _check_types(user, changes.keys())
     with transaction.atomic():
-        list(get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        existing = set(user.live_notify_channel_preferences.values_list("notification_type", "channel"))
+        list(get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))  # type: ignore[misc]
+        existing = set(_chosen_channels(user).values_list("notification_type", "channel"))
         stored = {
             (notification_type, channel)
             for notification_type, per_channel in changes.items()
@@ -301,7 +312,7 @@ def set_channel_preferences(user: Any, changes: Mapping[str, Mapping[str, Any]])
         }
         dropped = {(t, c) for t, per_channel in changes.items() for c in per_channel} - stored
         after = len((existing - dropped) | stored)
-        limit = live_settings.MAX_PREFERENCES * max(len(known), 1)
+        limit = live_settings.max_preferences * max(len(known), 1)
         if after > limit and after > len(existing):
             raise PreferenceError(
                 gettext("At most %(limit)s channel choices can be stored; this change would make %(count)s.")
@@ -309,12 +320,10 @@ def set_channel_preferences(user: Any, changes: Mapping[str, Mapping[str, Any]])
             )
         for notification_type, per_channel in changes.items():
             for channel, enabled in per_channel.items():
-                rows = user.live_notify_channel_preferences.filter(
-                    notification_type=notification_type, channel=channel
-                )
+                rows = _chosen_channels(user).filter(notification_type=notification_type, channel=channel)
                 if enabled is None or enabled == channel_default(channel, notification_type):
                     rows.delete()
                 else:
-                    ChannelPreference.objects.update_or_create(
+                    ChannelPreference.objects.update_or_create(  # type: ignore[misc]
                         user=user, notification_type=notification_type, channel=channel, defaults={"enabled": enabled}
                     )

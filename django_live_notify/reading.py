@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
@@ -12,13 +11,15 @@ from . import protocol, publish
 from .batching import batches
 from .models import Notification
 from .signals import notification_read
+from .types import RequestUser, UserId
 
 
-def unread_count(user: Any) -> int:
+def unread_count(user: RequestUser) -> int:
+    """Return the number of unread notifications of ``user``."""
     return Notification.objects.for_user(user).unread().count()
 
 
-def unread_counts(recipient_ids: Iterable[Any]) -> dict[str, int]:
+def unread_counts(recipient_ids: Iterable[UserId]) -> dict[str, int]:
     """Return the unread count of each of ``recipient_ids``, one query per batch, keyed by registry key."""
     counts: dict[str, int] = {}
     for batch in batches(recipient_ids):
@@ -34,12 +35,12 @@ def unread_counts(recipient_ids: Iterable[Any]) -> dict[str, int]:
     return counts
 
 
-def latest_id(user: Any) -> int:
+def latest_id(user: RequestUser) -> int:
     """Return the id of the user's newest notification, or 0."""
     return Notification.objects.for_user(user).order_by("-id").values_list("id", flat=True).first() or 0
 
 
-def mark_read(user: Any, notification_id: int) -> bool:
+def mark_read(user: RequestUser, notification_id: int) -> bool:
     """Mark one of the user's notifications read; return False when the user has no such notification.
 
     A notification of another user is "not found", exactly like a missing one.
@@ -54,7 +55,7 @@ def mark_read(user: Any, notification_id: int) -> bool:
     return True
 
 
-def mark_unread(user: Any, notification_id: int) -> bool:
+def mark_unread(user: RequestUser, notification_id: int) -> bool:
     """Mark one of the user's notifications unread again; return False when the user has no such notification.
 
     An archived or snoozed row comes back to the feed too: the unread badge only counts what the feed shows.
@@ -70,7 +71,7 @@ def mark_unread(user: Any, notification_id: int) -> bool:
     return True
 
 
-def mark_all_read(user: Any) -> int:
+def mark_all_read(user: RequestUser) -> int:
     """Mark every notification of the user read; return how many changed."""
     changed = Notification.objects.for_user(user).mark_all_read()
     if changed:
@@ -79,6 +80,6 @@ def mark_all_read(user: Any) -> int:
     return changed
 
 
-def count_frames(user: Any) -> list[str]:
+def count_frames(user: RequestUser) -> list[str]:
     """Return the frame that gives the user's tabs their unread count."""
     return [protocol.unread_count_frame(unread_count(user))]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
 
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from .conf import live_settings
 from .consumers import NotificationConsumer
 
-websocket_urlpatterns = [
+#: What an ASGI application receives with the scope: a coroutine function to read the next event, and one to send.
+Receive: TypeAlias = Callable[[], Awaitable[dict[str, Any]]]
+Send: TypeAlias = Callable[[dict[str, Any]], Awaitable[None]]
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
     path(live_settings.websocket_path, NotificationConsumer.as_asgi(), name="live_notify_socket"),
 ]
 
 
-def websocket_application(urlpatterns: list[Any] | None = None) -> Any:
+def websocket_application(urlpatterns: list[URLPattern | URLResolver] | None = None) -> SocketApplication:
     """Return the socket route behind origin checks, session authentication and token authentication.
 
     Sockets must come from their own origin or one in ``CSRF_TRUSTED_ORIGINS``,
@@ -36,7 +41,7 @@ def websocket_application(urlpatterns: list[Any] | None = None) -> Any:
 class SocketApplication:
     """Origin check, authentication and routing of WebSockets in one step (see websocket_application())."""
 
-    def __init__(self, routes: list[Any]) -> None:
+    def __init__(self, routes: list[URLPattern | URLResolver]) -> None:
         from channels.routing import URLRouter
 
         from .auth import SocketAuthMiddleware
@@ -49,7 +54,7 @@ class SocketApplication:
         self.path = "/" + live_settings.websocket_path if "<" not in live_settings.websocket_path else None
         self.consumer = NotificationConsumer.as_asgi()
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> object:
         from channels.security.websocket import WebsocketDenier
 
         if scope["type"] != "websocket":

@@ -4,33 +4,33 @@ transaction commits (:func:`send_stored`, or one broadcast message)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import models, router, transaction
 from django.db.models import Max
 
-from . import metrics, preferences, protocol, publish, storing
+from . import grouping, metrics, preferences, protocol, publish, storing
 from .models import Notification
 from .reading import unread_counts
 from .signals import notification_created, notification_updated
+from .types import JSONDict, Recipients, User, UserId, Users
 
 __all__ = ["abroadcast", "anotify", "broadcast", "notify", "send_stored"]
 
 
 def notify(
-    recipient: Any,
+    recipient: Recipients,
     *,
     title: str,
     message: str = "",
     notification_type: str | None = None,
-    sender: Any = None,
+    sender: User | None = None,
     target: models.Model | None = None,
     url: str = "",
-    data: dict[str, Any] | None = None,
+    data: JSONDict | None = None,
     group_key: str | None = "",
     group_title: str | Callable[[int], str] | None = None,
     actions: list[dict[str, str]] | None = None,
@@ -48,7 +48,7 @@ def notify(
     template = storing.build(
         title, message, notification_type, sender, target, url, data, group_key, actions, expires_at
     )
-    group_title = storing.check_group_title(group_title)
+    group_title = grouping.check_group_title(group_title)
     single = isinstance(recipient, models.Model)
     recipient_ids = (
         [storing.user_pk(recipient, "recipient")] if single else storing.distinct_ids(recipient, "recipient")
@@ -56,7 +56,7 @@ def notify(
     delivery = preferences.deliveries(recipient_ids, template.notification_type)
     stored_ids = [recipient_id for recipient_id in recipient_ids if delivery[recipient_id] != preferences.OFF]
     with transaction.atomic():
-        updated = storing.update_groups(template, stored_ids, delivery, group_title) if template.group_key else {}
+        updated = grouping.update_groups(template, stored_ids, delivery, group_title) if template.group_key else {}
         rows = [
             storing.copy_row(template, recipient_id, silent=delivery[recipient_id] == preferences.STORE)
             for recipient_id in stored_ids
@@ -88,7 +88,7 @@ def broadcast(
     title: str,
     message: str = "",
     notification_type: str | None = None,
-    users: Any = None,
+    users: Users | None = None,
     expires_at: datetime | None = None,
 ) -> int:
     """Store a notification for many users and send it with one fan-out message.
@@ -106,6 +106,7 @@ def broadcast(
     template = storing.build(title, message, notification_type, None, None, "", None, "", None, expires_at)
     db = router.db_for_write(Notification)
     manager = get_user_model()._default_manager.using(db)
+    recipients: models.QuerySet[User]
     if users is None:
         recipients = manager.filter(is_active=True)
     elif isinstance(users, models.QuerySet):
@@ -118,7 +119,7 @@ def broadcast(
     return metrics.sent("broadcast", _broadcast_in_database(template, recipients, db))
 
 
-def _broadcast_in_database(template: Notification, recipients: models.QuerySet[Any], db: str) -> int:
+def _broadcast_in_database(template: Notification, recipients: models.QuerySet[User], db: str) -> int:
     """Store a copy of ``template`` for each of ``recipients`` in one ``INSERT ... SELECT``."""
     template.broadcast_id = uuid.uuid4()
     with transaction.atomic(using=db):
@@ -152,7 +153,7 @@ abroadcast.__doc__ = "Do broadcast() from async code."
 
 def send_stored(
     tail: str | list[str],
-    pairs: list[tuple[Any, int | None]],
+    pairs: Sequence[tuple[UserId, int | None]],
     updates: Iterable[Notification] = (),
 ) -> None:
     """Send stored rows of one notification to their recipients' sockets, with their unread counts.

@@ -9,6 +9,7 @@ memory grows by 16 bytes per delivered row, about 160 MB for ten million.
 from __future__ import annotations
 
 import math
+import uuid
 from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -168,7 +169,7 @@ def timeline(notification: Notification) -> list[tuple[str, datetime]]:
     return sorted(present, key=lambda event: event[1])
 
 
-def funnel(broadcast_id: Any) -> dict[str, int]:
+def funnel(broadcast_id: uuid.UUID | str) -> dict[str, int]:
     """Return how many rows one broadcast stored, and how many of them were delivered, seen and read."""
     return Notification.objects.filter(broadcast_id=broadcast_id).aggregate(
         rows=Count("pk"), delivered=Count("delivered_at"), seen=Count("seen_at"), read=Count("read_at")

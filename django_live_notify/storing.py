@@ -1,11 +1,12 @@
-"""How notifications are stored: arguments checked once, rows copied from one template, grouping, and the bulk
-and ``INSERT ... SELECT`` writes. Nothing here sends: see :mod:`.sending`."""
+"""How notifications are stored: arguments checked once, recipients checked to be users, rows copied from one
+template, and the bulk and ``INSERT ... SELECT`` writes. Grouping is in :mod:`.grouping`. Nothing here sends: see
+:mod:`.sending`."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,22 +15,21 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, models, router
+from django.db import connections, models
 from django.db.models import BooleanField, Case, CharField, F, FilteredRelation, Func, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.text import Truncator
 
 from . import preferences
 from .actions import clean_actions, has_safe_scheme
-from .batching import batches
 from .conf import live_settings
 from .models import Notification
+from .types import User, UserId
 
 
-def in_list(user_ids: list[Any], db: str) -> Q | _AnyOf:
+def in_list(user_ids: Sequence[UserId], db: str) -> Q | _AnyOf:
     """Return the condition "the user's pk is one of ``user_ids``", with the ids in one parameter where the
     database can.
 
@@ -64,7 +64,7 @@ class _AnyOf(Func):
         return f"{sql} = ANY(%s)", (*params, self.values)
 
 
-def insert_select(template: Notification, recipients: models.QuerySet[Any], db: str) -> int:
+def insert_select(template: Notification, recipients: models.QuerySet[User], db: str) -> int:
     """``INSERT INTO notification (...) SELECT ...``: one copy of ``template`` per recipient that wants it.
 
     The recipients' preferences for the type are read in the same statement,
@@ -122,22 +122,23 @@ def insert_select(template: Notification, recipients: models.QuerySet[Any], db: 
     table = connection.ops.quote_name(Notification._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) {select_sql}", params)
-        return cursor.rowcount
+        count: int = cursor.rowcount
+        return count
 
 
 def build(
-    title: Any,
-    message: Any,
-    notification_type: str | None,
-    sender: Any,
+    title: object,
+    message: object,
+    notification_type: object,
+    sender: User | None,
     target: models.Model | None,
-    url: Any,
-    data: Any,
-    group_key: Any,
-    actions: Any,
-    expires_at: Any,
+    url: object,
+    data: object,
+    group_key: object,
+    actions: object,
+    expires_at: object,
 ) -> Notification:
-    """Validate the arguments once and return an unsaved template row."""
+    """Validate the arguments once and return an unsaved template row (those typed ``object`` are checked here)."""
     notification_type = notification_type or live_settings.default_notification_type
     if group_key is None:
         group_key = ""
@@ -148,13 +149,15 @@ def build(
         "notification_type": notification_type,
         "group_key": group_key,
     }
+    checked: dict[str, str] = {}
     for name, value in strings.items():
         if isinstance(value, Promise):
             # gettext_lazy() and reverse_lazy(): resolved now, in the active language.
-            strings[name] = value = str(value)
+            value = str(value)
         if not isinstance(value, str):
             raise TypeError(f"{name} must be a string, not {type(value).__name__}")
-    title, message, url, notification_type, group_key = strings.values()
+        checked[name] = value
+    title, message, url, notification_type, group_key = checked.values()
     if not title.strip():
         raise ValueError("title must not be empty")
     if not has_safe_scheme(url):
@@ -180,7 +183,7 @@ def build(
         if expires_at <= now:
             raise ValueError("expires_at must be in the future")
     template = Notification(
-        sender=sender,
+        sender=sender,  # type: ignore[misc]  # AUTH_USER_MODEL, which django-stubs knows as its own setting's model
         notification_type=notification_type,
         title=title,
         message=message,
@@ -205,118 +208,6 @@ def build(
     return template
 
 
-def check_group_title(group_title: Any) -> str | Callable[[int], str] | None:
-    """Return ``group_title`` checked: None, a format string over {count} and {others}, or a callable."""
-    if group_title is None or (callable(group_title) and not isinstance(group_title, Promise)):
-        return group_title
-    if isinstance(group_title, Promise):
-        group_title = str(group_title)
-    if not isinstance(group_title, str):
-        raise TypeError(f"group_title must be a string or a callable, not {type(group_title).__name__}")
-    try:
-        group_title.format(count=2, others=1)
-    except (KeyError, IndexError, ValueError, AttributeError) as error:
-        raise ValueError(
-            f"group_title {group_title!r} may use {{count}} and {{others}} only "
-            f"(write literal braces as {{{{ and }}}}): {error}"
-        ) from None
-    return group_title
-
-
-def grouped_title(group_title: str | Callable[[int], str] | None, count: int, title: str) -> str:
-    if group_title is None:
-        return title
-    text = group_title(count) if callable(group_title) else group_title.format(count=count, others=count - 1)
-    text = str(text)
-    if not text.strip():
-        raise ValueError("group_title gave an empty title")
-    max_length: int = Notification._meta.get_field("title").max_length  # type: ignore[assignment]  # A CharField
-    return Truncator(text).chars(max_length)
-
-
-def update_groups(
-    template: Notification,
-    recipient_ids: list[Any],
-    delivery: dict[Any, str],
-    group_title: str | Callable[[int], str] | None,
-) -> dict[Any, Notification]:
-    """Fold the template into each recipient's unread row of its group; return the updated rows by recipient.
-
-    One locking query and one or two UPDATEs per batch of recipients, however many rows change.
-    """
-    lock_recipients(recipient_ids)
-    updated: dict[Any, Notification] = {}
-    for batch in batches(recipient_ids):
-        existing: dict[Any, Notification] = {}
-        locked = (
-            Notification.objects.unexpired()
-            .filter(recipient_id__in=batch, group_key=template.group_key, read_at__isnull=True)
-            .select_for_update()
-            .order_by("id")
-        )
-        for row in locked:
-            existing[row.recipient_id] = row  # The newest, should a race have left two.
-        if not existing:
-            continue
-        for row in existing.values():
-            row.group_count += 1
-            row.silent = delivery[row.recipient_id] == preferences.STORE
-            row.title = grouped_title(group_title, row.group_count, template.title)
-            for field in SHARED_FIELDS:
-                setattr(row, field, getattr(template, field))
-            row.sender = template.sender
-            row.seen_at = None  # news in the group: unseen again, like a new row
-        rows = list(existing.values())
-        # Titles differ by count only with a group_title, "silent" by preference: most updates are one query.
-        shared = {field: getattr(template, field) for field in SHARED_FIELDS}
-        varying = []
-        for field in ("title", "silent"):
-            values = {getattr(row, field) for row in rows}
-            if len(values) == 1:
-                shared[field] = values.pop()
-            else:
-                varying.append(field)
-        Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
-            group_count=F("group_count") + 1, seen_at=None, **shared
-        )
-        if varying:
-            Notification.objects.bulk_update(rows, varying, batch_size=live_settings.batch_size)
-        updated.update(existing)
-    return updated
-
-
-def lock_recipients(recipient_ids: list[Any]) -> None:
-    """Lock the recipients' user rows until the transaction ends, so that two calls grouping for one user
-    take turns: ``SELECT ... FOR UPDATE`` on the grouped rows cannot lock a row that does not exist yet.
-
-    Locks are taken in primary key order so that two calls never wait on each other. SQLite has no row
-    locks: there, IMMEDIATE transactions make writers take turns (check W004).
-    """
-    db = router.db_for_write(Notification)
-    features = connections[db].features
-    if not features.has_select_for_update:
-        return
-    users = Notification._meta.get_field("recipient").related_model._base_manager.using(db)
-    no_key = features.has_select_for_no_key_update  # PostgreSQL: the lock then does not block foreign key checks.
-    for batch in batches(sorted(recipient_ids)):
-        list(users.filter(pk__in=batch).order_by("pk").select_for_update(no_key=no_key).values_list("pk", flat=True))
-
-
-# What a grouped row takes from the notification folded into it (besides its title and count).
-SHARED_FIELDS = (
-    "message",
-    "url",
-    "data",
-    "actions",
-    "sender_id",
-    "target_content_type_id",
-    "target_object_id",
-    "notification_type",
-    "expires_at",
-    "modified",
-)
-
-
 def copy_row(template: Notification, recipient_id: Any, silent: bool = False) -> Notification:
     row = Notification(
         recipient_id=recipient_id,
@@ -338,7 +229,7 @@ def copy_row(template: Notification, recipient_id: Any, silent: bool = False) ->
     return row
 
 
-def distinct_ids(users: Any, name: str) -> list[Any]:
+def distinct_ids(users: object, name: str) -> list[Any]:
     """Return the distinct primary keys of ``users`` (a QuerySet or an iterable of saved users), in order.
 
     ``name`` is the argument's name in the error raised for anything else.
@@ -354,7 +245,7 @@ def distinct_ids(users: Any, name: str) -> list[Any]:
     return list(dict.fromkeys(values))
 
 
-def user_pk(user: Any, name: str) -> Any:
+def user_pk(user: object, name: str) -> Any:
     """Return the primary key of ``user`` if it is a saved instance of the user model; raise TypeError otherwise.
 
     Any other model would do as well by its pk alone: a Group with pk 1 would notify user 1.
@@ -368,7 +259,7 @@ def user_pk(user: Any, name: str) -> Any:
     return user.pk
 
 
-def user_id_of(value: Any, name: str) -> Any:
+def user_id_of(value: object, name: str) -> Any:
     """Return ``value`` as a primary key of the user model; raise TypeError if it cannot be one."""
     user_model = get_user_model()
     if isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool):
@@ -379,7 +270,7 @@ def user_id_of(value: Any, name: str) -> Any:
     raise TypeError(f"{name} must hold {user_model._meta.label} ids or instances, not {describe(value)}")
 
 
-def recipients_of(users: models.QuerySet[Any], db: str) -> models.QuerySet[Any]:
+def recipients_of(users: models.QuerySet[models.Model], db: str) -> models.QuerySet[User]:
     """Return the users of ``users`` (checked to be a QuerySet of the user model) on ``db``, each once.
 
     A QuerySet that reads the user table alone (no join, slice, distinct,
@@ -418,13 +309,13 @@ def recipients_of(users: models.QuerySet[Any], db: str) -> models.QuerySet[Any]:
     return recipients
 
 
-def check_user_queryset(users: models.QuerySet[Any], name: str) -> None:
+def check_user_queryset(users: models.QuerySet[models.Model], name: str) -> None:
     user_model = get_user_model()
     if not issubclass(users.model, user_model):
         raise TypeError(f"{name} must be a QuerySet of {user_model._meta.label}, not {describe(users)}")
 
 
-def describe(value: Any) -> str:
+def describe(value: object) -> str:
     """Name what was passed, with its model or type, for an error message."""
     if isinstance(value, models.QuerySet):
         return f"a QuerySet of {value.model._meta.label}"

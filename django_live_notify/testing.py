@@ -18,7 +18,7 @@ a test wants to see the frames a browser would get. See ``docs/testing.rst``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,10 @@ from asgiref.sync import sync_to_async
 from .signals import notification_created, notification_updated
 
 if TYPE_CHECKING:
+    from channels.testing import WebsocketCommunicator
+
     from .models import Notification
+    from .types import User, UserId
 
 __all__ = [
     "CapturedNotifications",
@@ -53,18 +56,22 @@ class CapturedNotifications:
 
     def __init__(self) -> None:
         self._rows: list[Notification] = []
-        self._pending_ids: list[Any] = []
+        self._pending_ids: list[int] = []
         self.updated: list[Notification] = []
 
     # Receivers of the signals. A notify() after a broadcast() reads the broadcast rows first, to keep the order.
-    def _created(self, sender: Any, notifications: list[Notification] | None = None, **kwargs: Any) -> None:
+    def _created(
+        self, sender: type[Notification], notifications: list[Notification] | None = None, **kwargs: Any
+    ) -> None:
         if notifications is not None:
             self._resolve()
             self._rows.extend(notifications)
         else:
             self._pending_ids.extend(kwargs.get("notification_ids") or [])
 
-    def _updated(self, sender: Any, notifications: list[Notification] | None = None, **kwargs: Any) -> None:
+    def _updated(
+        self, sender: type[Notification], notifications: list[Notification] | None = None, **kwargs: Any
+    ) -> None:
         self.updated.extend(notifications or [])
 
     def _resolve(self) -> None:
@@ -96,7 +103,7 @@ class CapturedNotifications:
         return f"<CapturedNotifications: {len(self)} stored, {len(self.updated)} updated>"
 
     def for_user(
-        self, user: Any, *, title: str | None = None, notification_type: str | None = None
+        self, user: User | UserId, *, title: str | None = None, notification_type: str | None = None
     ) -> list[Notification]:
         """Return the new notifications for ``user`` (a user or a primary key) that match the filters."""
         user_id = _user_id(user)
@@ -110,7 +117,7 @@ class CapturedNotifications:
 
     def assert_notified(
         self,
-        user: Any,
+        user: User | UserId,
         title: str | None = None,
         notification_type: str | None = None,
         count: int | None = None,
@@ -129,7 +136,9 @@ class CapturedNotifications:
             )
         return matches
 
-    def assert_not_notified(self, user: Any, title: str | None = None, notification_type: str | None = None) -> None:
+    def assert_not_notified(
+        self, user: User | UserId, title: str | None = None, notification_type: str | None = None
+    ) -> None:
         """Fail if ``user`` got a notification matching the filters (any notification, without filters)."""
         matches = self.for_user(user, title=title, notification_type=notification_type)
         if matches:
@@ -173,7 +182,7 @@ def capture_notifications() -> Iterator[CapturedNotifications]:
 
 
 def assert_notified(
-    user: Any,
+    user: User | UserId,
     title: str | None = None,
     notification_type: str | None = None,
     count: int | None = None,
@@ -182,7 +191,7 @@ def assert_notified(
     return _current().assert_notified(user, title=title, notification_type=notification_type, count=count)
 
 
-def assert_not_notified(user: Any, title: str | None = None, notification_type: str | None = None) -> None:
+def assert_not_notified(user: User | UserId, title: str | None = None, notification_type: str | None = None) -> None:
     """Do ``CapturedNotifications.assert_not_notified()`` on the innermost active ``capture_notifications()``."""
     _current().assert_not_notified(user, title=title, notification_type=notification_type)
 
@@ -198,14 +207,14 @@ def _current() -> CapturedNotifications:
 
 
 async def communicator(
-    user: Any = None,
+    user: User | None = None,
     path: str | None = None,
     *,
     origin: str = "http://testserver",
     headers: list[tuple[bytes, bytes]] | None = None,
-    application: Any = None,
+    application: Callable[..., Awaitable[object]] | None = None,
     expect_open: bool = True,
-) -> Any:
+) -> WebsocketCommunicator:
     """Return a connected ``channels.testing.WebsocketCommunicator`` for ``user`` (anonymous when None).
 
     It talks to ``websocket_application()`` (or ``application``, such as your
@@ -248,7 +257,7 @@ async def communicator(
     return ws
 
 
-async def receive_frame(communicator: Any, timeout: float = 3) -> Any:  # noqa: ASYNC109 (like receive_from())
+async def receive_frame(communicator: WebsocketCommunicator, timeout: float = 3) -> Any:  # noqa: ASYNC109 (like receive_from())
     """Return the next frame the socket sends, parsed from JSON.
 
     Fails if none comes within ``timeout`` seconds or the socket closes
@@ -267,32 +276,32 @@ async def receive_frame(communicator: Any, timeout: float = 3) -> Any:  # noqa: 
     return json.loads(text)
 
 
-async def assert_no_frame(communicator: Any, timeout: float = 0.1) -> None:  # noqa: ASYNC109
+async def assert_no_frame(communicator: WebsocketCommunicator, timeout: float = 0.1) -> None:  # noqa: ASYNC109
     """Fail if the socket sends a frame within ``timeout`` seconds."""
     if not await communicator.receive_nothing(timeout):
         message = await communicator.receive_output(timeout)
         raise AssertionError(f"Expected no frame, but got {message.get('text', message)!s}")
 
 
-def _session_cookie(user: Any) -> tuple[str, str]:
+def _session_cookie(user: User) -> tuple[str, str]:
     from django.conf import settings
     from django.test import Client
 
     client = Client()
-    client.force_login(user)
+    client.force_login(user)  # type: ignore[arg-type]  # django-stubs wants AUTH_USER_MODEL of its own settings
     name = settings.SESSION_COOKIE_NAME
     return name, client.cookies[name].value
 
 
-def _user_id(user: Any) -> Any:
+def _user_id(user: User | UserId) -> Any:
     return getattr(user, "pk", user)
 
 
-def _same_id(a: Any, b: Any) -> bool:
+def _same_id(a: object, b: object) -> bool:
     return a == b or str(a) == str(b)
 
 
-def _describe_user(user: Any) -> str:
+def _describe_user(user: User | UserId | None) -> str:
     if user is None:
         return "an anonymous user"
     if hasattr(user, "pk"):

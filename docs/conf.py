@@ -49,6 +49,9 @@ nitpicky = True
 nitpick_ignore_regex = [
     ("py:class", r"(collections\.abc|datetime|django|channels)\..+"),
     ("py:class", r"datetime"),
+    ("py:class", r"uuid\.UUID"),
+    # channels' test communicator, which django_live_notify.testing imports for type checking only.
+    ("py:class", r"WebsocketCommunicator"),
     # Type variables of generic classes (Batcher[Item, Result]) have no pages of their own.
     ("py:class", r"django_live_notify\.batching\.(Item|Result)"),
 ]

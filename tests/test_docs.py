@@ -664,6 +664,17 @@ def check_sending_after_commit(snippet, world):
     assert row.target.title == "Fix the sink"
 
 
+@check("api", "def notify_team(members: Recipients")
+def check_types_in_own_helpers(snippet, world):
+    from django_live_notify.types import Recipients
+
+    notify_team = snippet.run()["notify_team"]
+    assert inspect.get_annotations(notify_team, eval_str=True)["members"] == Recipients
+    with capture_notifications() as captured:
+        notify_team(world.project.members.filter(is_active=True), "Kitchen closed")
+    assert {row.recipient for row in captured} == {world.ana, world.bruno}
+
+
 @check("api", "# before: from services.websocket_utils import create_and_send_notification")
 def check_design_document_import(snippet, world):
     assert snippet.run()["create_and_send_notification"] is django_live_notify.create_and_send_notification

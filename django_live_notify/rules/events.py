@@ -56,7 +56,8 @@ def _matches(expected: Any, value: Any) -> bool:
         return True
     if isinstance(expected, (list, tuple, set, frozenset)):
         return value in expected
-    return value == expected
+    equal: bool = value == expected
+    return equal
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypeVar, overload
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -13,6 +14,8 @@ from .changes import PREVIOUS
 from .events import DELETED, Event
 from .rule import Rule
 
+RuleT = TypeVar("RuleT", bound=Rule)
+
 
 class RuleRegistry:
     """Keep rules and run them from the model signals, like the admin site keeps ModelAdmins."""
@@ -21,7 +24,15 @@ class RuleRegistry:
         self._rules: list[Rule] = []
         self._connected: set[type[models.Model]] = set()
 
-    def register(self, model_or_rule: Any = None, /, **options: Any) -> Any:
+    @overload
+    def register(self, model_or_rule: type[RuleT], /) -> type[RuleT]: ...
+    @overload
+    def register(self, model_or_rule: RuleT, /) -> RuleT: ...
+    @overload
+    def register(self, model_or_rule: type[models.Model] | None = None, /, **options: Any) -> Rule: ...
+    def register(
+        self, model_or_rule: type[Rule] | Rule | type[models.Model] | None = None, /, **options: Any
+    ) -> type[Rule] | Rule:
         """Register a rule: ``register(Model, on=..., ...)``, ``@register`` on a Rule subclass, or a Rule.
 
         Return the Rule made from the options, or the class or rule given.
@@ -50,7 +61,7 @@ class RuleRegistry:
             raise LookupError(f"{rule!r} is not registered.")
         self._rules = kept
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Rule]:
         return iter(list(self._rules))
 
     def __len__(self) -> int:
@@ -76,11 +87,11 @@ class RuleRegistry:
 
     def _pre_save(
         self,
-        sender: Any,
-        instance: Any,
+        sender: type[models.Model],
+        instance: models.Model,
         raw: bool = False,
         using: str | None = None,
-        update_fields: Any = None,
+        update_fields: frozenset[str] | None = None,
         **kw: Any,
     ) -> None:
         """Read the stored values of untracked fields that changed() rules watch: one query per save."""
@@ -102,11 +113,11 @@ class RuleRegistry:
 
     def _post_save(
         self,
-        sender: Any,
-        instance: Any,
+        sender: type[models.Model],
+        instance: models.Model,
         created: bool = False,
         raw: bool = False,
-        update_fields: Any = None,
+        update_fields: frozenset[str] | None = None,
         **kw: Any,
     ) -> None:
         previous = instance.__dict__.pop(PREVIOUS, {})
@@ -118,7 +129,7 @@ class RuleRegistry:
             if event is not None:
                 _run(rule, event)
 
-    def _post_delete(self, sender: Any, instance: Any, **kw: Any) -> None:
+    def _post_delete(self, sender: type[models.Model], instance: models.Model, **kw: Any) -> None:
         for rule in self.rules_for(sender):
             if rule.on == DELETED:
                 _run(rule, Event(DELETED, instance))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
@@ -14,6 +14,17 @@ from django.utils.text import Truncator
 
 from . import checks
 from .events import CHANGED, CREATED, DELETED, UPDATED, Changed, Event
+
+if TYPE_CHECKING:
+    from ..models import Notification
+    from ..types import JSONDict, Recipients, User
+
+#: A text option: a format string (plain or lazy), or a callable of ``(instance, event)`` returning the text.
+Text: TypeAlias = str | Promise | Callable[..., str | Promise]
+#: The actions option: a list of action dicts, or a callable of ``(instance, event)`` returning one.
+Actions: TypeAlias = (
+    Sequence[Mapping[str, str | Promise]] | Callable[..., Sequence[Mapping[str, str | Promise]] | None]
+)
 
 
 class Rule:
@@ -30,30 +41,30 @@ class Rule:
     on: str | Changed | None = None
     #: Who is notified: a field path ("provider", "order.customer"), or a callable that returns
     #: a user, an iterable of users, a QuerySet of users or None.
-    recipients: Any = None
+    recipients: str | Callable[..., Recipients | models.Manager[User] | None] | None = None
     #: Leave the sender out of the recipients.
     exclude_sender: bool = False
     #: Format strings over ``instance``, ``event``, ``old``, ``new`` and ``sender``
     #: (plain or lazy strings), or callables returning the final text.
-    title: Any = None
-    message: Any = ""
+    title: Text | None = None
+    message: Text = ""
     #: One of LIVE_NOTIFY["NOTIFICATION_TYPES"] (or a callable); None means the default type.
-    notification_type: Any = None
+    notification_type: str | Callable[..., str | None] | None = None
     #: Who the notification is from: a field path, a callable, or None.
-    sender: Any = None
+    sender: str | Callable[..., User | None] | None = None
     #: Where the notification leads: a format string, a callable, or None for the target's get_absolute_url().
-    url: Any = None
+    url: Text | None = None
     #: Extra JSON data: a dict, or a callable returning one.
-    data: Any = None
+    data: JSONDict | Callable[..., JSONDict | None] | None = None
     #: Fold notifications into the recipient's unread one with this key: a format string, a callable, or None.
-    group_key: Any = None
+    group_key: Text | None = None
     #: The title of a grouped notification once it holds two or more: a format string that may also use
     #: ``{count}`` and ``{others}``, or a callable returning one (or returning a callable of the count).
-    group_title: Any = None
+    group_title: str | Promise | Callable[..., str | Promise | Callable[[int], str] | None] | None = None
     #: Buttons: a list of action dicts (``label`` and ``url`` may be format strings), or a callable returning one.
-    actions: Any = None
+    actions: Actions | None = None
     #: A condition: a callable; the rule fires only when it returns a true value.
-    when: Any = None
+    when: Callable[..., object] | None = None
     #: The rule's name in listings and error messages.
     name: str = ""
 
@@ -157,7 +168,7 @@ class Rule:
         """Return the column a pre_save query must read for this rule, if any."""
         return self._detector.query_attname if self._detector is not None else None
 
-    def _fire(self, event: Event) -> Any:
+    def _fire(self, event: Event) -> Notification | list[Notification] | None:
         """Store and send this rule's notification for ``event``, unless its condition says no."""
         from ..sending import notify
 
@@ -248,7 +259,9 @@ class Rule:
         # A lazy string is translated now, in the language active for this thread.
         return str(value).format(**context)
 
-    def _recipients(self, instance: models.Model, event: Event, sender: Any) -> Any:
+    def _recipients(
+        self, instance: models.Model, event: Event, sender: User | None
+    ) -> models.QuerySet[User] | list[User] | None:
         """Return the recipients as a QuerySet or a non-empty list of users, or None for nobody."""
         value = self._follow("recipients", instance, event)
         user_model = get_user_model()

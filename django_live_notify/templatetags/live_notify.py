@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django import template
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.context import Context
 from django.urls import NoReverseMatch, reverse
@@ -20,6 +21,7 @@ from .. import inbox, reading
 from ..checks import URLS_HINT
 from ..conf import live_settings
 from ..models import display_name
+from ..types import User
 
 register = template.Library()
 
@@ -146,7 +148,7 @@ def live_notify_inbox(context: Context) -> str:
 
 
 @register.filter
-def live_notify_ago(moment: Any) -> str:
+def live_notify_ago(moment: datetime | None) -> str:
     """Return how long ago ``moment`` was: "just now" under a minute, else "5 minutes ago"."""
     if not moment:
         return ""
@@ -156,13 +158,13 @@ def live_notify_ago(moment: Any) -> str:
 
 
 @register.filter
-def live_notify_type_label(notification_type: Any) -> str:
+def live_notify_type_label(notification_type: object) -> str:
     """Return the human label of a notification type."""
     return live_settings.type_label(str(notification_type))
 
 
 @register.filter
-def live_notify_safe_url(url: Any) -> str:
+def live_notify_safe_url(url: object) -> str:
     """Return ``url`` when a link to it is safe (http, https or relative), else ""."""
     # Browsers strip control characters and spaces around a URL and drop tabs and newlines
     # inside it: " java\tscript:" is "javascript:".
@@ -176,13 +178,13 @@ def live_notify_safe_url(url: Any) -> str:
 
 
 @register.filter
-def live_notify_display_name(user: Any) -> str:
+def live_notify_display_name(user: User | None) -> str:
     """Return the name shown for a user: the full name, else the username."""
     return display_name(user) if user is not None else ""
 
 
-def _request(context: Context, tag: str) -> Any:
-    request = context.get("request") or getattr(context, "request", None)
+def _request(context: Context, tag: str) -> HttpRequest:
+    request: HttpRequest | None = context.get("request") or getattr(context, "request", None)
     if request is None:
         raise ImproperlyConfigured(
             f"{{% {tag} %}} needs the request: render the template with a request (render(request, ...)) "
@@ -212,7 +214,7 @@ def _push_config() -> dict[str, str]:
     }
 
 
-def _user(request: Any) -> Any:
+def _user(request: HttpRequest) -> User | None:
     """Return the request's authenticated user, or None."""
     user = getattr(request, "user", None)
     return user if user is not None and user.is_authenticated else None
