@@ -23,7 +23,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.consumer import SyncConsumer
@@ -41,6 +41,9 @@ from .delivery_policy import POLICIES as POLICIES
 from .delivery_policy import deferred_until, plan, plan_range, plan_recent, skip_reason
 from .models import Delivery, Notification
 from .signals import notification_created
+
+if TYPE_CHECKING:
+    from .types import User
 
 __all__ = [
     "DeliveryConsumer",
@@ -187,7 +190,7 @@ def _finish(rows: Sequence[Delivery], status: str, **fields: Any) -> None:
 
 def _deliver(
     backend: DeliveryBackend,
-    user: Any,
+    user: User,
     rows: list[Delivery],
     now: datetime,
     wanted: dict[tuple[Any, str], bool] | None = None,
@@ -222,7 +225,7 @@ def _deliver(
         _send(backend, user, group, now)
 
 
-def _send(backend: DeliveryBackend, user: Any, rows: list[Delivery], now: datetime) -> None:
+def _send(backend: DeliveryBackend, user: User, rows: list[Delivery], now: datetime) -> None:
     # Its own commit before the send: from here a dead worker leaves the row "unknown", never resent. Only rows
     # still under this worker's claim: a claim that outlived DELIVERY_CLAIM_TIMEOUT may be another worker's now.
     claim = rows[0].claim

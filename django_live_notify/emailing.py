@@ -10,7 +10,7 @@ email, signed so that no login is needed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
@@ -29,6 +29,9 @@ from . import preferences
 from .backends import DeliveryBackend, SendResult
 from .conf import live_settings
 from .models import Notification
+
+if TYPE_CHECKING:
+    from .types import User
 
 __all__ = ["EmailBackend", "unsubscribe", "unsubscribe_token", "unsubscribe_url"]
 
@@ -58,15 +61,15 @@ class EmailBackend(DeliveryBackend):
         delays = live_settings.email_delay_minutes
         return 60.0 * delays.get(notification_type, delays.get("default", 30.0))
 
-    def is_available(self, user: Any) -> bool:
+    def is_available(self, user: User) -> bool:
         """Return whether the user has an email address and is active."""
-        return bool(getattr(user, "email", "")) and getattr(user, "is_active", True)
+        return bool(email_address(user)) and getattr(user, "is_active", True)
 
-    def language_for(self, user: Any) -> str:
+    def language_for(self, user: User) -> str:
         """Return the language of the user's emails; override to read it from a profile. Default: LANGUAGE_CODE."""
         return str(getattr(user, "language", "") or settings.LANGUAGE_CODE)
 
-    def build_message(self, user: Any, notifications: Sequence[Notification]) -> EmailMultiAlternatives:
+    def build_message(self, user: User, notifications: Sequence[Notification]) -> EmailMultiAlternatives:
         """Return the digest email of ``notifications`` for ``user``, in the user's language."""
         types = sorted({row.notification_type for row in notifications})
         optional = [
@@ -93,24 +96,29 @@ class EmailBackend(DeliveryBackend):
             subject=subject,
             body=text,
             from_email=live_settings.email_from or settings.DEFAULT_FROM_EMAIL,
-            to=[user.email],
+            to=[email_address(user)],
             headers=headers,
         )
         message.attach_alternative(html, "text/html")
         return message
 
-    def send(self, user: Any, notifications: Sequence[Notification]) -> SendResult:
+    def send(self, user: User, notifications: Sequence[Notification]) -> SendResult:
         """Send one digest of ``notifications``; an SMTP error propagates and the worker retries."""
         self.build_message(user, notifications).send(fail_silently=False)
         return SendResult(accepted=[row.pk for row in notifications])
 
 
-def unsubscribe_token(user: Any, notification_types: Sequence[str]) -> str:
+def email_address(user: User) -> str:
+    """Return the user's address: the field the user model names in ``EMAIL_FIELD`` ("email" by default)."""
+    return str(getattr(user, user.get_email_field_name(), "") or "")
+
+
+def unsubscribe_token(user: User, notification_types: Sequence[str]) -> str:
     """Return a signed token that turns email off for ``notification_types`` of ``user``."""
     return signing.dumps({"u": str(user.pk), "t": list(notification_types)}, salt=UNSUBSCRIBE_SALT, compress=True)
 
 
-def unsubscribe_url(user: Any, notification_types: Sequence[str]) -> str:
+def unsubscribe_url(user: User, notification_types: Sequence[str]) -> str:
     """Return the absolute one-click unsubscribe URL (``EMAIL_BASE_URL`` + the view's path)."""
     path = reverse("live_notify:email_unsubscribe", kwargs={"token": unsubscribe_token(user, notification_types)})
     return live_settings.email_base_url + path

@@ -10,7 +10,7 @@ again, and tells every tab so.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +18,9 @@ from django.utils import timezone
 from . import protocol, publish, reading
 from .models import Notification, NotificationQuerySet
 from .signals import notification_read
+
+if TYPE_CHECKING:
+    from .types import RequestUser
 
 # Most ids one mark_seen frame or request may name.
 MAX_IDS = 100
@@ -28,7 +31,7 @@ class InboxError(ValueError):
     """Input the inbox cannot use; its message is shown to the client."""
 
 
-def visible(user: Any, now: datetime | None = None) -> NotificationQuerySet:
+def visible(user: RequestUser, now: datetime | None = None) -> NotificationQuerySet:
     """Return the user's rows the feed shows: not archived, and not snoozed into the future."""
     now = now or timezone.now()
     return (
@@ -38,7 +41,7 @@ def visible(user: Any, now: datetime | None = None) -> NotificationQuerySet:
     )
 
 
-def feed(user: Any, tab: str) -> NotificationQuerySet:
+def feed(user: RequestUser, tab: str) -> NotificationQuerySet:
     """Return the rows of one inbox tab, newest first: ``unread``, ``all`` or ``archived``."""
     if tab not in TABS:
         raise InboxError(f"tab must be one of: {', '.join(TABS)}.")
@@ -51,7 +54,7 @@ def feed(user: Any, tab: str) -> NotificationQuerySet:
     return rows.order_by("-id")
 
 
-def unseen_count(user: Any) -> int:
+def unseen_count(user: RequestUser) -> int:
     return visible(user).filter(seen_at__isnull=True).count()
 
 
@@ -79,7 +82,7 @@ def clean_until(value: Any) -> datetime:
     return until
 
 
-def mark_seen(user: Any, ids: list[int]) -> int:
+def mark_seen(user: RequestUser, ids: list[int]) -> int:
     """Mark the user's rows among ``ids`` seen; return how many changed (ids of others are ignored)."""
     rows = Notification.objects.for_user(user).filter(pk__in=ids, seen_at__isnull=True)
     changed_ids = list(rows.values_list("pk", flat=True))
@@ -91,7 +94,7 @@ def mark_seen(user: Any, ids: list[int]) -> int:
     return len(changed_ids)
 
 
-def mark_all_seen(user: Any) -> int:
+def mark_all_seen(user: RequestUser) -> int:
     """Mark every row the feed shows seen; return how many changed."""
     changed = visible(user).filter(seen_at__isnull=True).update(seen_at=timezone.now())
     if changed:
@@ -99,7 +102,7 @@ def mark_all_seen(user: Any) -> int:
     return changed
 
 
-def archive(user: Any, notification_id: int, archived: bool = True) -> bool:
+def archive(user: RequestUser, notification_id: int, archived: bool = True) -> bool:
     """Archive (or unarchive) one of the user's rows; return False when the user has no such row.
 
     Archiving marks the row read and seen too: it is done with.
@@ -128,7 +131,7 @@ def archive(user: Any, notification_id: int, archived: bool = True) -> bool:
     return True
 
 
-def snooze(user: Any, notification_id: int, until: datetime) -> bool:
+def snooze(user: RequestUser, notification_id: int, until: datetime) -> bool:
     """Hide one of the user's rows until ``until``; return False when the user has no such row.
 
     The row is read and seen while it sleeps; :func:`wake_snoozed` brings it back unread and unseen.
@@ -148,7 +151,7 @@ def snooze(user: Any, notification_id: int, until: datetime) -> bool:
     return True
 
 
-def wake_snoozed(user: Any) -> list[int]:
+def wake_snoozed(user: RequestUser) -> list[int]:
     """Bring back the user's snoozed rows whose time has come, unread and unseen; return their ids."""
     due = Notification.objects.for_user(user).filter(snoozed_until__lte=timezone.now())
     ids = list(due.values_list("pk", flat=True))
@@ -164,7 +167,7 @@ def wake_snoozed(user: Any) -> list[int]:
     return ids
 
 
-def next_wake(user: Any) -> datetime | None:
+def next_wake(user: RequestUser) -> datetime | None:
     """Return when the user's earliest snoozed row comes back, or None."""
     return (
         Notification.objects.for_user(user)
@@ -175,7 +178,7 @@ def next_wake(user: Any) -> datetime | None:
     )
 
 
-def record_outcome(user: Any, notification: Notification, action: str, label: str) -> bool:
+def record_outcome(user: RequestUser, notification: Notification, action: str, label: str) -> bool:
     """Claim the one use of the row's actions for ``action`` with the outcome ``label``.
 
     Return False when an action of the row was used already (by this tab, another
@@ -192,7 +195,7 @@ def record_outcome(user: Any, notification: Notification, action: str, label: st
     return True
 
 
-def counts(user: Any) -> dict[str, Any]:
+def counts(user: RequestUser) -> dict[str, Any]:
     """Return the counts every inbox answer carries: unread, unseen, and the next snooze wake-up."""
     wake_at = next_wake(user)
     return {
@@ -202,7 +205,7 @@ def counts(user: Any) -> dict[str, Any]:
     }
 
 
-def count_frames(user: Any) -> list[str]:
+def count_frames(user: RequestUser) -> list[str]:
     return [
         protocol.unread_count_frame(reading.unread_count(user)),
         protocol.encode({"type": "unseen_count", "count": unseen_count(user)}),

@@ -7,7 +7,7 @@ notification's queryset is in querysets.py, the index classes in indexes.py; bot
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -20,6 +20,9 @@ from model_utils.models import TimeStampedModel
 
 from .indexes import ConditionalIndex, ConditionalUniqueConstraint
 from .querysets import NotificationQuerySet
+
+if TYPE_CHECKING:
+    from .types import User
 
 
 class Notification(TimeStampedModel):
@@ -190,7 +193,7 @@ class Notification(TimeStampedModel):
         from .actions import shared_action_payloads
 
         sender = None
-        if self.sender_id is not None:
+        if self.sender_id is not None and self.sender is not None:
             sender = {"id": self.sender_id, "name": display_name(self.sender)}
         target = None
         if self.target_content_type_id is not None:
@@ -376,7 +379,7 @@ class Delivery(models.Model):
         return f"{self.notification_id} by {self.channel}: {self.status}"
 
 
-def display_name(user: Any) -> str:
+def display_name(user: User) -> str:
     """Return the name shown for ``user``: the full name, else the username."""
     get_full_name = getattr(user, "get_full_name", None)
     full_name = get_full_name() if get_full_name else ""

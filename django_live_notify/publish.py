@@ -25,6 +25,7 @@ from .conf import live_settings
 
 if TYPE_CHECKING:
     from .hub import Hub
+    from .types import RequestUser
 
 logger = logging.getLogger("django_live_notify")
 
@@ -187,7 +188,7 @@ class _Outage:
 outage = _Outage()
 
 
-def push_to_user(user: Any, frames: Iterable[str], counts: Callable[[Any], list[str]] | None = None) -> None:
+def push_to_user(user: RequestUser, frames: Iterable[str], counts: Callable[[Any], list[str]] | None = None) -> None:
     """Send ``frames`` to every socket (every tab) of ``user`` once the transaction commits.
 
     ``counts(user)``, when given, makes more frames at that moment, so the counts sent are those of the

@@ -3,16 +3,19 @@ expired ones stay out."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from .types import RequestUser
 
 __all__ = ["NotificationQuerySet"]
 
 
 class NotificationQuerySet(models.QuerySet):
-    def for_user(self, user: Any) -> NotificationQuerySet:
+    def for_user(self, user: RequestUser) -> NotificationQuerySet:
         """Return the notifications of ``user`` only, leaving out expired ones."""
         return self.filter(recipient_id=user.pk).unexpired()
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -44,6 +44,9 @@ from django.utils.crypto import constant_time_compare
 
 from . import metrics, protocol
 from .batching import batches
+
+if TYPE_CHECKING:
+    from .types import User
 
 logger = logging.getLogger("django_live_notify")
 
@@ -183,7 +186,7 @@ def _backend(path: Any) -> Any:
     return load_backend(path)
 
 
-def _hash_matches(user: Any, auth_hash: str) -> bool:
+def _hash_matches(user: User, auth_hash: str) -> bool:
     if constant_time_compare(auth_hash, user.get_session_auth_hash()):
         return True
     fallback_hashes = getattr(user, "get_session_auth_fallback_hash", lambda: ())()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from channels.security.websocket import WebsocketDenier
@@ -21,6 +21,9 @@ from django.utils.crypto import salted_hmac
 
 from .conf import live_settings
 from .origins import origin_allowed
+
+if TYPE_CHECKING:
+    from .types import User
 
 SALT = "django_live_notify.socket-token"
 SUBPROTOCOL = "live-notify.v1"
@@ -57,7 +60,7 @@ def _signer() -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=SALT, sep=".")
 
 
-def make_token(user: Any) -> str:
+def make_token(user: User) -> str:
     """Return a token that authenticates ``user``'s sockets until it expires."""
     payload: dict[str, Any] = {"u": str(user.pk), "t": time.time()}
     digest = credentials_digest(user)
@@ -66,7 +69,7 @@ def make_token(user: Any) -> str:
     return _signer().sign_object(payload)
 
 
-def credentials_digest(user: Any) -> str | None:
+def credentials_digest(user: User) -> str | None:
     """Return a short digest of ``user``'s session auth hash, which changes with the password; None without one.
 
     A token carries it so that its sockets close once the password changes,

@@ -42,6 +42,7 @@ from .push_keys import (
 
 if TYPE_CHECKING:
     from .models import Notification
+    from .types import User
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -110,11 +111,11 @@ class WebPushBackend(DeliveryBackend):
         self._headers_lock = threading.Lock()
         self._headers: dict[tuple[str, str, str], tuple[float, dict[str, str]]] = {}
 
-    def is_available(self, user: Any) -> bool:
+    def is_available(self, user: User) -> bool:
         """Return whether the user has subscribed at least one browser."""
-        return PushSubscription.objects.filter(user=user).exists()
+        return PushSubscription.objects.filter(user=user).exists()  # type: ignore[misc]  # stubs expect auth.User
 
-    def send(self, user: Any, notifications: Sequence[Notification]) -> SendResult:
+    def send(self, user: User, notifications: Sequence[Notification]) -> SendResult:
         """Push each notification in turn; stop at the first that only failed for now.
 
         When not one id was accepted or refused before it, TemporaryFailure is raised, so that all are retried.
@@ -123,7 +124,7 @@ class WebPushBackend(DeliveryBackend):
         not arise.
         """
         result = SendResult()
-        subscriptions = list(PushSubscription.objects.filter(user=user).order_by("pk"))
+        subscriptions = list(PushSubscription.objects.filter(user=user).order_by("pk"))  # type: ignore[misc]  # stubs: auth.User
         succeeded: set[int] = set()
         for position, notification in enumerate(notifications):
             if not subscriptions:

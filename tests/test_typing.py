@@ -37,6 +37,13 @@ PUBLIC_MODULES = [
     "django_live_notify.routing",
     "django_live_notify.backends",
     "django_live_notify.stats",
+    "django_live_notify.inbox",
+    "django_live_notify.querysets",
+    "django_live_notify.publish",
+    "django_live_notify.tokens",
+    "django_live_notify.emailing",
+    "django_live_notify.webpush",
+    "django_live_notify.delivery",
 ]
 
 # Parameters (and class attributes) that hold users, or their ids where the API documents ids.
