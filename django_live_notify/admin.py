@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import charts, stats
 from .models import ChannelPreference, Delivery, Notification, NotificationPreference, PushSubscription
@@ -136,7 +137,10 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.action(description=_("Mark selected notifications read"))
     def mark_read(self, request, queryset):
         changed = queryset.filter(read_at__isnull=True).update(read_at=timezone.now())
-        self.message_user(request, _("%d notification(s) marked read.") % changed)
+        self.message_user(
+            request,
+            ngettext("%d notification marked read.", "%d notifications marked read.", changed) % changed,
+        )
 
 
 def _day(value, default: date, errors: list, name: str) -> date:

@@ -22,8 +22,8 @@ from django.utils.module_loading import import_string
 from .conf import live_settings
 
 if TYPE_CHECKING:
+    from .api_types import User
     from .models import Notification
-    from .types import User
 
 
 class TemporaryFailure(Exception):

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db import models
 
 from . import protocol, publish, storing
+from .api_types import JSONDict, User, UserId
 from .sending import broadcast, notify
-from .types import JSONDict, User, UserId
 
 __all__ = ["broadcast_system_notification", "create_and_send_notification", "send_notification_to_user"]
 

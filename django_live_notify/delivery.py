@@ -43,7 +43,7 @@ from .models import Delivery, Notification
 from .signals import notification_created
 
 if TYPE_CHECKING:
-    from .types import User
+    from .api_types import User
 
 __all__ = [
     "DeliveryConsumer",

@@ -10,7 +10,7 @@ email, signed so that no login is needed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -26,12 +26,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from . import preferences
+from .api_types import User
 from .backends import DeliveryBackend, SendResult
 from .conf import live_settings
 from .models import Notification
-
-if TYPE_CHECKING:
-    from .types import User
 
 __all__ = ["EmailBackend", "unsubscribe", "unsubscribe_token", "unsubscribe_url"]
 

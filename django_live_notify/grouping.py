@@ -14,10 +14,10 @@ from django.utils.functional import Promise
 from django.utils.text import Truncator
 
 from . import preferences
+from .api_types import UserId
 from .batching import batches
 from .conf import live_settings
 from .models import Notification
-from .types import UserId
 
 #: A checked ``group_title``: None, a format string over ``{count}`` and ``{others}``, or a callable of the count.
 GroupTitle: TypeAlias = str | Callable[[int], str] | None

@@ -20,7 +20,7 @@ from .models import Notification, NotificationQuerySet
 from .signals import notification_read
 
 if TYPE_CHECKING:
-    from .types import RequestUser
+    from .api_types import RequestUser
 
 # Most ids one mark_seen frame or request may name.
 MAX_IDS = 100

@@ -22,7 +22,7 @@ from .indexes import ConditionalIndex, ConditionalUniqueConstraint
 from .querysets import NotificationQuerySet
 
 if TYPE_CHECKING:
-    from .types import User
+    from .api_types import User
 
 
 class Notification(TimeStampedModel):

@@ -14,11 +14,11 @@ from django.contrib.auth import get_user_model
 from django.db import connections, models, router, transaction
 from django.utils.translation import gettext
 
+from .api_types import RequestUser, UserId
 from .backends import get_backends
 from .batching import batches
 from .conf import live_settings
 from .models import ChannelPreference, Notification, NotificationPreference
-from .types import RequestUser, UserId
 
 __all__ = [
     "DELIVERIES",

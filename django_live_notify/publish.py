@@ -24,8 +24,8 @@ from . import metrics, protocol
 from .conf import live_settings
 
 if TYPE_CHECKING:
+    from .api_types import RequestUser
     from .hub import Hub
-    from .types import RequestUser
 
 logger = logging.getLogger("django_live_notify")
 

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from .types import RequestUser
+    from .api_types import RequestUser
 
 __all__ = ["NotificationQuerySet"]
 

@@ -8,10 +8,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from . import protocol, publish
+from .api_types import RequestUser, UserId
 from .batching import batches
 from .models import Notification
 from .signals import notification_read
-from .types import RequestUser, UserId
 
 
 def unread_count(user: RequestUser) -> int:

@@ -13,10 +13,10 @@ from django.db import models, router, transaction
 from django.db.models import Max
 
 from . import grouping, metrics, preferences, protocol, publish, storing
+from .api_types import JSONDict, Recipients, User, UserId, Users
 from .models import Notification
 from .reading import unread_counts
 from .signals import notification_created, notification_updated
-from .types import JSONDict, Recipients, User, UserId, Users
 
 __all__ = ["abroadcast", "anotify", "broadcast", "notify", "send_stored"]
 

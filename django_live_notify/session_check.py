@@ -46,7 +46,7 @@ from . import metrics, protocol
 from .batching import batches
 
 if TYPE_CHECKING:
-    from .types import User
+    from .api_types import User
 
 logger = logging.getLogger("django_live_notify")
 

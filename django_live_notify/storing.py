@@ -24,9 +24,9 @@ from django.utils.functional import Promise
 
 from . import preferences
 from .actions import clean_actions, has_safe_scheme
+from .api_types import User, UserId
 from .conf import live_settings
 from .models import Notification
-from .types import User, UserId
 
 
 def in_list(user_ids: Sequence[UserId], db: str) -> Q | _AnyOf:

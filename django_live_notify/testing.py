@@ -29,8 +29,8 @@ from .signals import notification_created, notification_updated
 if TYPE_CHECKING:
     from channels.testing import WebsocketCommunicator
 
+    from .api_types import User, UserId
     from .models import Notification
-    from .types import User, UserId
 
 __all__ = [
     "CapturedNotifications",

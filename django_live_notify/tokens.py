@@ -23,7 +23,7 @@ from .conf import live_settings
 from .origins import origin_allowed
 
 if TYPE_CHECKING:
-    from .types import User
+    from .api_types import User
 
 SALT = "django_live_notify.socket-token"
 SUBPROTOCOL = "live-notify.v1"

@@ -41,8 +41,8 @@ from .push_keys import (
 )
 
 if TYPE_CHECKING:
+    from .api_types import User
     from .models import Notification
-    from .types import User
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",

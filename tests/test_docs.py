@@ -666,7 +666,7 @@ def check_sending_after_commit(snippet, world):
 
 @check("api", "def notify_team(members: Recipients")
 def check_types_in_own_helpers(snippet, world):
-    from django_live_notify.types import Recipients
+    from django_live_notify.api_types import Recipients
 
     notify_team = snippet.run()["notify_team"]
     assert inspect.get_annotations(notify_team, eval_str=True)["members"] == Recipients

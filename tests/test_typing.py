@@ -162,7 +162,7 @@ def test_users_recipients_and_senders_are_never_typed_any():
     missing = MUST_CHECK - checked.keys()
     assert not missing, f"The walk of the public API no longer reaches {sorted(missing)}"
     untyped = sorted(where for where, hint in checked.items() if contains_any(hint))
-    assert not untyped, "Typed Any, or not annotated (use django_live_notify.types): " + ", ".join(untyped)
+    assert not untyped, "Typed Any, or not annotated (use django_live_notify.api_types): " + ", ".join(untyped)
 
 
 def test_settings_accessors_return_their_type_not_any():

@@ -16,8 +16,8 @@ from . import checks
 from .events import CHANGED, CREATED, DELETED, UPDATED, Changed, Event
 
 if TYPE_CHECKING:
+    from ..api_types import JSONDict, Recipients, User
     from ..models import Notification
-    from ..types import JSONDict, Recipients, User
 
 #: A text option: a format string (plain or lazy), or a callable of ``(instance, event)`` returning the text.
 Text: TypeAlias = str | Promise | Callable[..., str | Promise]

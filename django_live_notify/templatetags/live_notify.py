@@ -18,10 +18,10 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from .. import inbox, reading
+from ..api_types import User
 from ..checks import URLS_HINT
 from ..conf import live_settings
 from ..models import display_name
-from ..types import User
 
 register = template.Library()
 
