@@ -71,7 +71,8 @@ class Hub(LayerLink):
         # kept sparse, as most users get nothing between two sweeps).
         self.watermark: int | None = None
         self.since: dict[str, int] = {}
-        self.delivered: dict[str, set[int]] = {}
+        # One id is kept as an int: a broadcast must not leave a set per user for the garbage collector.
+        self.delivered: dict[str, int | set[int]] = {}
         # Per user whose last socket here closed while its delivered ids were still above the
         # watermark: when. The ids are kept, so that the user's next page is not sent them again.
         self.departed: dict[str, float] = {}
@@ -191,7 +192,7 @@ class Hub(LayerLink):
         notifications were sent.
         """
         grace = sweep_interval()
-        local = {key: (since, set(self.delivered.get(key, ()))) for key, since in self.since.items()}
+        local = {key: (since, _id_set(self.delivered.get(key))) for key, since in self.since.items()}
         self.watermark, frames_by_user, ids_by_user = await database_sync_to_async(replay.missed_frames)(
             self.watermark, local, grace
         )
@@ -202,11 +203,14 @@ class Hub(LayerLink):
                 self.note_delivered(key, notification_id)
             sent += len(frames) - 1
         watermark = self.watermark
-        self.delivered = {
-            key: kept
-            for key, ids in self.delivered.items()
-            if (kept := {notification_id for notification_id in ids if notification_id > watermark})
-        }
+        kept: dict[str, int | set[int]] = {}
+        for key, ids in self.delivered.items():
+            if isinstance(ids, int):
+                if ids > watermark:
+                    kept[key] = ids
+            elif above := {notification_id for notification_id in ids if notification_id > watermark}:
+                kept[key] = above
+        self.delivered = kept
         # A departed user's ids are dropped once below the watermark, or after DEPARTED_SECONDS at
         # the latest (the watermark only passes the rows of users connected here).
         expired = self.loop.time() - DEPARTED_SECONDS
@@ -219,7 +223,14 @@ class Hub(LayerLink):
     def note_delivered(self, key: str, notification_id: int) -> None:
         """Record that the sockets of user ``key`` were sent notification ``notification_id``."""
         if key in self.since and notification_id > (self.watermark or 0):
-            self.delivered.setdefault(key, set()).add(notification_id)
+            ids = self.delivered.get(key)
+            if ids is None:
+                self.delivered[key] = notification_id
+            elif isinstance(ids, int):
+                if ids != notification_id:
+                    self.delivered[key] = {ids, notification_id}
+            else:
+                ids.add(notification_id)
 
     @metrics.timed("idle")
     async def sweep(self) -> int:
@@ -315,6 +326,12 @@ class Hub(LayerLink):
             self.stats["closed_signed_out"] += 1
             await self.remove(connection)
             await connection.close_with(code)
+
+
+def _id_set(ids: int | set[int] | None) -> set[int]:
+    if ids is None:
+        return set()
+    return {ids} if isinstance(ids, int) else set(ids)
 
 
 def sweep_interval() -> float:
