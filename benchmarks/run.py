@@ -593,6 +593,7 @@ async def run_scenario(
             f"[{name}] connecting {len(users)} clients ({auth}) to {len(servers)} server(s) "
             f"from {len(clients)} process(es)"
         )
+        gc_before = await gc_seconds(servers)
         cpu_before = sum(cpu_seconds(server.pid) for server in servers)
         profiler = profile(args, servers[0], workdir, f"{name}-connect")
         began = time.monotonic()
@@ -617,6 +618,12 @@ async def run_scenario(
         if result.opened:
             result.connect_cpu_ms = (
                 (sum(cpu_seconds(server.pid) for server in servers) - cpu_before) * 1000 / result.opened
+            )
+            connect_gc = await gc_seconds(servers) - gc_before
+            without_gc = result.connect_cpu_ms - connect_gc * 1000 / result.opened
+            log(
+                f"[{name}] connect: server CPU {result.connect_cpu_ms * result.opened / 1000:.2f} s, of it "
+                f"{connect_gc:.2f} s in the garbage collector; without it {without_gc:.2f} ms per socket"
             )
         open_users = [user_id for answer in answers for user_id in answer["open_users"]]
         open_per_client = [len(answer["open_users"]) for answer in answers]
@@ -728,6 +735,11 @@ async def run_scenario(
         log_file.close()
         clean_up(workdir, name, log_path)
     return result
+
+
+async def gc_seconds(servers: list[Server]) -> float:
+    """Return the seconds the servers spent in their garbage collectors so far."""
+    return sum(sum((await server.call("GET", "/bench/stats/"))["gc"]["seconds"]) for server in servers)
 
 
 def profile(args: argparse.Namespace, server: Server, workdir: Path, name: str) -> subprocess.Popen | None:

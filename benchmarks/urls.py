@@ -42,20 +42,21 @@ def _record_counted(reports: list) -> list[int]:
 
 analytics.record_batched.function = _record_counted
 
-# Garbage-collector pauses of this process per generation: how many, their total and the longest (seconds).
+# Garbage-collector pauses of this process per generation: how many, the CPU seconds they took (of the thread that
+# collected) and the longest one (wall clock: what a socket waits).
 GC: dict[str, list[float]] = {"count": [0, 0, 0], "seconds": [0.0, 0.0, 0.0], "longest": [0.0, 0.0, 0.0]}
-_gc_began = 0.0
+_gc_began = (0.0, 0.0)
 
 
 def _time_gc(phase: str, info: dict) -> None:
     global _gc_began
     if phase == "start":
-        _gc_began = time.perf_counter()
+        _gc_began = (time.perf_counter(), time.thread_time())
         return
-    took, generation = time.perf_counter() - _gc_began, info["generation"]
+    generation = info["generation"]
     GC["count"][generation] += 1
-    GC["seconds"][generation] += took
-    GC["longest"][generation] = max(GC["longest"][generation], took)
+    GC["seconds"][generation] += time.thread_time() - _gc_began[1]
+    GC["longest"][generation] = max(GC["longest"][generation], time.perf_counter() - _gc_began[0])
 
 
 gc.callbacks.append(_time_gc)
