@@ -739,7 +739,10 @@ async def run_scenario(
 
 async def gc_seconds(servers: list[Server]) -> float:
     """Return the seconds the servers spent in their garbage collectors so far."""
-    return sum(sum((await server.call("GET", "/bench/stats/"))["gc"]["seconds"]) for server in servers)
+    total = 0.0
+    for server in servers:
+        total += sum((await server.call("GET", "/bench/stats/"))["gc"]["seconds"])
+    return total
 
 
 def profile(args: argparse.Namespace, server: Server, workdir: Path, name: str) -> subprocess.Popen | None:
