@@ -82,7 +82,7 @@ class Outbox:
 
     def put_many(self, frames: Sequence[str]) -> None:
         """Queue text frames in order; never waits. In one transport write when the server allows it."""
-        if self.closing or (self.writer is None and self._write_direct(frames)):
+        if self.closing or not frames or (self.writer is None and self._write_direct(frames)):
             return
         for frame in frames:
             self.put(frame)
