@@ -12,6 +12,7 @@ from django.urls import path
 
 django_asgi_app = get_asgi_application()
 
+from benchmarks import bare  # noqa: E402
 from benchmarks.baseline import BaselineConsumer  # noqa: E402
 from django_live_notify.routing import websocket_application  # noqa: E402
 
@@ -24,9 +25,11 @@ baseline_sockets = AllowedHostsOriginValidator(
 
 
 async def websockets(scope, receive, send):
-    """Hand a socket to the baseline's stack or to django-live-notify's, by path."""
+    """Hand a socket to the baseline's stack, the bare floor or django-live-notify's, by path."""
     if scope["path"].startswith("/ws/baseline/"):
         return await baseline_sockets(scope, receive, send)
+    if scope["path"].startswith("/ws/bare/"):
+        return await bare.application(scope, receive, send)
     return await live_sockets(scope, receive, send)
 
 

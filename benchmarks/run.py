@@ -74,7 +74,7 @@ SCALE_TARGETS = {
 REDIS_LAYERS = ("redis", "redis-pubsub")
 # Sockets per loopback source address: ephemeral ports run out at about 28,000 per (source, destination).
 SOCKETS_PER_SOURCE = 10_000
-PATHS = {"live": "/ws/notifications/", "baseline": "/ws/baseline/"}
+PATHS = {"live": "/ws/notifications/", "baseline": "/ws/baseline/", "bare": "/ws/bare/"}
 # Seconds between progress lines while the clients connect.
 PROGRESS_EVERY = 5.0
 
@@ -580,7 +580,9 @@ async def run_scenario(
             server = servers[index % len(servers)]
             client_index = (index // len(servers)) % args.client_processes
             source = f"127.0.0.{2 + index % sources}" if sources > 1 else None
-            targets[client_index].append([user_id, None, server.port, PATHS[kind], auth, source])
+            # The bare floor looks nothing up: the socket names its user.
+            path = PATHS[kind] + (f"?user={user_id}" if kind == "bare" else "")
+            targets[client_index].append([user_id, None, server.port, path, auth, source])
             owner[user_id] = client_index
         if auth == "token":
             # Tokens expire (TOKEN_MAX_AGE): minted just before the connect phase.
@@ -601,7 +603,9 @@ async def run_scenario(
             f"[{name}] connecting {len(users)} clients ({auth}) to {len(servers)} server(s) "
             f"from {len(clients)} process(es)"
         )
+        gc_before = await gc_seconds(servers)
         cpu_before = sum(cpu_seconds(server.pid) for server in servers)
+        profiler = profile(args, servers[0], workdir, f"{name}-connect")
         began = time.monotonic()
         warm_up = max(1, round(len(users) * WARM_UP_SHARE / len(clients)))
         warm_up_s, _ = await connect_clients(result, clients, warm_up, args.concurrency)
@@ -620,9 +624,16 @@ async def run_scenario(
             if reporter is not None:
                 await reporter
         result.connect_s = warm_up_s + rest_s
+        stop_profile(profiler)
         if result.opened:
             result.connect_cpu_ms = (
                 (sum(cpu_seconds(server.pid) for server in servers) - cpu_before) * 1000 / result.opened
+            )
+            connect_gc = await gc_seconds(servers) - gc_before
+            without_gc = result.connect_cpu_ms - connect_gc * 1000 / result.opened
+            log(
+                f"[{name}] connect: server CPU {result.connect_cpu_ms * result.opened / 1000:.2f} s, of it "
+                f"{connect_gc:.2f} s in the garbage collector; without it {without_gc:.2f} ms per socket"
             )
         open_users = [user_id for answer in answers for user_id in answer["open_users"]]
         open_per_client = [len(answer["open_users"]) for answer in answers]
@@ -643,6 +654,12 @@ async def run_scenario(
             f"sockets per server {result.server_counts}"
         )
 
+        if args.objects:
+            for server in servers:
+                objects = (await server.call("GET", "/bench/stats/?objects=1"))["objects"]
+                per_socket = objects["tracked"] / max(1, stats[0][kind])
+                tracked = objects["tracked"]
+                log(f"[{name}] GC-tracked objects: {tracked} ({per_socket:.0f} per socket); {objects['types']}")
         progress(args, f"[{name}] sending {args.targeted} targeted notifications, {args.spacing * 1000:.0f} ms apart")
         await measure_targeted(result, servers, clients, owner, open_users, args)
         log(
@@ -657,7 +674,9 @@ async def run_scenario(
         acks_before = await ack_counts(servers)
         progress(args, f"[{name}] broadcasting to {sum(open_per_client):,} sockets (up to {BROADCAST_CAP:.0f} s)")
         broadcast_began = time.time()
+        profiler = profile(args, servers[0], workdir, f"{name}-broadcast")
         await measure_broadcast(result, servers, clients, open_per_client)
+        stop_profile(profiler)
         result.broadcast_cpu_s = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
         if acks:
             await measure_acks(result, servers, acks_before, broadcast_began)
@@ -691,6 +710,16 @@ async def run_scenario(
                 f"{result.redis_cpu_s} s, RSS {result.redis_rss_mb} MB"
             )
 
+        gc_stats = [(await server.call("GET", "/bench/stats/"))["gc"] for server in servers]
+        log(
+            f"[{name}] GC per server, generation 2: "
+            + "; ".join(
+                f"{stat['count'][2]} collections, longest {stat['longest'][2] * 1000:.0f} ms, "
+                f"{stat['seconds'][2]:.2f} s in all (generations 0-1: {sum(stat['seconds'][:2]):.2f} s)"
+                for stat in gc_stats
+            )
+        )
+
         # Sockets that closed during the run (idle reaping, errors) count against the server.
         statuses = await gather_answers(clients, [{"cmd": "status"}] * len(clients), 30)
         for status in statuses:
@@ -716,6 +745,34 @@ async def run_scenario(
         log_file.close()
         clean_up(workdir, name, log_path)
     return result
+
+
+async def gc_seconds(servers: list[Server]) -> float:
+    """Return the seconds the servers spent in their garbage collectors so far."""
+    total = 0.0
+    for server in servers:
+        total += sum((await server.call("GET", "/bench/stats/"))["gc"]["seconds"])
+    return total
+
+
+def profile(args: argparse.Namespace, server: Server, workdir: Path, name: str) -> subprocess.Popen | None:
+    """Start sampling ``server`` with py-spy (``--profile DIR``) into ``DIR/name.txt``, collapsed stacks."""
+    if not args.profile:
+        return None
+    Path(args.profile).mkdir(parents=True, exist_ok=True)
+    command = [args.py_spy, "record", "--pid", str(server.pid), "--rate", "250", "--nonblocking", "--format", "raw",
+               "--output", str(Path(args.profile) / f"{name}.txt")]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_profile(profiler: subprocess.Popen | None) -> None:
+    """Stop py-spy; it writes its file on SIGINT."""
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        try:
+            profiler.wait(30)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
 
 
 async def ack_counts(servers: list[Server]) -> dict[str, float]:
@@ -844,6 +901,8 @@ def report(pairs: list[tuple[Scenario, Scenario | None]]) -> list[str]:
         if baseline is not None and baseline.error:
             log(f"{layer:<10} the baseline scenario failed: {baseline.error}")
         base = baseline or Scenario(live.layer, "baseline", 0)
+        if baseline is not None and baseline.kind == "bare":
+            log(f"{layer:<10} baseline column: the bare floor (benchmarks/bare.py), not the Channels consumer")
 
         ok = live.connect_s is not None and live.connect_s < target["connect_s"]
         table.row(f"connect all {live.clients}, {live.auth} (s)", fmt(live.connect_s), fmt(base.connect_s),
@@ -905,7 +964,7 @@ def report(pairs: list[tuple[Scenario, Scenario | None]]) -> list[str]:
         table.row("  server CPU for the broadcast (s)", fmt(live.broadcast_cpu_s, 2), fmt(base.broadcast_cpu_s, 2),
                   ratio(live.broadcast_cpu_s, base.broadcast_cpu_s))  # fmt: skip
         # The baseline sends while it stores, so its last socket is served before the call returns.
-        base_fanout = "in call" if base.broadcast_fanout_s is not None else None
+        base_fanout = "in call" if base.broadcast_fanout_s is not None and base.kind == "baseline" else None
         table.row("  last receipt - return (s)", fmt(live.broadcast_fanout_s, 2),
                   base_fanout or fmt(base.broadcast_fanout_s, 2))  # fmt: skip
         table.row("messages lost", str(live.lost), str(base.lost), target="0", ok=live.lost == 0)
@@ -969,6 +1028,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline (no ratios)")
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="compare with the bare floor (benchmarks/bare.py: a plain ASGI socket on the same server) instead of "
+        "the Channels baseline",
+    )
+    parser.add_argument(
+        "--objects", action="store_true", help="count the objects the garbage collector tracks once connected"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="sample the (first) server with py-spy during the connect and broadcast "
+        "phases; collapsed stacks go to DIR",
+    )
+    parser.add_argument(
         "--acks",
         action="store_true",
         help="measure analytics: django-live-notify with acks on against acks off, instead of the baseline",
@@ -989,6 +1063,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if "memory" in args.layers and (args.servers or 1) > 1:
         parser.error("the memory layer cannot reach across processes: give --servers only with redis layers")
     args.redis_server = shutil.which("redis-server")
+    args.py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if args.profile and not Path(args.py_spy).exists():
+        parser.error("--profile needs py-spy (pip install py-spy)")
     if set(args.layers) & set(REDIS_LAYERS) and args.redis_server is None:
         parser.error("the redis layers need redis-server on PATH")
     return args
@@ -1064,10 +1141,12 @@ async def main(args: argparse.Namespace, processes: Processes, workdir: Path) ->
         live = await run_scenario(layer, "live", users, template, workdir, processes, args)
         baseline = None
         if not args.no_baseline:
-            baseline = await run_scenario(layer, "baseline", users, template, workdir, processes, args)
+            kind = "bare" if args.floor else "baseline"
+            baseline = await run_scenario(layer, kind, users, template, workdir, processes, args)
         pairs.append((live, baseline))
     problems = report(pairs)
-    log("ratio = django-live-notify / baseline (plain Channels consumer) in this run; below 1 is better everywhere.")
+    what = "the bare floor, benchmarks/bare.py" if args.floor else "plain Channels consumer"
+    log(f"ratio = django-live-notify / baseline ({what}) in this run; below 1 is better everywhere.")
     if problems:
         log("FAILED:")
         for problem in problems:

@@ -9,16 +9,18 @@ real project: they are unauthenticated.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
+from collections import Counter
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from benchmarks import baseline
+from benchmarks import bare, baseline
 from django_live_notify import analytics, broadcast, notify
 from django_live_notify.publish import local_hubs
 
@@ -40,6 +42,25 @@ def _record_counted(reports: list) -> list[int]:
 
 analytics.record_batched.function = _record_counted
 
+# Garbage-collector pauses of this process per generation: how many, the CPU seconds they took (of the thread that
+# collected) and the longest one (wall clock: what a socket waits).
+GC: dict[str, list[float]] = {"count": [0, 0, 0], "seconds": [0.0, 0.0, 0.0], "longest": [0.0, 0.0, 0.0]}
+_gc_began = (0.0, 0.0)
+
+
+def _time_gc(phase: str, info: dict) -> None:
+    global _gc_began
+    if phase == "start":
+        _gc_began = (time.perf_counter(), time.thread_time())
+        return
+    generation = info["generation"]
+    GC["count"][generation] += 1
+    GC["seconds"][generation] += time.thread_time() - _gc_began[1]
+    GC["longest"][generation] = max(GC["longest"][generation], time.perf_counter() - _gc_began[0])
+
+
+gc.callbacks.append(_time_gc)
+
 MESSAGE = "Ana asked for: fix the kitchen sink, tomorrow morning if possible."
 
 
@@ -49,7 +70,9 @@ def bench_notify(request: HttpRequest) -> JsonResponse:
     body = json.loads(request.body)
     user = get_user_model().objects.get(pk=body["user_id"])
     started = time.time()
-    if body.get("kind") == "baseline":
+    if body.get("kind") == "bare":
+        notification_id = bare.notify(user.pk, body["title"], MESSAGE)
+    elif body.get("kind") == "baseline":
         notification_id = baseline.create_and_send_notification(user, "service_request", body["title"], MESSAGE)
     else:
         notification_id = notify(
@@ -63,7 +86,9 @@ def bench_broadcast(request: HttpRequest) -> JsonResponse:
     """Notify every active user (``{"title", "kind"}``); answer the call's start time."""
     body = json.loads(request.body)
     started = time.time()
-    if body.get("kind") == "baseline":
+    if body.get("kind") == "bare":
+        count = bare.broadcast(body["title"], MESSAGE)
+    elif body.get("kind") == "baseline":
         count = baseline.broadcast_system_notification(body["title"], MESSAGE)
     else:
         count = broadcast(title=body["title"], message=MESSAGE)
@@ -73,7 +98,22 @@ def bench_broadcast(request: HttpRequest) -> JsonResponse:
 async def bench_stats(request: HttpRequest) -> JsonResponse:
     """Answer this process's pid and how many sockets each consumer holds (runs on the event loop)."""
     live = sum(hub.connection_count for hub in local_hubs())
-    return JsonResponse({"pid": os.getpid(), "live": live, "baseline": baseline.open_sockets, "acks": ACKS})
+    objects = {}
+    if request.GET.get("objects"):
+        # What the garbage collector tracks (and scans in a full collection), by type: run.py --objects.
+        kinds = Counter(type(value).__qualname__ for value in gc.get_objects())
+        objects = {"tracked": sum(kinds.values()), "types": kinds.most_common(25)}
+    return JsonResponse(
+        {
+            "pid": os.getpid(),
+            "live": live,
+            "baseline": baseline.open_sockets,
+            "bare": len(bare.sockets),
+            "gc": GC,
+            "objects": objects,
+            "acks": ACKS,
+        }
+    )
 
 
 urlpatterns = [

@@ -24,6 +24,7 @@ by one, still inside the batch's single thread hop.
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib import import_module
 from typing import Any
@@ -90,14 +91,18 @@ def session_key_allowed(session_key: str | None) -> bool:
     anonymous without a query. Engines with keys of their own (signed cookies)
     are not checked here.
     """
-    if session_key is None:
-        return True
-    store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    if store_class._get_session_key is not SessionBase._get_session_key or getattr(
-        store_class, "_get_new_session_key", None
-    ) is not getattr(SessionBase, "_get_new_session_key", None):
+    if session_key is None or not _django_keys(settings.SESSION_ENGINE):
         return True
     return len(session_key) in SESSION_KEY_LENGTHS and _KEY_CHARS.issuperset(session_key)
+
+
+@functools.cache
+def _django_keys(engine: str) -> bool:
+    """Tell whether the session engine makes its keys with Django's generator (asked once per engine)."""
+    store_class = import_module(engine).SessionStore
+    return store_class._get_session_key is SessionBase._get_session_key and getattr(
+        store_class, "_get_new_session_key", None
+    ) is getattr(SessionBase, "_get_new_session_key", None)
 
 
 async def authenticate(session_key: str | None) -> tuple[Any, Any]:
@@ -117,7 +122,8 @@ def authenticate_sessions(session_keys: list[str | None]) -> list[tuple[Any, Any
     whose auth hash no longer matches (password changed; the session is then
     flushed) all give ``AnonymousUser``.
     """
-    stores = [session_store(key if session_key_allowed(key) else None) for key in session_keys]
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    stores = [store_class(key if session_key_allowed(key) else None) for key in session_keys]
     _load_sessions(stores)
     users = _session_users(stores)
     results: list[tuple[Any, Any]] = []
@@ -170,17 +176,24 @@ def _session_users(stores: list[Any]) -> list[Any]:
     wanted: list[tuple[Any, Any] | None] = []
     bulk_ids: set[Any] = set()
     user_model = get_user_model()
+    to_python = user_model._meta.pk.to_python
+    # Read once per batch, not once per socket: settings go through a lazy object, and load_backend()
+    # imports its path on every call.
+    allowed = settings.AUTHENTICATION_BACKENDS
+    backends: dict[str, Any] = {}
     for store in stores:
         try:
-            user_id = user_model._meta.pk.to_python(store[SESSION_KEY])
+            user_id = to_python(store[SESSION_KEY])
             backend_path = store[BACKEND_SESSION_KEY]
         except (KeyError, SuspiciousOperation, ValueError, TypeError):
             wanted.append(None)
             continue
-        if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        if backend_path not in allowed:
             wanted.append(None)
             continue
-        backend = load_backend(backend_path)
+        backend = backends.get(backend_path)
+        if backend is None:
+            backend = backends[backend_path] = load_backend(backend_path)
         wanted.append((backend, user_id))
         if type(backend).get_user is ModelBackend.get_user:
             bulk_ids.add(user_id)

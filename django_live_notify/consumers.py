@@ -68,6 +68,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 f"{cls.__qualname__} overrides {', '.join(overridden)} of NotificationConsumer, which would never "
                 "run as written: override connect(), receive_json() or disconnect() instead (docs/migration.rst)."
             )
+        if "send_frame" in vars(cls) and "send_frames" not in vars(cls):
+            # The hub writes through send_frames(): a send_frame() of the subclass must still see every frame.
+            cls.send_frames = cls._send_each  # type: ignore[method-assign]
 
     async def connect(self) -> None:
         """Run once the socket is accepted, authenticated and in the hub; ``self.user`` is set. Does nothing."""
@@ -175,6 +178,15 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         """Queue one text frame; never waits on the socket (see :mod:`django_live_notify.outbox`)."""
         if self.outbox is not None:
             self.outbox.put(frame)
+
+    def send_frames(self, frames: list[str]) -> None:
+        """Queue text frames in order, in one write when the server allows it; never waits on the socket."""
+        if self.outbox is not None:
+            self.outbox.put_many(frames)
+
+    def _send_each(self, frames: list[str]) -> None:
+        for frame in frames:
+            self.send_frame(frame)
 
     async def close_with(self, code: int) -> None:
         """Leave the hub and close the socket with ``code`` after the frames queued; never waits on the socket."""
@@ -331,8 +343,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                     last_id, self.resume_from = self.resume_from, None
                     frames, replayed = await _resume_batched((self.user.pk, last_id))
                     budget.charge_resume(len(replayed))
-                for text in frames:
-                    self.send_frame(text)
+                self.send_frames(frames)
                 if self.hub is not None:
                     for notification_id in replayed:
                         self.hub.note_delivered(self.user_key, notification_id)

@@ -5,7 +5,8 @@ reaches the hub once (straight from the sender on the in-memory layer, through
 one channel-layer channel otherwise), the hub looks the recipients up in its
 registry of live connections and queues pre-encoded frames on their
 sockets' outboxes, never waiting on a socket (see outbox.py). Heartbeat reaping
-is one periodic sweep, not a timer per connection.
+is one periodic sweep, not a timer per connection. The link to the channel layer
+(reads, group joins, re-joins after an outage) is in layer_link.py.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from channels.db import database_sync_to_async
 
 from . import metrics, protocol, publish, replay, session_check
 from .conf import live_settings
+from .layer_link import LayerLink
 from .protocol import everyone_group, user_group
 from .publish import _hubs, _hubs_lock, layer
 from .tokens import forget_old_revocations, record_revocation
 
 logger = logging.getLogger("django_live_notify")
 
-# A failed channel-layer read that blocked at least this long was idle, not broken.
-IDLE_READ_SECONDS = 0.25
 # Group joins and leaves in flight at once. channels-redis takes a pooled Redis
 # connection per call, and redis-py's pool (100 by default) raises
 # MaxConnectionsError instead of waiting, which killed sockets in connect storms.
@@ -34,10 +34,6 @@ LAYER_CALLS_IN_FLIGHT = 20
 # How long a user's delivered ids outlive the user's last socket here: the user's next page
 # (a new socket, a few hundred milliseconds later) must not be sent them again by the sweep.
 DEPARTED_SECONDS = 300.0
-# After the channel layer failed, how long a socket's group join keeps retrying before the
-# socket is told to come back later (1013), and the longest pause between two re-join tries.
-JOIN_RETRY_SECONDS = 2.0
-REJOIN_MAX_DELAY = 0.5
 
 
 class Connection(Protocol):
@@ -49,11 +45,14 @@ class Connection(Protocol):
     def send_frame(self, frame: str) -> None:
         """Queue a frame; never wait on the socket."""
 
+    def send_frames(self, frames: list[str]) -> None:
+        """Queue frames in order; never wait on the socket."""
+
     async def close_with(self, code: int) -> None:
         """Leave the hub and queue a close; never wait on the socket."""
 
 
-class Hub:
+class Hub(LayerLink):
     """Registry of this event loop's live connections, and the loop that feeds them."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -72,7 +71,8 @@ class Hub:
         # kept sparse, as most users get nothing between two sweeps).
         self.watermark: int | None = None
         self.since: dict[str, int] = {}
-        self.delivered: dict[str, set[int]] = {}
+        # One id is kept as an int: a broadcast must not leave a set per user for the garbage collector.
+        self.delivered: dict[str, int | set[int]] = {}
         # Per user whose last socket here closed while its delivered ids were still above the
         # watermark: when. The ids are kept, so that the user's next page is not sent them again.
         self.departed: dict[str, float] = {}
@@ -96,7 +96,9 @@ class Hub:
         """Cancel the hub's tasks and forget its connections."""
         for task in self.tasks:
             task.cancel()
-        # A layer's receive() may clean up on cancellation; never wait on it for long.
+        # A layer's receive() may clean up on cancellation; never wait on it for long. With channels-redis 4.3 and
+        # redis-py 8.2, a cancelled receive() of either layer ended within 2 ms (idle, after a message, and with
+        # Redis stopped), so a stop() that waits the full 2 s is waiting on something else.
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=2)
         self.tasks.clear()
@@ -133,29 +135,6 @@ class Hub:
         if first and self.layer is not None:
             await self._join(user_group(connection.user_key))
 
-    async def _join(self, group: str) -> None:
-        """Join ``group``, retrying for up to ``JOIN_RETRY_SECONDS`` while the layer is down or reconnecting.
-
-        A call on a pooled connection that Redis closed fails once; redis-py drops
-        that connection, so a retry a moment later runs on a fresh one.
-        """
-        assert self.layer is not None
-        deadline = self.loop.time() + JOIN_RETRY_SECONDS
-        delay = 0.05
-        while True:
-            try:
-                async with self.layer_calls:
-                    await self.layer.group_add(group, self.channel_name)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                if self.loop.time() + delay > deadline:
-                    raise
-                self.start_rejoin()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, REJOIN_MAX_DELAY)
-
     async def remove(self, connection: Connection) -> None:
         """Forget a connection; leave its user's group when it was the user's last here."""
         connections = self.connections.get(connection.user_key)
@@ -187,52 +166,6 @@ class Hub:
             except Exception:
                 logger.exception("Could not deliver a live notification message")
 
-    async def _read_layer(self) -> None:
-        """Move messages from this process's channel into the queue, surviving layer errors.
-
-        A receive that fails after blocking for a while is an idle read timing
-        out (redis-py's socket timeout equals channels-redis' blocking read):
-        read again at once. A receive that fails at once means the layer is
-        down: warn once, then retry with backoff until it answers again.
-        """
-        assert self.layer is not None and self.channel_name is not None
-        delay = 0.0
-        while True:
-            started = self.loop.time()
-            try:
-                message = await self.layer.receive(self.channel_name)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                if self.loop.time() - started >= IDLE_READ_SECONDS:
-                    logger.debug("Idle channel-layer read ended with %r; reading again", error)
-                    if not _is_timeout(error):
-                        # Redis closed the connection under a blocked read: it may be back before the next
-                        # read, having forgotten every group membership.
-                        self.start_rejoin()
-                    continue
-                if not delay:
-                    logger.warning("Channel layer receive failed; retrying with backoff", exc_info=True)
-                self.stats["layer_receive_errors"] += 1
-                metrics.layer_error("receive")
-                self.start_rejoin()
-                # Capped low: once Redis is back, the messages queued for this channel wait for the next read.
-                delay = min(max(delay * 2, 0.1), 1.0)
-                self.layer_back.clear()
-                try:
-                    await asyncio.wait_for(self.layer_back.wait(), delay)
-                    # Back: the first read may still fail on a connection Redis closed, so retry soon.
-                    delay = 0.05
-                except TimeoutError:
-                    pass
-                continue
-            if delay:
-                logger.info("Channel layer receive works again")
-                metrics.layer_recovered("receive")
-                delay = 0.0
-            if message.get("type") == publish.MESSAGE_TYPE:
-                self.put(message)
-
     async def _sweep_forever(self) -> None:
         last_refresh = self.loop.time()
         while True:
@@ -252,54 +185,6 @@ class Hub:
             except Exception:
                 logger.warning("Recovery sweep failed; retrying at the next sweep", exc_info=True)
 
-    def start_rejoin(self) -> None:
-        """Re-join every group as soon as the layer answers again, without waiting for a sweep."""
-        self.rejoin = True
-        if self.layer is not None and (self.rejoining is None or self.rejoining.done()):
-            self.rejoining = self.loop.create_task(self._rejoin_soon())
-
-    async def _rejoin_soon(self) -> None:
-        # Retried every REJOIN_MAX_DELAY at most, so that the groups are back within a second of Redis.
-        delay = 0.05
-        failures = 0
-        while self.rejoin:
-            self.rejoin = False
-            if await self.refresh_groups(quiet=failures > 0):
-                self.layer_back.set()
-                if failures:
-                    logger.info("Re-joined the channel-layer groups after %d failed tries", failures)
-                    metrics.layer_recovered("groups")
-                return
-            self.rejoin = True
-            failures += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, REJOIN_MAX_DELAY)
-
-    @property
-    def group_refresh_interval(self) -> float:
-        """Seconds between re-joins: channels-redis forgets a group member after ``group_expiry``."""
-        return max(0.5, float(getattr(self.layer, "group_expiry", 86400)) / 4)
-
-    async def refresh_groups(self, quiet: bool = False) -> bool:
-        """Join the "everyone" group and each local user's group again; tell whether it worked.
-
-        Done before the layer expires the memberships, and after the layer failed:
-        a Redis that restarted without its data has forgotten them all.
-        """
-        assert self.layer is not None
-        try:
-            await self.layer.group_add(everyone_group(), self.channel_name)
-            for key in list(self.connections):
-                await self.layer.group_add(user_group(key), self.channel_name)
-        except Exception as error:
-            if quiet:
-                logger.debug("Could not refresh channel-layer group memberships: %r", error)
-            else:
-                logger.warning("Could not refresh channel-layer group memberships; retrying", exc_info=True)
-            metrics.layer_error("groups")
-            return False
-        return True
-
     @metrics.timed("recover")
     async def recover(self) -> int:
         """Send local users the stored notifications whose live send never reached this hub.
@@ -309,7 +194,7 @@ class Hub:
         notifications were sent.
         """
         grace = sweep_interval()
-        local = {key: (since, set(self.delivered.get(key, ()))) for key, since in self.since.items()}
+        local = {key: (since, _id_set(self.delivered.get(key))) for key, since in self.since.items()}
         self.watermark, frames_by_user, ids_by_user = await database_sync_to_async(replay.missed_frames)(
             self.watermark, local, grace
         )
@@ -320,11 +205,14 @@ class Hub:
                 self.note_delivered(key, notification_id)
             sent += len(frames) - 1
         watermark = self.watermark
-        self.delivered = {
-            key: kept
-            for key, ids in self.delivered.items()
-            if (kept := {notification_id for notification_id in ids if notification_id > watermark})
-        }
+        kept: dict[str, int | set[int]] = {}
+        for key, ids in self.delivered.items():
+            if isinstance(ids, int):
+                if ids > watermark:
+                    kept[key] = ids
+            elif above := {notification_id for notification_id in ids if notification_id > watermark}:
+                kept[key] = above
+        self.delivered = kept
         # A departed user's ids are dropped once below the watermark, or after DEPARTED_SECONDS at
         # the latest (the watermark only passes the rows of users connected here).
         expired = self.loop.time() - DEPARTED_SECONDS
@@ -337,7 +225,14 @@ class Hub:
     def note_delivered(self, key: str, notification_id: int) -> None:
         """Record that the sockets of user ``key`` were sent notification ``notification_id``."""
         if key in self.since and notification_id > (self.watermark or 0):
-            self.delivered.setdefault(key, set()).add(notification_id)
+            ids = self.delivered.get(key)
+            if ids is None:
+                self.delivered[key] = notification_id
+            elif isinstance(ids, int):
+                if ids != notification_id:
+                    self.delivered[key] = {ids, notification_id}
+            else:
+                ids.add(notification_id)
 
     @metrics.timed("idle")
     async def sweep(self) -> int:
@@ -412,8 +307,7 @@ class Hub:
     def send_frames(self, key: str, frames: list[str]) -> None:
         """Queue ``frames`` on every socket of user ``key`` here."""
         for connection in list(self.connections.get(key, ())):
-            for frame in frames:
-                connection.send_frame(frame)
+            connection.send_frames(frames)
 
     async def broadcast_targets(self, broadcast: dict[str, Any]) -> list[list[Any]]:
         """Look up the rows one broadcast stored for the users connected here: ``[key, id, count]`` each."""
@@ -436,8 +330,10 @@ class Hub:
             await connection.close_with(code)
 
 
-def _is_timeout(error: BaseException) -> bool:
-    return any(kind.__name__ == "TimeoutError" for kind in type(error).__mro__)
+def _id_set(ids: int | set[int] | None) -> set[int]:
+    if ids is None:
+        return set()
+    return {ids} if isinstance(ids, int) else set(ids)
 
 
 def sweep_interval() -> float:

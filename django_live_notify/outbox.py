@@ -15,6 +15,11 @@ Under daphne ``send`` never waits: frames pile up in twisted's buffer instead,
 so there a socket whose transport holds more than ``HIGH_WATER`` bytes counts
 as not writable, the same way uvicorn's ``send`` waits past asyncio's
 high-water mark. Cost per idle socket: one object of eight slots, no task.
+
+Under uvicorn's ``websockets-sansio`` implementation, frames that would be
+written at once anyway are written straight to the transport, all frames of
+one call in one write (see :func:`direct_transport`): what uvicorn's ``send``
+would do, without a coroutine, a message dict and a frame object per frame.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import functools
 import logging
 import struct
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from . import metrics, protocol
@@ -71,8 +77,25 @@ class Outbox:
 
     def put(self, frame: str) -> None:
         """Queue one text frame; never waits. Dropped once the socket is closing."""
-        if not self.closing:
+        if not self.closing and not (self.writer is None and self._write_direct((frame,))):
             self._queue(frame)
+
+    def put_many(self, frames: Sequence[str]) -> None:
+        """Queue text frames in order; never waits. In one transport write when the server allows it."""
+        if self.closing or not frames or (self.writer is None and self._write_direct(frames)):
+            return
+        for frame in frames:
+            self.put(frame)
+
+    def _write_direct(self, frames: Sequence[str]) -> bool:
+        """Write ``frames`` to the transport now if nothing is pending and the server allows it; tell whether done."""
+        transport = direct_transport(self._server())
+        if transport is None:
+            return False
+        transport.write(b"".join([part for frame in frames for part in text_frame(frame)]))
+        for frame in frames:
+            metrics.frame_out(frame)
+        return True
 
     def close(self, code: int) -> None:
         """Queue a close with ``code`` after the frames already queued; never waits."""
@@ -231,6 +254,61 @@ def server_protocol(send: Any) -> Any:
         if send is None:
             return None
     return None
+
+
+@functools.cache
+def _sansio() -> tuple[Any, Any] | None:
+    """Return uvicorn's websockets-sansio protocol class and websockets' OPEN state, or None without uvicorn."""
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+        from websockets.protocol import State
+    except ImportError:
+        return None
+    return WebSocketsSansIOProtocol, State.OPEN
+
+
+def direct_transport(server: Any) -> Any:
+    """Return the transport to write a text frame to now, or None when it must go through ``send``.
+
+    Only for uvicorn's websockets-sansio protocol, in the one state in which its
+    ``send`` would write the frame at once and do nothing else: handshake done,
+    no close sent, writing not paused, the connection open, no extension (per-message
+    deflate would compress) and the transport below ``HIGH_WATER``. ``send`` then
+    only serializes an unmasked frame (see :func:`text_frame`) and writes it.
+    """
+    sansio = _sansio()
+    if sansio is None or type(server) is not sansio[0]:
+        return None
+    if (
+        not server.handshake_complete
+        or server.close_sent
+        or server.disconnected
+        or server.initial_response is not None
+        or not server.writable.is_set()
+    ):
+        return None
+    conn = server.conn
+    if conn.state is not sansio[1] or conn.extensions or conn.expect_continuation_frame:
+        return None
+    transport = server.transport
+    if transport.is_closing() or transport.get_write_buffer_size() > HIGH_WATER:
+        return None
+    return transport
+
+
+_HEADER_16 = struct.Struct("!BBH")
+_HEADER_64 = struct.Struct("!BBQ")
+
+
+def text_frame(text: str) -> tuple[bytes, bytes]:
+    """Return the header and payload of an unmasked, unfragmented text frame of ``text`` (RFC 6455, 5.2)."""
+    payload = text.encode()
+    length = len(payload)
+    if length < 126:
+        return bytes((0x81, length)), payload
+    if length < 65536:
+        return _HEADER_16.pack(0x81, 126, length), payload
+    return _HEADER_64.pack(0x81, 127, length), payload
 
 
 def buffered_bytes(server: Any) -> int:
