@@ -34,3 +34,10 @@ async def websockets(scope, receive, send):
 
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websockets})
+
+# As docs/deployment.rst suggests; BENCH_GC_TUNING=0 leaves the collector as Python sets it, to measure the
+# difference.
+if os.environ.get("BENCH_GC_TUNING", "1") != "0":
+    from django_live_notify.routing import tune_garbage_collector
+
+    tune_garbage_collector()

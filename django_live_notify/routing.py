@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -65,3 +66,20 @@ class SocketApplication:
             scope = await self.resolve(scope, url_route={"args": (), "kwargs": {}})
             return await self.consumer(scope, receive, send)
         return await self.router(await self.resolve(scope), receive, send)
+
+
+def tune_garbage_collector(threshold: int = 50_000) -> None:
+    """Make full garbage collections rare in a server process that holds thousands of sockets.
+
+    Call it once at the end of ``asgi.py``. It collects once, then freezes what start-up left (Django, the
+    URLconf, the models: objects that live as long as the process) so that no later collection scans them, and
+    raises the first generation's threshold from 700 to ``threshold`` allocations, so that the thousands of
+    objects each batch of handshakes creates do not each time trigger a collection that climbs to a full one.
+    Measured with 10,000 sockets, it cut the server's CPU per handshake by about a quarter; see
+    docs/deployment.rst. It changes the whole process, which is why it is a call and not a default.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise ValueError(f"threshold must be a positive int, not {threshold!r}")
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(threshold, 20, 100)

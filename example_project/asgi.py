@@ -21,7 +21,7 @@ if settings.DEBUG:
     # uvicorn and plain daphne do not, so do it here while DEBUG is on, as runserver does.
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
-from django_live_notify.routing import websocket_application  # noqa: E402
+from django_live_notify.routing import tune_garbage_collector, websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -30,3 +30,5 @@ application = ProtocolTypeRouter(
         "websocket": websocket_application(),
     }
 )
+# Fewer, cheaper garbage collections in a process that holds many sockets (docs/deployment.rst).
+tune_garbage_collector()

@@ -728,6 +728,19 @@ def check_querysets(snippet, world):
     snippet.run(Notification=Notification, request=SimpleNamespace(user=world.ana), user=world.bruno)
 
 
+@check("deployment", "tune_garbage_collector()")
+def check_tune_garbage_collector(snippet, world):
+    import gc
+
+    thresholds = gc.get_threshold()
+    try:
+        snippet.run()
+        assert gc.get_threshold() == (50_000, 20, 100) and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
 @check("deployment", "from django_live_notify.indexes import AddIndexOnline")
 def check_add_index_online(snippet, world):
     from django.apps import apps as django_apps
