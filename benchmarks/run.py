@@ -470,6 +470,7 @@ async def measure_targeted(
                 received[key] = at
             else:
                 result.targeted_unexpected += 1
+                log(f"[{result.name}] targeted: unexpected frame {key} {_title!r}, sent: {key in sent}")
     result.targeted = [(received[key] - started) * 1000 for key, started in sent.items() if key in received]
     result.targeted_lost = len(sent) - len(received)
 
@@ -504,6 +505,10 @@ async def measure_broadcast(
                 receipts[user_id] = at
             else:
                 result.broadcast_unexpected += 1
+                log(
+                    f"[{result.name}] broadcast: unexpected frame of user {user_id}, "
+                    f"id {_notification_id}, {frame_title!r}"
+                )
     result.broadcast = [(at - started) * 1000 for at in receipts.values()]
     if receipts and finished is not None:
         result.broadcast_fanout_s = max(receipts.values()) - finished
