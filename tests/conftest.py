@@ -1,4 +1,5 @@
 import asyncio
+import os
 import threading
 import time
 import weakref
@@ -15,6 +16,26 @@ from django.test import Client, override_settings
 
 from django_live_notify.hub import stop_hubs
 from django_live_notify.testing import communicator
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--no-tests-ok",
+        action="store_true",
+        help="exit with 0, not 5, when nothing is selected (tox runs the slow tests as a second selection)",
+    )
+
+
+def pytest_configure(config):
+    if os.environ.get("REDIS_URL") and getattr(config.option, "numprocesses", None):
+        # Each worker's test database numbers its users from 1: on one Redis their groups would be the same.
+        raise pytest.UsageError("REDIS_URL is one Redis for every xdist worker: unset it, or run with -n 0")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and session.config.getoption("no_tests_ok"):
+        session.exitstatus = pytest.ExitCode.OK
+
 
 # Connections opened by threads other than the main one: asgiref's executors, channels' database thread.
 thread_connections: weakref.WeakSet = weakref.WeakSet()
