@@ -6,6 +6,7 @@ import weakref
 
 import pytest
 import pytest_asyncio
+from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 from django.db import ProgrammingError
@@ -88,6 +89,9 @@ async def clean_hub(close_thread_connections):
     """Stop the test loop's hub and close layer connections so nothing outlives its test."""
     yield
     await stop_hubs()
+    # Cancelling the hub's tasks leaves a query they started running in asgiref's one thread for sync code:
+    # wait for it, or it may still hold a table of SQLite's shared in-memory database when the test's flush runs.
+    await sync_to_async(lambda: None, thread_sensitive=True)()
     for backend in list(channel_layers.backends.values()):
         close = getattr(backend, "close_pools", None) or getattr(backend, "flush", None)
         if close is not None and not hasattr(backend, "groups"):
