@@ -1,10 +1,12 @@
 import asyncio
+import os
 import threading
 import time
 import weakref
 
 import pytest
 import pytest_asyncio
+from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 from django.db import ProgrammingError
@@ -15,6 +17,26 @@ from django.test import Client, override_settings
 
 from django_live_notify.hub import stop_hubs
 from django_live_notify.testing import communicator
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--no-tests-ok",
+        action="store_true",
+        help="exit with 0, not 5, when nothing is selected (tox runs the slow tests as a second selection)",
+    )
+
+
+def pytest_configure(config):
+    if os.environ.get("REDIS_URL") and getattr(config.option, "numprocesses", None):
+        # Each worker's test database numbers its users from 1: on one Redis their groups would be the same.
+        raise pytest.UsageError("REDIS_URL is one Redis for every xdist worker: unset it, or run with -n 0")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and session.config.getoption("no_tests_ok"):
+        session.exitstatus = pytest.ExitCode.OK
+
 
 # Connections opened by threads other than the main one: asgiref's executors, channels' database thread.
 thread_connections: weakref.WeakSet = weakref.WeakSet()
@@ -67,6 +89,9 @@ async def clean_hub(close_thread_connections):
     """Stop the test loop's hub and close layer connections so nothing outlives its test."""
     yield
     await stop_hubs()
+    # Cancelling the hub's tasks leaves a query they started running in asgiref's one thread for sync code:
+    # wait for it, or it may still hold a table of SQLite's shared in-memory database when the test's flush runs.
+    await sync_to_async(lambda: None, thread_sensitive=True)()
     for backend in list(channel_layers.backends.values()):
         close = getattr(backend, "close_pools", None) or getattr(backend, "flush", None)
         if close is not None and not hasattr(backend, "groups"):

@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from contextlib import closing
@@ -197,6 +198,10 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     return result.stdout
 
 
+# Settings module -> a SQLite file migrated with it, copied by LiveDatabase.migrate().
+_migrated_sqlite: dict[str, Path] = {}
+
+
 class LiveDatabase:
     """A database of the test's own for server processes, on the database the suite runs on.
 
@@ -246,6 +251,19 @@ class LiveDatabase:
             cursor = connection.cursor()
             cursor.execute(sql)
             return list(cursor.fetchall())
+
+    def migrate(self, env: dict[str, str]) -> None:
+        """Run ``migrate`` on this database with ``env``; a SQLite file is a copy of one migrated once a process."""
+        if self.vendor != "sqlite":
+            manage(env, "migrate", "-v0")
+            return
+        key = env["DJANGO_SETTINGS_MODULE"]
+        if key not in _migrated_sqlite:
+            template = Path(tempfile.mkdtemp(prefix="live_notify_migrated_")) / "db.sqlite3"
+            atexit.register(shutil.rmtree, template.parent, ignore_errors=True)
+            manage({**env, "LIVE_NOTIFY_TEST_DB": str(template)}, "migrate", "-v0")
+            _migrated_sqlite[key] = template
+        shutil.copyfile(_migrated_sqlite[key], self.name)
 
     def drop(self) -> None:
         if self.vendor == "postgresql":

@@ -119,10 +119,11 @@ def test_a_broadcast_to_many_users_stores_exactly_one_row_per_user_who_wants_it(
     assert {recipient for recipient, silent, _ in rows if silent} == targeted & store
     assert len({broadcast_id for _, _, broadcast_id in rows}) == 1
 
-    Notification.objects.all().delete()
     with override_settings(LIVE_NOTIFY={"MANDATORY_TYPES": ["news"]}):
         assert broadcast(title="Mandatory", notification_type="news", users=audience) == len(targeted)
-    assert not Notification.objects.filter(silent=True).exists()
+    mandatory = Notification.objects.filter(title="Mandatory")
+    assert sorted(mandatory.values_list("recipient_id", flat=True)) == sorted(targeted)
+    assert not mandatory.filter(silent=True).exists()
 
 
 def test_a_queryset_of_users_gets_one_row_per_user_whatever_its_shape(user_factory):
