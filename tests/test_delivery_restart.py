@@ -129,16 +129,17 @@ def test_runworker_sends_what_another_process_committed(live_database, slow_smtp
         while len(recipients) < 3 and time.monotonic() < deadline:
             assert runworker.poll() is None, runworker.stderr.read().decode()
             time.sleep(0.05)
+        # The SMTP server has the third email a moment before the worker marks it sent: wait for that
+        # while the worker still runs (stopping it first left the row "sending" on a fast poll).
+        deadline = time.monotonic() + 10
+        while True:
+            counts, _ = states(live_database)
+            if counts == {"sent": 3} or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     finally:
         stop_process(runworker)
     assert sorted(recipients) == ["u0000@example.com", "u0001@example.com", "u0002@example.com"]
-    # The SMTP server has the third email a moment before the worker marks it sent.
-    deadline = time.monotonic() + 10
-    while True:
-        counts, _ = states(live_database)
-        if counts == {"sent": 3} or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
     assert counts == {"sent": 3}
 
 
