@@ -125,22 +125,29 @@ async def test_a_push_is_shown_and_a_click_opens_its_url_and_marks_it_read(site,
         [registration, *_] = ours
 
         pushed = json.loads(await shell(env, PAYLOAD.replace("{pk}", str(user_pk))))
-        await cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {"origin": server.url, "registrationId": registration["registrationId"], "data": json.dumps(pushed)},
-        )
-        # Polled from here: a predicate that returns a promise is truthy at once, whatever it resolves to.
+        # DevTools stands in for the push service, and now and then (about 1 run in 5 on a busy 2-core machine)
+        # the worker never gets its push event: nothing shows, and getNotifications() stays empty. A push service
+        # would retry an undelivered message, so the harness does too, up to 3 times; with the same tag, a second
+        # delivery replaces the first notification instead of adding one, which the assertion below checks.
         listed = None
-        for _ in range(100):
-            # The push's own notification, by its tag: the page's live client may show one of its own meanwhile.
-            listed = await page.evaluate(
-                """() => navigator.serviceWorker.ready.then((r) => r.getNotifications({tag: 'ticket:12'}))
-                     .then((list) => list.map((n) => ({title: n.title, body: n.body, tag: n.tag,
-                                                       actions: n.actions.map((a) => a.title), url: n.data.url})))"""
+        for _attempt in range(3):
+            await cdp.send(
+                "ServiceWorker.deliverPushMessage",
+                {"origin": server.url, "registrationId": registration["registrationId"], "data": json.dumps(pushed)},
             )
+            # Polled: a predicate that returns a promise is truthy at once, whatever it resolves to.
+            for _ in range(50):
+                # The push's own notification, by its tag: the page's live client may show one of its own meanwhile.
+                listed = await page.evaluate(
+                    """() => navigator.serviceWorker.ready.then((r) => r.getNotifications({tag: 'ticket:12'}))
+                         .then((list) => list.map((n) => ({title: n.title, body: n.body, tag: n.tag,
+                             actions: n.actions.map((a) => a.title), url: n.data.url})))"""
+                )
+                if listed:
+                    break
+                await asyncio.sleep(0.1)
             if listed:
                 break
-            await asyncio.sleep(0.1)
         assert listed == [
             {
                 "title": "Review asked",
