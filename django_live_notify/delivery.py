@@ -103,7 +103,7 @@ def dispatch(notification_ids: list[int]) -> None:
             if layer is None:
                 return
             message: dict[str, Any] = {"type": "delivery.planned", "ids": notification_ids}
-            if len(notification_ids) > live_settings.BATCH_SIZE:
+            if len(notification_ids) > live_settings.batch_size:
                 # A broadcast to many: name the range of its ids, not each one; planning others in it is harmless.
                 message = {"type": "delivery.planned", "first": min(notification_ids), "last": max(notification_ids)}
             async_to_sync(layer.send)(live_settings.delivery_channel, message)

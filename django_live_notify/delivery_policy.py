@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from . import preferences
@@ -24,6 +24,8 @@ __all__ = ["POLICIES", "deferred_until", "plan", "plan_range", "plan_recent", "s
 
 STATUS = Delivery.STATUS
 POLICIES = ("always", "offline", "unread")
+# What planning reads of a notification.
+PLANNED_FIELDS = ("pk", "recipient_id", "notification_type", "created")
 
 
 # --------------------------------------------------------------------------- planning
@@ -52,29 +54,25 @@ def plan(notification_ids: Iterable[int], *, immediate: bool = False, now: datet
     now = now or timezone.now()
     ids = sorted(set(notification_ids))
     created = 0
-    for start in range(0, len(ids), live_settings.BATCH_SIZE):
-        batch = ids[start : start + live_settings.BATCH_SIZE]
-        rows = list(
-            Notification.objects.filter(pk__in=batch).only("pk", "recipient_id", "notification_type", "created")
-        )
+    size = live_settings.batch_size
+    for start in range(0, len(ids), size):
+        rows = list(Notification.objects.filter(pk__in=ids[start : start + size]).only(*PLANNED_FIELDS))
         created += _record(rows, now, immediate)
     return created
 
 
 def plan_range(first: int, last: int, now: datetime | None = None) -> int:
     """Record the deliveries of the rows with ids from ``first`` to ``last``, ``BATCH_SIZE`` rows per query."""
-    now = now or timezone.now()
-    created, after = 0, first - 1
-    while True:
-        rows = list(
-            Notification.objects.filter(pk__gt=after, pk__lte=last)
-            .order_by("pk")
-            .only("pk", "recipient_id", "notification_type", "created")[: live_settings.BATCH_SIZE]
-        )
-        if not rows:
-            return created
-        created += _record(rows, now, immediate=False)
-        after = rows[-1].pk
+    return _record_pages(Notification.objects.filter(pk__lte=last), first - 1, now or timezone.now())
+
+
+def _record_pages(rows: QuerySet[Notification], after: int, now: datetime) -> int:
+    """Record the deliveries of ``rows`` with ids above ``after``, in id order, ``BATCH_SIZE`` rows per query."""
+    created = 0
+    while page := list(rows.filter(pk__gt=after).order_by("pk").only(*PLANNED_FIELDS)[: live_settings.batch_size]):
+        created += _record(page, now, immediate=False)
+        after = page[-1].pk
+    return created
 
 
 def _record(rows: list[Notification], now: datetime, immediate: bool) -> int:
@@ -85,7 +83,7 @@ def _record(rows: list[Notification], now: datetime, immediate: bool) -> int:
             before = Delivery.objects.filter(
                 channel=backend.name, notification_id__in=[d.notification_id for d in deliveries]
             ).count()
-            Delivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=live_settings.BATCH_SIZE)
+            Delivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=live_settings.batch_size)
             created += len(deliveries) - before
     return created
 
@@ -124,19 +122,7 @@ def plan_recent(now: datetime | None = None) -> int:
     missing: Any = Q()
     for backend in backends:
         missing |= ~Exists(Delivery.objects.filter(notification=OuterRef("pk"), channel=backend.name))
-    created = 0
-    last = start - 1
-    while True:
-        rows = list(
-            Notification.objects.filter(pk__gt=last, created__gte=cutoff)
-            .filter(missing)
-            .order_by("pk")
-            .only("pk", "recipient_id", "notification_type", "created")[: live_settings.BATCH_SIZE]
-        )
-        if not rows:
-            return created
-        created += _record(rows, now, immediate=False)
-        last = rows[-1].pk
+    return _record_pages(Notification.objects.filter(created__gte=cutoff).filter(missing), start - 1, now)
 
 
 # --------------------------------------------------------------------------- just before sending

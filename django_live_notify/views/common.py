@@ -71,12 +71,17 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     """Return the request's JSON object body, or its form fields; raise InvalidParameter for anything else."""
     if request.content_type != "application/json":
         return {key: request.POST.get(key) for key in request.POST if key != "csrfmiddlewaretoken"}
+    return json_object(request)
+
+
+def json_object(request: HttpRequest, shape: str = "Send a JSON object.") -> dict[str, Any]:
+    """Return the request's body parsed as a JSON object (empty: ``{}``); raise InvalidParameter, saying ``shape``."""
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, RecursionError):
         raise InvalidParameter("The body is not valid JSON.") from None
     if not isinstance(body, dict):
-        raise InvalidParameter("Send a JSON object.")
+        raise InvalidParameter(shape)
     return body
 
 

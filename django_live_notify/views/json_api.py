@@ -8,7 +8,6 @@ state only changes through ``reading``, which pushes ``read`` and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ from .common import (
     filter_notifications,
     json_body,
     json_error,
+    json_object,
     page_url,
     parse_flag,
     parse_number,
@@ -243,11 +243,5 @@ def _inbox_payload(notification: Notification) -> dict[str, Any]:
 def _preference_changes(request: HttpRequest) -> dict[str, Any]:
     """Return ``{type: delivery or None}`` from a JSON object body or a form body."""
     if request.content_type == "application/json":
-        try:
-            changes = json.loads(request.body or b"{}")
-        except (ValueError, RecursionError):
-            raise InvalidParameter("The body is not valid JSON.") from None
-        if not isinstance(changes, dict):
-            raise InvalidParameter('Send a JSON object: {"<type>": "live" | "store" | "off" | null}.')
-        return changes
+        return json_object(request, 'Send a JSON object: {"<type>": "live" | "store" | "off" | null}.')
     return {key: value or None for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
