@@ -27,6 +27,15 @@ def pytest_addoption(parser):
     )
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` starts two workers per core: most tests wait on sockets, servers, subprocesses and databases.
+
+    Measured on 2 cores: 50 s with one worker per core, 41 s with two (each file stays on one worker).
+    """
+    return 2 * (os.cpu_count() or 1)
+
+
 def pytest_configure(config):
     if os.environ.get("REDIS_URL") and getattr(config.option, "numprocesses", None):
         # Each worker's test database numbers its users from 1: on one Redis their groups would be the same.
