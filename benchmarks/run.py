@@ -473,6 +473,11 @@ async def measure_targeted(
                 log(f"[{result.name}] targeted: unexpected frame {key} {_title!r}, sent: {key in sent}")
     result.targeted = [(received[key] - started) * 1000 for key, started in sent.items() if key in received]
     result.targeted_lost = len(sent) - len(received)
+    # The slowest few with the moment they were sent, to line them up with what the servers did then.
+    first = min(sent.values(), default=0.0)
+    slowest = sorted(((received[key] - at) * 1000, at - first) for key, at in sent.items() if key in received)[-5:]
+    listed = ", ".join(f"{ms:.0f} at {at:.1f}" for ms, at in slowest)
+    log(f"[{result.name}] targeted from {first:.3f} (time.time()): slowest (ms at s) {listed}")
 
 
 async def measure_broadcast(

@@ -6,9 +6,13 @@ concerned at once (:func:`closed_by` tells which). These send none: a
 session that expires, a session rewritten for another user without being
 deleted, ``User.objects.filter(...).update()`` (deactivation, a new password
 hash), a password assigned directly. Each
-hub's sweep therefore re-checks all of its connected sockets together
-(:func:`recheck`), about every half heartbeat interval: one sessions query
-and one users query per ``BATCH_SIZE`` sockets, whatever their number.
+hub's sweep therefore re-checks all of its connected sockets
+(:func:`recheck`), about every half heartbeat interval, :data:`SLICE` sockets
+per call on the database thread: one sessions query and one users query per
+slice (or per ``BATCH_SIZE`` sockets, if smaller). A slice costs a few
+milliseconds of CPU; a whole sweep at 10,000 sockets about 0.3 s, which in
+one call held up the process's other database calls and its event loop (a
+150 ms stall in the targeted delivery of ``benchmarks/run.py``).
 
 A socket is closed with 4001 (log in again) when its session is gone,
 expired, or now names another user or another auth hash, or when its user
@@ -54,6 +58,10 @@ logger = logging.getLogger("django_live_notify")
 # or for a token socket the credentials digest its token carries)
 Socket = tuple[str, str | None, str | None]
 
+# Sockets re-checked per call on the database thread (about 7 ms of CPU): other database calls and the event loop
+# get their turn between two slices.
+SLICE = 250
+
 
 @metrics.timed("sessions")
 async def recheck(hub: Any) -> int:
@@ -62,24 +70,25 @@ async def recheck(hub: Any) -> int:
     Errors are logged, never raised: the next sweep tries again.
     """
     connections = [connection for connections in hub.connections.values() for connection in connections]
-    if not connections:
-        return 0
-    sockets = [(connection.user_key, connection.session_key, connection.auth_hash) for connection in connections]
-    try:
-        codes = await database_sync_to_async(close_codes)(sockets)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        logger.warning("Could not re-check the sessions of open sockets; retrying at the next sweep", exc_info=True)
-        return 0
     closed = 0
-    for connection, code in zip(connections, codes, strict=True):
-        if code is None or connection not in hub.connections.get(connection.user_key, ()):
-            continue  # still valid, or gone while the queries ran
-        closed += 1
-        hub.stats["closed_signed_out"] += 1
-        await hub.remove(connection)
-        await connection.close_with(code)
+    for start in range(0, len(connections), SLICE):
+        part = connections[start : start + SLICE]
+        sockets = [(connection.user_key, connection.session_key, connection.auth_hash) for connection in part]
+        try:
+            codes = await database_sync_to_async(close_codes)(sockets)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("Could not re-check the sessions of open sockets; retrying at next sweep", exc_info=True)
+            return closed
+        for connection, code in zip(part, codes, strict=True):
+            if code is None or connection not in hub.connections.get(connection.user_key, ()):
+                continue  # still valid, or gone while the queries ran
+            closed += 1
+            hub.stats["closed_signed_out"] += 1
+            await hub.remove(connection)
+            await connection.close_with(code)
+    _forget_sessions_except({connection.session_key for connection in connections})
     return closed
 
 
@@ -193,9 +202,15 @@ def _hash_matches(user: User, auth_hash: str) -> bool:
     return any(constant_time_compare(auth_hash, fallback) for fallback in fallback_hashes)
 
 
-# Session key -> (its data as stored, decoded), from the previous re-check: most sessions are unchanged
-# between two sweeps, and decoding (a signature check) is most of a re-check's cost.
+# Session key -> (its data as stored, decoded), from the previous re-checks: most sessions are unchanged
+# between two sweeps, and decoding (a signature check) is most of a re-check's cost. A sweep forgets the sessions
+# of sockets no longer open.
 _decoded: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
+def _forget_sessions_except(session_keys: set[str | None]) -> None:
+    for session_key in [key for key in _decoded if key not in session_keys]:
+        _decoded.pop(session_key, None)
 
 
 def session_store(session_key: str | None = None) -> Any:
@@ -210,17 +225,18 @@ def session_data(session_keys: set[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     if isinstance(probe, db_sessions.SessionStore):
         # The session table is the truth for cached_db too: its cache may outlive a deleted row.
-        global _decoded
         model = type(probe).get_model_class()
-        decoded: dict[str, tuple[str, dict[str, Any]]] = {}
         for batch in batches(session_keys):
             rows = model._default_manager.filter(session_key__in=batch, expire_date__gt=timezone.now())
             for session_key, encoded in rows.values_list("session_key", "session_data"):
                 previous = _decoded.get(session_key)
-                data = previous[1] if previous is not None and previous[0] == encoded else probe.decode(encoded)
-                decoded[session_key] = (encoded, data)
-                found[session_key] = data
-        _decoded = decoded
+                if previous is not None and previous[0] == encoded:
+                    found[session_key] = previous[1]
+                else:
+                    found[session_key] = data = probe.decode(encoded)
+                    _decoded[session_key] = (encoded, data)
+        for session_key in session_keys - found.keys():
+            _decoded.pop(session_key, None)
     elif isinstance(probe, cache_sessions.SessionStore) and type(probe).load is cache_sessions.SessionStore.load:
         prefix, cache = probe.cache_key_prefix, probe._cache  # type: ignore[attr-defined]
         for batch in batches(session_keys):

@@ -241,6 +241,42 @@ async def test_the_recheck_queries_in_batches_of_batch_size(count_sql):
         await socket.disconnect()
 
 
+async def test_the_recheck_runs_in_slices_and_closes_what_any_slice_finds(count_sql, monkeypatch):
+    """Each slice is one call on the database thread, so other calls run between two; all slices are checked."""
+    monkeypatch.setattr(session_check, "SLICE", 10)
+    users = [await sync_to_async(make_user)(f"user{number}") for number in range(25)]
+    clients = [await logged_in_client(user) for user in users]
+    sockets = [await socket_for(client) for client in clients]
+    expired = [clients[index].cookies["sessionid"].value for index in (0, 24)]
+    await Session.objects.filter(session_key__in=expired).aupdate(expire_date=timezone.now() - timedelta(seconds=1))
+    executed = count_sql()
+    assert await recheck() == 2
+    assert len(executed) == 3 * 2, executed  # the sessions and users of 10, 10 and 5 sockets
+    for index, socket in enumerate(sockets):
+        if index in (0, 24):
+            assert await closed_with(socket) == 4001
+        else:
+            assert await still_open(socket)
+            await socket.disconnect()
+
+
+async def test_the_recheck_decodes_a_session_again_only_when_its_row_changed(monkeypatch):
+    _ana, clients, sockets = await two_sessions()
+    decoded = []
+    store_class = type(session_check.session_store())
+    original = store_class.decode
+    monkeypatch.setattr(store_class, "decode", lambda self, data: decoded.append(data) or original(self, data))
+    session_check._decoded.clear()
+    assert await recheck() == 0
+    assert len(decoded) == 2
+    assert await recheck() == 0
+    assert len(decoded) == 2  # unchanged rows: nothing decoded
+    await sockets[1].disconnect()
+    assert await recheck() == 0
+    assert set(session_check._decoded) == {clients[0].cookies["sessionid"].value}  # a closed socket's is forgotten
+    await sockets[0].disconnect()
+
+
 @override_settings(SESSION_ENGINE="django.contrib.sessions.backends.cache")
 async def test_cache_sessions_are_rechecked_with_one_cache_read_and_no_session_query(count_sql):
     _ana, clients, sockets = await two_sessions()
