@@ -24,13 +24,17 @@ baseline_sockets = AllowedHostsOriginValidator(
 )
 
 
-async def websockets(scope, receive, send):
-    """Hand a socket to the baseline's stack, the bare floor or django-live-notify's, by path."""
+def websockets(scope, receive, send):
+    """Hand a socket to the baseline's stack, the bare floor or django-live-notify's, by path.
+
+    A plain function that returns the chosen application's coroutine: as an ``async def`` it added a suspended
+    coroutine to every socket of the three, which a project's router does not have.
+    """
     if scope["path"].startswith("/ws/baseline/"):
-        return await baseline_sockets(scope, receive, send)
+        return baseline_sockets(scope, receive, send)
     if scope["path"].startswith("/ws/bare/"):
-        return await bare.application(scope, receive, send)
-    return await live_sockets(scope, receive, send)
+        return bare.application(scope, receive, send)
+    return live_sockets(scope, receive, send)
 
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websockets})

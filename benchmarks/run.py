@@ -670,6 +670,7 @@ async def run_scenario(
                 per_socket = objects["tracked"] / max(1, stats[0][kind])
                 tracked = objects["tracked"]
                 log(f"[{name}] GC-tracked objects: {tracked} ({per_socket:.0f} per socket); {objects['types']}")
+                log(f"[{name}] suspended coroutines: {objects.get('coroutines')}")
         progress(args, f"[{name}] sending {args.targeted} targeted notifications, {args.spacing * 1000:.0f} ms apart")
         await measure_targeted(result, servers, clients, owner, open_users, args)
         log(

@@ -53,7 +53,6 @@ class SocketApplication:
         self.router = URLRouter(routes)
         # The notification socket's own path is matched here, without the router's extra frame and scope copy.
         self.path = "/" + live_settings.websocket_path if "<" not in live_settings.websocket_path else None
-        self.consumer = NotificationConsumer.as_asgi()
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> object:
         from channels.security.websocket import WebsocketDenier
@@ -64,7 +63,8 @@ class SocketApplication:
             return await WebsocketDenier()(scope, receive, send)
         if self.path is not None and scope.get("path") == self.path and not scope.get("root_path"):
             scope = await self.resolve(scope, url_route={"args": (), "kwargs": {}})
-            return await self.consumer(scope, receive, send)
+            # What NotificationConsumer.as_asgi() would do, without its coroutine waiting for this socket's end.
+            return await NotificationConsumer()(scope, receive, send)
         return await self.router(await self.resolve(scope), receive, send)
 
 
