@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import gc
 import json
 import os
 import sys
@@ -230,9 +229,6 @@ def percentile(sorted_values: list[float], rank: float) -> float | None:
 
 
 async def main(targets: list[list[Any]]) -> None:
-    # As the servers do (routing.tune_garbage_collector()): the objects of each batch of handshakes do not each
-    # time trigger a collection that climbs to a full one.
-    gc.set_threshold(50_000, 20, 100)
     client = Client(targets)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**24)
@@ -244,11 +240,6 @@ async def main(targets: list[list[Any]]) -> None:
             answer = await client.open_all(
                 command.get("concurrency", 100), command.get("timeout", 120), command.get("count")
             )
-            # The sockets now open live until the end: no later collection needs to scan them. Without this, a
-            # full collection of a client holding 10,000 sockets paused it for 200-260 ms at a time, which
-            # the targeted figures counted as delivery time (the servers' event loops showed no such pause).
-            gc.collect()
-            gc.freeze()
         elif name == "collect":
             answer = await client.collect(command["expect"], command["timeout"])
         elif name == "status":
