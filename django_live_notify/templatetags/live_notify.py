@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, pgettext
 
 from .. import inbox, reading
 from ..api_types import User
@@ -26,6 +28,8 @@ from ..models import display_name
 register = template.Library()
 
 POSITIONS = ("top-right", "top-left", "bottom-right", "bottom-left")
+# gettext plural rules look at n, n % 10 and n % 100, so the forms of 0 to 199 decide every count.
+PLURAL_SAMPLES = 200
 SAFE_SCHEMES = ("", "http", "https")
 URL_STRIPPED = "".join(chr(code) for code in range(33))
 
@@ -67,6 +71,7 @@ def live_notifications(
         "csrfToken": get_token(request),
         "analytics": live_settings.analytics,
         "ackInterval": live_settings.ack_interval,
+        "strings": {"dismiss": gettext("Dismiss")},
     }
     if live_settings.webpush_vapid_public_key:
         config["push"] = _push_config()
@@ -110,6 +115,13 @@ def live_notify_inbox(context: Context) -> str:
     if user is None:
         return ""
     counts = inbox.counts(user)
+    bell_label = plural_forms(
+        # Translators: the inbox bell's label for screen readers; %(counter)s notifications were not seen yet.
+        lambda count: ngettext("Notifications, %(counter)s new", "Notifications, %(counter)s new", count)
+    )
+    notifications = gettext("Notifications")
+    # Translators: the inbox's summary of how many of the user's notifications are unread.
+    unread_summary = plural_forms(lambda count: ngettext("%(counter)s unread", "%(counter)s unread", count))
     config = {
         "inboxUrl": _url("live_notify:api_inbox", "live_notify_inbox"),
         "seenUrl": _url("live_notify:api_mark_seen", "live_notify_inbox"),
@@ -138,13 +150,38 @@ def live_notify_inbox(context: Context) -> str:
             "justNow": gettext("just now"),
             "loading": gettext("Loading…"),
             "failed": gettext("Could not load notifications."),
-            "unread": gettext("unread"),
-            "new": gettext("new"),
-            "notifications": gettext("Notifications"),
+            "unread": pgettext("state of one notification", "unread"),
+            "notifications": notifications,
         },
+        "plurals": {"bellLabel": bell_label},
     }
-    values = {"config": config, "unseen_count": counts["unseen_count"], "unread_count": counts["unread_count"]}
+    values = {
+        "config": config,
+        "unseen_count": counts["unseen_count"],
+        "unread_count": counts["unread_count"],
+        "bell_label": plural_text(bell_label, counts["unseen_count"]) if counts["unseen_count"] else notifications,
+        "unread_summary_json": json.dumps(unread_summary),
+        "unread_summary_text": plural_text(unread_summary, counts["unread_count"]),
+    }
     return _render(context, "django_live_notify/inbox.html", values)
+
+
+def plural_forms(translate: Callable[[int], str]) -> dict[str, Any]:
+    """Return the active language's forms of a counted message, and which form each count takes, for a script.
+
+    ``translate`` is the message's ``ngettext()`` for a count. ``index`` holds one digit, the form's position in
+    ``forms``, per count from 0 to 199; a count of 200 or more takes the form of 100 + count % 100. The forms keep
+    their ``%(counter)s`` placeholder.
+    """
+    texts = [translate(count) for count in range(PLURAL_SAMPLES)]
+    forms = list(dict.fromkeys(texts))
+    return {"forms": forms, "index": "".join(str(forms.index(text)) for text in texts)}
+
+
+def plural_text(plural: dict[str, Any], count: int) -> str:
+    """Return the text ``plural_forms()`` gives for ``count``, as the scripts compute it."""
+    position = count if count < PLURAL_SAMPLES else PLURAL_SAMPLES // 2 + count % (PLURAL_SAMPLES // 2)
+    return str(plural["forms"][int(plural["index"][position])]) % {"counter": count}
 
 
 @register.filter
