@@ -156,6 +156,7 @@ def test_the_inbox_counts_in_portuguese_with_its_plural_forms(ana):
         "Notificações, %(counter)s novas",
     ]
     assert config["strings"]["unread"] == "não lida"
+    assert config["strings"]["snoozedUntilTime"] == "Adiada até %(time)s"
 
 
 def test_a_timeline_is_named_in_portuguese_for_display_and_in_english_for_code(fixture_rows):  # noqa: F811

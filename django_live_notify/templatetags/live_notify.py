@@ -146,7 +146,10 @@ def live_notify_inbox(context: Context) -> str:
             "tomorrow": gettext("Tomorrow 9:00"),
             "nextWeek": gettext("Next week"),
             "cancel": gettext("Cancel"),
-            "snoozedUntil": gettext("Snoozed until"),
+            # Translators: %(time)s is a date and time, such as "Dec 6, 2026, 9:00 AM".
+            "snoozedUntilTime": gettext("Snoozed until %(time)s"),
+            # Translators: the screen-reader label of a button in one row: "Archive: Invoice paid".
+            "controlLabel": gettext("%(action)s: %(title)s"),
             "justNow": gettext("just now"),
             "loading": gettext("Loading…"),
             "failed": gettext("Could not load notifications."),

@@ -84,3 +84,9 @@ test('the config hands its strings to the client', () => {
   const options = client.optionsFromConfig({strings: {dismiss: 'Dispensar'}});
   assert.deepEqual(options.strings, {dismiss: 'Dispensar'});
 });
+
+test('the inbox fills named placeholders once, so a title holding one stays as it is', () => {
+  assert.equal(inbox.interpolate('%(action)s: %(title)s', {action: 'Arquivar', title: 'Fatura %(action)s'}), 'Arquivar: Fatura %(action)s');
+  assert.equal(inbox.interpolate('Adiada até %(time)s', {time: '6 de dez.'}), 'Adiada até 6 de dez.');
+  assert.equal(inbox.interpolate('%(missing)s!', {}), '%(missing)s!');
+});

@@ -116,6 +116,11 @@
     return typeof form === 'string' ? form.replace(/%\(counter\)s/g, String(count)) : null;
   }
 
+  /** Fill the %(name)s placeholders of a translated `template` from `values` (in one pass: values are not read). */
+  function interpolate(template, values) {
+    return String(template).replace(/%\((\w+)\)s/g, (match, name) => (Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : match));
+  }
+
   function safeHref(url, base) {
     if (typeof url !== 'string' || !url) return '';
     try {
@@ -139,7 +144,7 @@
       this.config = config;
       this.window = win;
       this.document = win.document;
-      this.strings = Object.assign({justNow: 'just now', unread: 'unread'}, config.strings || {});
+      this.strings = Object.assign({justNow: 'just now', unread: 'unread', controlLabel: '%(action)s: %(title)s'}, config.strings || {});
       this.plurals = Object.assign({}, config.plurals || {});
       this.bell = element.querySelector('.live-notify-inbox__bell');
       this.panel = element.querySelector('.live-notify-inbox__panel');
@@ -545,7 +550,9 @@
       meta.appendChild(time);
       if (item.group_count > 1) meta.appendChild(element('span', 'live-notify-inbox__count', `×${item.group_count}`));
       if (item.snoozed_until && new Date(item.snoozed_until).getTime() > now) {
-        meta.appendChild(element('span', 'live-notify-inbox__snoozed', `${this.strings.snoozedUntil} ${new Date(item.snoozed_until).toLocaleString(doc.documentElement.lang || undefined, {dateStyle: 'medium', timeStyle: 'short'})}`));
+        const until = new Date(item.snoozed_until).toLocaleString(doc.documentElement.lang || undefined, {dateStyle: 'medium', timeStyle: 'short'});
+        const snoozed = this.strings.snoozedUntilTime ? interpolate(this.strings.snoozedUntilTime, {time: until}) : `${this.strings.snoozedUntil} ${until}`;
+        meta.appendChild(element('span', 'live-notify-inbox__snoozed', snoozed));
       }
       li.appendChild(meta);
       if (item.outcome) {
@@ -576,7 +583,7 @@
 
     _renderControls(item, element) {
       const controls = element('div', 'live-notify-inbox__controls');
-      const label = (text) => `${text}: ${item.title || ''}`;
+      const label = (text) => interpolate(this.strings.controlLabel, {action: text, title: item.title || ''});
       const button = (text, onClick) => {
         const node = element('button', 'live-notify-button live-notify-button--small', text);
         node.type = 'button';
@@ -663,5 +670,5 @@
     else start();
   }
 
-  return {NotificationInbox, autoInit, relativeTime, snoozeChoices, localInputToIso, toLocalInput, belongsTo, upsert, applyFrame, typeLabel, safeHref, pluralText};
+  return {NotificationInbox, autoInit, relativeTime, snoozeChoices, localInputToIso, toLocalInput, belongsTo, upsert, applyFrame, typeLabel, safeHref, pluralText, interpolate};
 }));
