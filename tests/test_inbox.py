@@ -369,10 +369,28 @@ def test_plural_forms_say_which_form_each_count_takes_past_the_table_too():
         few = 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14
         return "%(counter)s pliki" if few else "%(counter)s plików"
 
-    plural = plural_forms(polish)
+    plural = plural_forms("test_polish", polish)
     assert plural["forms"] == ["%(counter)s plików", "%(counter)s plik", "%(counter)s pliki"]
     for count in [0, 1, 2, 5, 12, 22, 112, 199, 200, 212, 222, 1001, 1022, 1025, 98765]:
         assert plural_text(plural, count) == polish(count) % {"counter": count}
+
+
+def test_plural_forms_are_kept_per_language_until_the_catalog_settings_change():
+    from django.utils import translation
+    from django.utils.translation import ngettext
+
+    from django_live_notify.templatetags.live_notify import plural_forms
+
+    def unread(count):
+        return ngettext("%(counter)s unread", "%(counter)s unread", count)
+
+    english = plural_forms("test_unread", unread)
+    assert plural_forms("test_unread", lambda count: "changed") is english
+    with translation.override("pt-br"):
+        assert plural_forms("test_unread", unread)["forms"] == ["%(counter)s não lida", "%(counter)s não lidas"]
+    with override_settings(LOCALE_PATHS=[]):
+        assert plural_forms("test_unread", lambda count: "changed") == {"forms": ["changed"], "index": "0" * 200}
+    assert plural_forms("test_unread", unread) == english
 
 
 def test_times_read_just_now_under_a_minute_never_0_minutes_ago():

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from django import template
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.context import Context
@@ -17,7 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
-from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import get_language, gettext, ngettext, pgettext
 
 from .. import inbox, reading
 from ..api_types import User
@@ -30,6 +32,9 @@ register = template.Library()
 POSITIONS = ("top-right", "top-left", "bottom-right", "bottom-left")
 # gettext plural rules look at n, n % 10 and n % 100, so the forms of 0 to 199 decide every count.
 PLURAL_SAMPLES = 200
+# The settings that change which catalogs Django reads (it forgets its own on the same signal).
+CATALOG_SETTINGS = {"INSTALLED_APPS", "LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}
+_plurals: dict[tuple[str | None, str], dict[str, Any]] = {}
 SAFE_SCHEMES = ("", "http", "https")
 URL_STRIPPED = "".join(chr(code) for code in range(33))
 
@@ -116,12 +121,15 @@ def live_notify_inbox(context: Context) -> str:
         return ""
     counts = inbox.counts(user)
     bell_label = plural_forms(
+        "bell_label",
         # Translators: the inbox bell's label for screen readers; %(counter)s notifications were not seen yet.
-        lambda count: ngettext("Notifications, %(counter)s new", "Notifications, %(counter)s new", count)
+        lambda count: ngettext("Notifications, %(counter)s new", "Notifications, %(counter)s new", count),
     )
     notifications = gettext("Notifications")
     # Translators: the inbox's summary of how many of the user's notifications are unread.
-    unread_summary = plural_forms(lambda count: ngettext("%(counter)s unread", "%(counter)s unread", count))
+    unread_summary = plural_forms(
+        "unread_summary", lambda count: ngettext("%(counter)s unread", "%(counter)s unread", count)
+    )
     config = {
         "inboxUrl": _url("live_notify:api_inbox", "live_notify_inbox"),
         "seenUrl": _url("live_notify:api_mark_seen", "live_notify_inbox"),
@@ -169,16 +177,27 @@ def live_notify_inbox(context: Context) -> str:
     return _render(context, "django_live_notify/inbox.html", values)
 
 
-def plural_forms(translate: Callable[[int], str]) -> dict[str, Any]:
+def plural_forms(name: str, translate: Callable[[int], str]) -> dict[str, Any]:
     """Return the active language's forms of a counted message, and which form each count takes, for a script.
 
-    ``translate`` is the message's ``ngettext()`` for a count. ``index`` holds one digit, the form's position in
-    ``forms``, per count from 0 to 199; a count of 200 or more takes the form of 100 + count % 100. The forms keep
-    their ``%(counter)s`` placeholder.
+    ``translate`` is the message's ``ngettext()`` for a count; ``name`` names the message in the per-language cache.
+    ``index`` holds one digit, the form's position in ``forms``, per count from 0 to 199; a count of 200 or more
+    takes the form of 100 + count % 100. The forms keep their ``%(counter)s`` placeholder. Do not change the dict.
     """
-    texts = [translate(count) for count in range(PLURAL_SAMPLES)]
-    forms = list(dict.fromkeys(texts))
-    return {"forms": forms, "index": "".join(str(forms.index(text)) for text in texts)}
+    key = (get_language(), name)
+    # 200 lookups take about a millisecond: once per language and message, until the catalogs' settings change.
+    found = _plurals.get(key)
+    if found is None:
+        texts = [translate(count) for count in range(PLURAL_SAMPLES)]
+        forms = list(dict.fromkeys(texts))
+        found = _plurals[key] = {"forms": forms, "index": "".join(str(forms.index(text)) for text in texts)}
+    return found
+
+
+@receiver(setting_changed)
+def _forget_plurals(setting: str, **kwargs: Any) -> None:
+    if setting in CATALOG_SETTINGS:
+        _plurals.clear()
 
 
 def plural_text(plural: dict[str, Any], count: int) -> str:
