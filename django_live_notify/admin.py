@@ -8,10 +8,21 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from . import charts, stats
 from .models import ChannelPreference, Delivery, Notification, NotificationPreference, PushSubscription
+
+# The analytics page's counts, with a context: "read" or "sent" alone are ambiguous to translators.
+COUNT_LABELS = {
+    "rows": pgettext_lazy("analytics: a count of notifications", "rows"),
+    "sent": pgettext_lazy("analytics: a count of notifications", "sent"),
+    "delivered": pgettext_lazy("analytics: a count of notifications", "delivered"),
+    "delivered_on": pgettext_lazy("analytics: a count of notifications, on a delivery channel", "delivered (%s)"),
+    "seen": pgettext_lazy("analytics: a count of notifications", "seen"),
+    "clicked": pgettext_lazy("analytics: a count of notifications", "clicked"),
+    "read": pgettext_lazy("analytics: a count of notifications", "read"),
+}
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -19,7 +30,7 @@ class ReadFilter(admin.SimpleListFilter):
     parameter_name = "read"
 
     def lookups(self, request, model_admin):
-        return [("no", _("Unread")), ("yes", _("Read"))]
+        return [("no", pgettext_lazy("read state", "Unread")), ("yes", pgettext_lazy("read state", "Read"))]
 
     def queryset(self, request, queryset):
         if self.value() == "no":
@@ -72,14 +83,14 @@ class NotificationAdmin(admin.ModelAdmin):
             _("Notifications per day"),
             labels,
             [
-                (_("sent"), [entry.sent for entry in days]),
+                (COUNT_LABELS["sent"], [entry.sent for entry in days]),
                 *[
-                    (_("delivered (%s)") % channel, [entry.delivered.get(channel, 0) for entry in days])
+                    (COUNT_LABELS["delivered_on"] % channel, [entry.delivered.get(channel, 0) for entry in days])
                     for channel in channels
                 ],
-                (_("seen"), [entry.seen for entry in days]),
-                (_("clicked"), [entry.clicked for entry in days]),
-                (_("read"), [entry.read for entry in days]),
+                (COUNT_LABELS["seen"], [entry.seen for entry in days]),
+                (COUNT_LABELS["clicked"], [entry.clicked for entry in days]),
+                (COUNT_LABELS["read"], [entry.read for entry in days]),
             ],
         )
         latency_chart = charts.bar_chart(
@@ -96,7 +107,7 @@ class NotificationAdmin(admin.ModelAdmin):
             if notification is None:
                 errors.append(_("No notification %s.") % notification_id)
             else:
-                timeline = charts.timeline_chart(_("Timeline"), stats.timeline(notification))
+                timeline = charts.timeline_chart(_("Timeline"), stats.timeline(notification, translated=True))
         broadcast_text = request.GET.get("broadcast", "").strip()
         if broadcast_text:
             try:
@@ -108,10 +119,10 @@ class NotificationAdmin(admin.ModelAdmin):
                 funnel = charts.funnel_chart(
                     _("Broadcast %s") % broadcast_id,
                     [
-                        (_("rows"), steps["rows"]),
-                        (_("delivered"), steps["delivered"]),
-                        (_("seen"), steps["seen"]),
-                        (_("read"), steps["read"]),
+                        (COUNT_LABELS["rows"], steps["rows"]),
+                        (COUNT_LABELS["delivered"], steps["delivered"]),
+                        (COUNT_LABELS["seen"], steps["seen"]),
+                        (COUNT_LABELS["read"], steps["read"]),
                     ],
                 )
         context = {

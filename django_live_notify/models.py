@@ -15,6 +15,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from model_utils import Choices
 from model_utils.models import TimeStampedModel
 
@@ -330,7 +331,7 @@ class Delivery(models.Model):
         ("pending", _("Pending")),
         ("claimed", _("Claimed by a worker")),
         ("sending", _("Sending")),
-        ("sent", _("Sent")),
+        ("sent", pgettext_lazy("delivery status", "Sent")),
         ("failed", _("Failed")),
         ("skipped", _("Skipped")),
         ("unknown", _("Unknown: the worker stopped while sending")),

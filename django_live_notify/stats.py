@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
+from django.utils.translation import pgettext_lazy
 
 from .analytics import LIVE_CHANNEL
 from .models import Notification, NotificationDelivery
@@ -151,21 +152,47 @@ def channels_of(stats: list[DayStats]) -> list[str]:
     return [LIVE_CHANNEL, *others]
 
 
-def timeline(notification: Notification) -> list[tuple[str, datetime]]:
+# The events of a timeline, in English for code and translatable for the admin page.
+EVENT_NAMES = {
+    "created": ("created", pgettext_lazy("notification timeline event", "created")),
+    "delivered": (
+        "delivered (%(channel)s)",
+        pgettext_lazy("notification timeline event: delivered on a channel", "delivered (%(channel)s)"),
+    ),
+    "seen": ("seen", pgettext_lazy("notification timeline event", "seen")),
+    "clicked": ("clicked", pgettext_lazy("notification timeline event", "clicked")),
+    "read": ("read", pgettext_lazy("notification timeline event", "read")),
+    "acted": (
+        "acted: %(action)s",
+        pgettext_lazy("notification timeline event: an action was taken", "acted: %(action)s"),
+    ),
+}
+
+
+def timeline(notification: Notification, translated: bool = False) -> list[tuple[str, datetime]]:
     """Return what happened to one notification and when, in order: created, delivered (per channel), seen,
-    clicked, read, acted."""
-    events: list[tuple[str, datetime | None]] = [
-        ("created", notification.created),
-        ("delivered (live)", notification.delivered_at),
+    clicked, read, acted.
+
+    Events are named in English ("delivered (email)"), or with ``translated=True`` in the active language, for
+    display.
+    """
+    events: list[tuple[str, dict[str, str], datetime | None]] = [
+        ("created", {}, notification.created),
+        ("delivered", {"channel": LIVE_CHANNEL}, notification.delivered_at),
     ]
     for channel, delivered_at in notification.deliveries.order_by("delivered_at").values_list(
         "channel", "delivered_at"
     ):
-        events.append((f"delivered ({channel})", delivered_at))
-    events += [("seen", notification.seen_at), ("clicked", notification.clicked_at), ("read", notification.read_at)]
+        events.append(("delivered", {"channel": channel}, delivered_at))
+    events += [("seen", {}, notification.seen_at), ("clicked", {}, notification.clicked_at)]
+    events.append(("read", {}, notification.read_at))
     if notification.action_taken:
-        events.append((f"acted: {notification.action_taken}", notification.acted_at))
-    present = [(name, moment) for name, moment in events if moment is not None]
+        events.append(("acted", {"action": notification.action_taken}, notification.acted_at))
+    present = [
+        (str(EVENT_NAMES[event][1 if translated else 0]) % values, moment)
+        for event, values, moment in events
+        if moment is not None
+    ]
     return sorted(present, key=lambda event: event[1])
 
 

@@ -221,6 +221,27 @@ async def test_an_open_snooze_form_stays_open_and_focused_when_news_arrives(site
     assert await toggle.get_attribute("aria-expanded") == "true"
 
 
+async def test_the_unread_summary_and_the_bells_label_stay_whole_phrases_as_the_counts_change(site, tab):
+    page = await tab("ana")
+    summary = "[data-live-notify-unread-summary] [data-live-notify-badge]"
+    unread = int(await page.get_attribute(summary, "data-count"))
+
+    await send(site, "ana", "One more for the summary", "And another")
+
+    # The live client writes every badge, then the inbox its own: the phrase survives both (each is unit-tested).
+    await page.wait_for_function(
+        "([selector, wanted]) => document.querySelector(selector).textContent === wanted",
+        arg=[summary, f"{unread + 2} unread"],
+    )
+    # The unseen count rises with each arrival and falls as the toasts are seen; the label follows it.
+    unseen, label = await page.evaluate(
+        "() => [Number(document.querySelector('[data-live-notify-unseen]').dataset.count),"
+        " document.querySelector('.live-notify-inbox__bell').getAttribute('aria-label')]"
+    )
+    assert label == (f"Notifications, {unseen} new" if unseen else "Notifications")
+    await page.get_by_role("button", name=label).wait_for()
+
+
 async def test_escape_dismisses_a_focused_toast(site, tab):
     page = await tab("bruno")
     await send(site, "bruno", "Dismiss me")

@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -343,6 +344,53 @@ def test_the_inbox_tag_renders_the_bell_with_the_unseen_count_and_the_config(ana
     assert config["archiveUrl"] == reverse("live_notify:api_archive", args=[0])
     assert 'aria-label="Notifications, 1 new"' in html and 'aria-expanded="false"' in html
     assert "live-notify-inbox.js" in html
+
+
+def test_the_inbox_summary_is_one_counted_phrase_with_its_forms_for_the_script(ana):
+    store(ana), store(ana), store(ana, read_at=timezone.now())
+    html = render("{% live_notify_inbox %}", ana)
+    summary = html.split("data-live-notify-unread-summary>")[1].split("</span></span>")[0]
+    assert summary.endswith(">2 unread")
+    plural = json.loads(unescape(summary.split('data-live-notify-plural="')[1].split('"')[0]))
+    # English: "1 unread" for one, "N unread" for the others; one digit per count from 0 to 199.
+    assert plural["forms"] == ["%(counter)s unread"]
+    assert plural["index"] == "0" * 200
+    config = json.loads(html.split('id="live-notify-inbox-config" type="application/json">')[1].split("</script>")[0])
+    assert config["plurals"]["bellLabel"]["forms"] == ["Notifications, %(counter)s new"]
+    assert "new" not in config["strings"]
+
+
+def test_plural_forms_say_which_form_each_count_takes_past_the_table_too():
+    from django_live_notify.templatetags.live_notify import plural_forms, plural_text
+
+    def polish(count):
+        if count == 1:
+            return "%(counter)s plik"
+        few = 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14
+        return "%(counter)s pliki" if few else "%(counter)s plików"
+
+    plural = plural_forms("test_polish", polish)
+    assert plural["forms"] == ["%(counter)s plików", "%(counter)s plik", "%(counter)s pliki"]
+    for count in [0, 1, 2, 5, 12, 22, 112, 199, 200, 212, 222, 1001, 1022, 1025, 98765]:
+        assert plural_text(plural, count) == polish(count) % {"counter": count}
+
+
+def test_plural_forms_are_kept_per_language_until_the_catalog_settings_change():
+    from django.utils import translation
+    from django.utils.translation import ngettext
+
+    from django_live_notify.templatetags.live_notify import plural_forms
+
+    def unread(count):
+        return ngettext("%(counter)s unread", "%(counter)s unread", count)
+
+    english = plural_forms("test_unread", unread)
+    assert plural_forms("test_unread", lambda count: "changed") is english
+    with translation.override("pt-br"):
+        assert plural_forms("test_unread", unread)["forms"] == ["%(counter)s não lida", "%(counter)s não lidas"]
+    with override_settings(LOCALE_PATHS=[]):
+        assert plural_forms("test_unread", lambda count: "changed") == {"forms": ["changed"], "index": "0" * 200}
+    assert plural_forms("test_unread", unread) == english
 
 
 def test_times_read_just_now_under_a_minute_never_0_minutes_ago():

@@ -64,6 +64,7 @@ def test_config_has_the_client_settings(ana):
         "csrfToken": config["csrfToken"],
         "analytics": True,
         "ackInterval": 250,
+        "strings": {"dismiss": "Dismiss"},
     }
     assert len(config["csrfToken"]) == 64
     assert request.META["CSRF_COOKIE_NEEDS_UPDATE"]  # the response will set the matching cookie

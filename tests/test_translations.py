@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.utils import translation
 
 import django_live_notify
-from django_live_notify import notify, preferences
+from django_live_notify import notify, preferences, stats
 from django_live_notify.apps import LiveNotifyConfig
 from django_live_notify.models import Notification, NotificationPreference
 from tests.conftest import make_user
@@ -67,6 +68,16 @@ def test_template_tag_renders_in_portuguese(ana):
     with translation.override("pt-br"):
         html, _request = render("{% live_notifications %}", ana)
     assert 'aria-label="Notificações"' in html
+    config = json.loads(re.search(r'id="live-notify-config"[^>]*>(.*?)</script>', html, re.S).group(1))
+    assert config["strings"] == {"dismiss": "Dispensar"}
+
+
+def test_the_history_page_says_read_and_unread_of_one_notification(ana):
+    read, _unread = notify(ana, title="Lida"), notify(ana, title="Nova")
+    Notification.objects.filter(pk=read.pk).update(read_at=read.created)
+    with translation.override("pt-br"):
+        html = logged_in(ana).get(reverse("live_notify:list")).content.decode()
+    assert re.findall(r'<span class="live-notify-item__state">([^<]*)</span>', html) == ["Não lida", "Lida"]
 
 
 def test_model_and_app_names_are_portuguese():
@@ -117,10 +128,47 @@ def test_inbox_renders_in_portuguese(ana):
     strings = json.loads(re.search(r'id="live-notify-inbox-config"[^>]*>(.*?)</script>', html, re.S).group(1))[
         "strings"
     ]
-    assert ">Arquivadas</button>" in html
+    assert ">Arquivadas</button>" in html and ">Não lidas</button>" in html and ">Todas</button>" in html
     assert ">Ver todas as notificações</a>" in html
     assert 'data-empty-unread="Você está em dia."' in html
     assert (strings["archive"], strings["snooze"], strings["inOneHour"]) == ("Arquivar", "Adiar", "1 hora")
+
+
+def test_the_inbox_counts_in_portuguese_with_its_plural_forms(ana):
+    notify(ana, title="Uma")
+    with translation.override("pt-br"):
+        one, _request = render("{% live_notify_inbox %}", ana)
+    notify(ana, title="Outra")
+    with translation.override("pt-br"):
+        two, _request = render("{% live_notify_inbox %}", ana)
+    assert 'aria-label="Notificações, 1 nova"' in one and 'aria-label="Notificações, 2 novas"' in two
+    assert re.search(r"data-live-notify-badge [^>]*>1 não lida</span>", one)
+    assert re.search(r"data-live-notify-badge [^>]*>2 não lidas</span>", two)
+    summary = re.search(r'data-live-notify-plural="([^"]*)"', two).group(1)
+    # pt_BR's rule is (n > 1): 0 and 1 take the first form.
+    assert json.loads(unescape(summary)) == {
+        "forms": ["%(counter)s não lida", "%(counter)s não lidas"],
+        "index": "00" + "1" * 198,
+    }
+    config = json.loads(re.search(r'id="live-notify-inbox-config"[^>]*>(.*?)</script>', two, re.S).group(1))
+    assert config["plurals"]["bellLabel"]["forms"] == [
+        "Notificações, %(counter)s nova",
+        "Notificações, %(counter)s novas",
+    ]
+    assert config["strings"]["unread"] == "não lida"
+    assert config["strings"]["snoozedUntilTime"] == "Adiada até %(time)s"
+
+
+def test_a_timeline_is_named_in_portuguese_for_display_and_in_english_for_code(fixture_rows):  # noqa: F811
+    notification = Notification.objects.get(pk=fixture_rows[0])
+    with translation.override("pt-br"):
+        shown = [name for name, _moment in stats.timeline(notification, translated=True)]
+        named = [name for name, _moment in stats.timeline(notification)]
+    assert shown == [
+        "criada", "entregue (live)", "entregue (webpush)", "entregue (email)", "vista", "clicada", "lida",
+        "ação executada: pay",
+    ]  # fmt: skip
+    assert named[0] == "created" and named[-1] == "acted: pay"
 
 
 @modify_settings(MIDDLEWARE={"append": "django.middleware.locale.LocaleMiddleware"})
@@ -139,7 +187,8 @@ def test_analytics_admin_page_renders_in_portuguese_for_a_portuguese_browser(cli
     assert "Estatísticas das notificações" in html
     assert "<title>Notificações por dia</title>" in html
     assert "<title>11-02 envios: 7</title>" in html
-    assert "<th>Entregue (webpush)</th>" in html
+    assert "<th>Entregues (webpush)</th>" in html
+    assert "<th>Enviadas</th>" in html and "<th>Lidas</th>" in html and "<th>p50 leitura</th>" in html
     assert "Nenhuma notificação neste período." not in html
     assert "Notifications per day" not in html
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django import template
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.context import Context
@@ -15,7 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext, ngettext, pgettext
 
 from .. import inbox, reading
 from ..api_types import User
@@ -26,6 +30,11 @@ from ..models import display_name
 register = template.Library()
 
 POSITIONS = ("top-right", "top-left", "bottom-right", "bottom-left")
+# gettext plural rules look at n, n % 10 and n % 100, so the forms of 0 to 199 decide every count.
+PLURAL_SAMPLES = 200
+# The settings that change which catalogs Django reads (it forgets its own on the same signal).
+CATALOG_SETTINGS = {"INSTALLED_APPS", "LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}
+_plurals: dict[tuple[str | None, str], dict[str, Any]] = {}
 SAFE_SCHEMES = ("", "http", "https")
 URL_STRIPPED = "".join(chr(code) for code in range(33))
 
@@ -67,6 +76,7 @@ def live_notifications(
         "csrfToken": get_token(request),
         "analytics": live_settings.analytics,
         "ackInterval": live_settings.ack_interval,
+        "strings": {"dismiss": gettext("Dismiss")},
     }
     if live_settings.webpush_vapid_public_key:
         config["push"] = _push_config()
@@ -110,6 +120,16 @@ def live_notify_inbox(context: Context) -> str:
     if user is None:
         return ""
     counts = inbox.counts(user)
+    bell_label = plural_forms(
+        "bell_label",
+        # Translators: the inbox bell's label for screen readers; %(counter)s notifications were not seen yet.
+        lambda count: ngettext("Notifications, %(counter)s new", "Notifications, %(counter)s new", count),
+    )
+    notifications = gettext("Notifications")
+    # Translators: the inbox's summary of how many of the user's notifications are unread.
+    unread_summary = plural_forms(
+        "unread_summary", lambda count: ngettext("%(counter)s unread", "%(counter)s unread", count)
+    )
     config = {
         "inboxUrl": _url("live_notify:api_inbox", "live_notify_inbox"),
         "seenUrl": _url("live_notify:api_mark_seen", "live_notify_inbox"),
@@ -134,17 +154,56 @@ def live_notify_inbox(context: Context) -> str:
             "tomorrow": gettext("Tomorrow 9:00"),
             "nextWeek": gettext("Next week"),
             "cancel": gettext("Cancel"),
-            "snoozedUntil": gettext("Snoozed until"),
+            # Translators: %(time)s is a date and time, such as "Dec 6, 2026, 9:00 AM".
+            "snoozedUntilTime": gettext("Snoozed until %(time)s"),
+            # Translators: the screen-reader label of a button in one row: "Archive: Invoice paid".
+            "controlLabel": gettext("%(action)s: %(title)s"),
             "justNow": gettext("just now"),
             "loading": gettext("Loading…"),
             "failed": gettext("Could not load notifications."),
-            "unread": gettext("unread"),
-            "new": gettext("new"),
-            "notifications": gettext("Notifications"),
+            "unread": pgettext("state of one notification", "unread"),
+            "notifications": notifications,
         },
+        "plurals": {"bellLabel": bell_label},
     }
-    values = {"config": config, "unseen_count": counts["unseen_count"], "unread_count": counts["unread_count"]}
+    values = {
+        "config": config,
+        "unseen_count": counts["unseen_count"],
+        "unread_count": counts["unread_count"],
+        "bell_label": plural_text(bell_label, counts["unseen_count"]) if counts["unseen_count"] else notifications,
+        "unread_summary_json": json.dumps(unread_summary),
+        "unread_summary_text": plural_text(unread_summary, counts["unread_count"]),
+    }
     return _render(context, "django_live_notify/inbox.html", values)
+
+
+def plural_forms(name: str, translate: Callable[[int], str]) -> dict[str, Any]:
+    """Return the active language's forms of a counted message, and which form each count takes, for a script.
+
+    ``translate`` is the message's ``ngettext()`` for a count; ``name`` names the message in the per-language cache.
+    ``index`` holds one digit, the form's position in ``forms``, per count from 0 to 199; a count of 200 or more
+    takes the form of 100 + count % 100. The forms keep their ``%(counter)s`` placeholder. Do not change the dict.
+    """
+    key = (get_language(), name)
+    # 200 lookups take about a millisecond: once per language and message, until the catalogs' settings change.
+    found = _plurals.get(key)
+    if found is None:
+        texts = [translate(count) for count in range(PLURAL_SAMPLES)]
+        forms = list(dict.fromkeys(texts))
+        found = _plurals[key] = {"forms": forms, "index": "".join(str(forms.index(text)) for text in texts)}
+    return found
+
+
+@receiver(setting_changed)
+def _forget_plurals(setting: str, **kwargs: Any) -> None:
+    if setting in CATALOG_SETTINGS:
+        _plurals.clear()
+
+
+def plural_text(plural: dict[str, Any], count: int) -> str:
+    """Return the text ``plural_forms()`` gives for ``count``, as the scripts compute it."""
+    position = count if count < PLURAL_SAMPLES else PLURAL_SAMPLES // 2 + count % (PLURAL_SAMPLES // 2)
+    return str(plural["forms"][int(plural["index"][position])]) % {"counter": count}
 
 
 @register.filter

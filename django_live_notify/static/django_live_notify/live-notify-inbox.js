@@ -103,6 +103,24 @@
     }
   }
 
+  /**
+   * Return the text of `count` from `plural` ({forms, index}, as {% live_notify_inbox %} renders it: one digit
+   * per count from 0 to 199 naming its form; 200 or more takes the form of 100 + count % 100), or null without one.
+   */
+  function pluralText(plural, count) {
+    const forms = plural && Array.isArray(plural.forms) ? plural.forms : null;
+    const index = plural && typeof plural.index === 'string' ? plural.index : '';
+    if (!forms || !index) return null;
+    const half = Math.floor(index.length / 2);
+    const form = forms[Number(index.charAt(count < index.length ? count : half + (count % half)))];
+    return typeof form === 'string' ? form.replace(/%\(counter\)s/g, String(count)) : null;
+  }
+
+  /** Fill the %(name)s placeholders of a translated `template` from `values` (in one pass: values are not read). */
+  function interpolate(template, values) {
+    return String(template).replace(/%\((\w+)\)s/g, (match, name) => (Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : match));
+  }
+
   function safeHref(url, base) {
     if (typeof url !== 'string' || !url) return '';
     try {
@@ -126,7 +144,8 @@
       this.config = config;
       this.window = win;
       this.document = win.document;
-      this.strings = Object.assign({justNow: 'just now', unread: 'unread', new: 'new'}, config.strings || {});
+      this.strings = Object.assign({justNow: 'just now', unread: 'unread', controlLabel: '%(action)s: %(title)s'}, config.strings || {});
+      this.plurals = Object.assign({}, config.plurals || {});
       this.bell = element.querySelector('.live-notify-inbox__bell');
       this.panel = element.querySelector('.live-notify-inbox__panel');
       this.list = element.querySelector('.live-notify-inbox__list');
@@ -423,10 +442,17 @@
         badge.hidden = this.unseenCount === 0;
       }
       const label = this.bell.getAttribute('data-label') || 'Notifications';
-      this.bell.setAttribute('aria-label', this.unseenCount ? `${label}, ${this.unseenCount} ${this.strings.new}` : label);
+      const unseenLabel = this.unseenCount ? pluralText(this.plurals.bellLabel, this.unseenCount) : null;
+      this.bell.setAttribute('aria-label', unseenLabel || (this.unseenCount ? `${label} (${this.unseenCount})` : label));
       const unread = this.summary && this.summary.querySelector('[data-live-notify-badge]');
       if (unread) {
-        unread.textContent = String(this.unreadCount);
+        let plural = null;
+        try {
+          plural = JSON.parse(unread.getAttribute('data-live-notify-plural') || 'null');
+        } catch (err) {
+          plural = null;
+        }
+        unread.textContent = pluralText(plural, this.unreadCount) || String(this.unreadCount);
         unread.setAttribute('data-count', String(this.unreadCount));
         unread.hidden = this.unreadCount === 0;
       }
@@ -524,7 +550,9 @@
       meta.appendChild(time);
       if (item.group_count > 1) meta.appendChild(element('span', 'live-notify-inbox__count', `×${item.group_count}`));
       if (item.snoozed_until && new Date(item.snoozed_until).getTime() > now) {
-        meta.appendChild(element('span', 'live-notify-inbox__snoozed', `${this.strings.snoozedUntil} ${new Date(item.snoozed_until).toLocaleString(doc.documentElement.lang || undefined, {dateStyle: 'medium', timeStyle: 'short'})}`));
+        const until = new Date(item.snoozed_until).toLocaleString(doc.documentElement.lang || undefined, {dateStyle: 'medium', timeStyle: 'short'});
+        const snoozed = this.strings.snoozedUntilTime ? interpolate(this.strings.snoozedUntilTime, {time: until}) : `${this.strings.snoozedUntil} ${until}`;
+        meta.appendChild(element('span', 'live-notify-inbox__snoozed', snoozed));
       }
       li.appendChild(meta);
       if (item.outcome) {
@@ -555,7 +583,7 @@
 
     _renderControls(item, element) {
       const controls = element('div', 'live-notify-inbox__controls');
-      const label = (text) => `${text}: ${item.title || ''}`;
+      const label = (text) => interpolate(this.strings.controlLabel, {action: text, title: item.title || ''});
       const button = (text, onClick) => {
         const node = element('button', 'live-notify-button live-notify-button--small', text);
         node.type = 'button';
@@ -642,5 +670,5 @@
     else start();
   }
 
-  return {NotificationInbox, autoInit, relativeTime, snoozeChoices, localInputToIso, toLocalInput, belongsTo, upsert, applyFrame, typeLabel, safeHref};
+  return {NotificationInbox, autoInit, relativeTime, snoozeChoices, localInputToIso, toLocalInput, belongsTo, upsert, applyFrame, typeLabel, safeHref, pluralText, interpolate};
 }));

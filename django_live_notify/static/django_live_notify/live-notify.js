@@ -47,8 +47,11 @@
     'url', 'apiUrl', 'historyUrl', 'heartbeatInterval', 'heartbeatTimeout',
     'reconnectDelay', 'maxReconnectDelay', 'maxReconnectAttempts', 'position',
     'sound', 'toasts', 'toastTimeout', 'maxToasts', 'csrfToken', 'unreadCount',
-    'lastId', 'analytics', 'ackInterval',
+    'lastId', 'analytics', 'ackInterval', 'strings',
   ];
+
+  // The client's own words; the template tag passes them translated.
+  const STRINGS = Object.freeze({dismiss: 'Dismiss'});
 
   const DEFAULTS = Object.freeze({
     url: '/ws/notifications/',
@@ -71,6 +74,7 @@
     lastId: 0,
     analytics: false, // the template tag turns it on unless LIVE_NOTIFY["ANALYTICS"] is False
     ackInterval: 250, // ms during which acks are gathered into one frame
+    strings: STRINGS,
     WebSocket: null,
     fetch: null,
     window: null,
@@ -106,6 +110,7 @@
       merged.heartbeatTimeout = Math.min(10000, merged.heartbeatInterval / 2);
     }
     if (POSITIONS.indexOf(merged.position) === -1) merged.position = DEFAULTS.position;
+    merged.strings = Object.assign({}, STRINGS, typeof given.strings === 'object' ? given.strings : {});
     return merged;
   }
 
@@ -205,8 +210,8 @@
    * Fill a toast element from a notification.
    *
    * Notification data only ever reaches the page through textContent and
-   * setAttribute, never innerHTML. `handlers` holds baseHref and the
-   * open/dismiss/markRead/runAction callbacks.
+   * setAttribute, never innerHTML. `handlers` holds baseHref, the client's
+   * strings and the open/dismiss/markRead/runAction callbacks.
    */
   function fillToast(doc, toast, notification, handlers) {
     toast.textContent = '';
@@ -225,7 +230,7 @@
 
     const dismiss = element(doc, 'button', 'live-notify-toast__dismiss', '\u00d7');
     dismiss.setAttribute('type', 'button');
-    dismiss.setAttribute('aria-label', 'Dismiss');
+    dismiss.setAttribute('aria-label', asText((handlers.strings || STRINGS).dismiss || STRINGS.dismiss));
     dismiss.addEventListener('click', () => handlers.dismiss());
     toast.appendChild(dismiss);
     return toast;
@@ -285,11 +290,37 @@
     return button;
   }
 
-  /** Show `count` in every [data-live-notify-badge] element; hide it at 0. */
+  /**
+   * Return the text of `count` from `plural`, the forms of a counted message as the template tags render them:
+   * {forms: ["%(counter)s unread", ...], index: "0111..."}, one digit per count from 0 to 199 naming its form
+   * (a count of 200 or more takes the form of 100 + count % 100). Anything else gives the bare number.
+   */
+  function pluralText(plural, count) {
+    const forms = plural && Array.isArray(plural.forms) ? plural.forms : null;
+    const index = plural && typeof plural.index === 'string' ? plural.index : '';
+    if (!forms || !index) return String(count);
+    const half = Math.floor(index.length / 2);
+    const position = count < index.length ? count : half + (count % half);
+    const form = forms[Number(index.charAt(position))];
+    return typeof form === 'string' ? form.replace(/%\(counter\)s/g, String(count)) : String(count);
+  }
+
+  /** Read a badge's data-live-notify-plural (JSON), or null. */
+  function badgePlural(badge) {
+    const text = badge.getAttribute('data-live-notify-plural');
+    if (!text) return null;
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      return null;
+    }
+  }
+
+  /** Show `count` in every [data-live-notify-badge] element (in the words of its data-live-notify-plural); hide it at 0. */
   function updateBadges(doc, count) {
     if (!doc || typeof doc.querySelectorAll !== 'function') return;
     Array.from(doc.querySelectorAll(BADGE_SELECTOR)).forEach((badge) => {
-      badge.textContent = String(count);
+      badge.textContent = pluralText(badgePlural(badge), count);
       badge.setAttribute('data-count', String(count));
       if (count === 0) badge.setAttribute('hidden', '');
       else badge.removeAttribute('hidden');
@@ -560,6 +591,7 @@
       const clicked = () => client.reportClicked(notification.id);
       return {
         baseHref: client._baseHref(),
+        strings: client.options.strings,
         open: (href) => {
           clicked();
           client._open(notification, href);
@@ -1252,6 +1284,7 @@
     NotificationWebSocket,
     DEFAULTS,
     CONFIG_KEYS,
+    STRINGS,
     autoInit,
     optionsFromConfig,
     backoffDelay,
@@ -1261,6 +1294,7 @@
     toId,
     ensureContainer,
     fillToast,
+    pluralText,
     updateBadges,
   };
 }));
