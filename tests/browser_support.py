@@ -149,11 +149,19 @@ async def badge_count(page) -> int:
 
 
 async def wait_for_badge(page, count: int, timeout: float = 5_000) -> None:
-    """Wait until the page's badge shows ``count`` (and is hidden exactly when it is 0)."""
+    """Wait until every badge of the page shows ``count`` (and is hidden exactly when it is 0).
+
+    A badge with ``data-live-notify-plural`` (the inbox's "N unread") shows the count in words; the others the
+    bare number.
+    """
     await page.wait_for_function(
         """(count) => {
-          const badge = document.querySelector('[data-live-notify-badge]');
-          return badge.textContent === String(count) && badge.hidden === (count === 0);
+          const badges = Array.from(document.querySelectorAll('[data-live-notify-badge]'));
+          return badges.length > 0 && badges.every((badge) =>
+            badge.getAttribute('data-count') === String(count) && badge.hidden === (count === 0) &&
+            (badge.hasAttribute('data-live-notify-plural')
+              ? badge.textContent.split(/\\s+/).includes(String(count))
+              : badge.textContent === String(count)));
         }""",
         arg=count,
         polling=50,
