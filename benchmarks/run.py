@@ -685,6 +685,8 @@ async def run_scenario(
             + (f"; errors: {result.connect_errors}" if result.connect_errors else "")
         )
         await asyncio.sleep(2)
+        settled = await settle(servers)
+        log(f"[{name}] servers idle {settled:.1f} s later (the handshakes' resumes answered)")
         rss_after = [rss_kb(server.pid) for server in servers]
         stats = [await server.call("GET", "/bench/stats/") for server in servers]
         result.server_counts = [stat[kind] for stat in stats]
@@ -704,8 +706,6 @@ async def run_scenario(
                 tracked = objects["tracked"]
                 log(f"[{name}] GC-tracked objects: {tracked} ({per_socket:.0f} per socket); {objects['types']}")
                 log(f"[{name}] suspended coroutines: {objects.get('coroutines')}")
-        settled = await settle(servers)
-        log(f"[{name}] servers idle {settled:.1f} s after the RSS reading (the handshakes' resumes drained)")
         progress(args, f"[{name}] sending {args.targeted} targeted notifications, {args.spacing * 1000:.0f} ms apart")
         await measure_targeted(result, servers, clients, owner, open_users, args)
         log(
