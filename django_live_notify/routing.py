@@ -64,7 +64,8 @@ class SocketApplication:
         if self.path is not None and scope.get("path") == self.path and not scope.get("root_path"):
             scope = await self.resolve(scope, url_route={"args": (), "kwargs": {}})
             # What NotificationConsumer.as_asgi() would do, without its coroutine waiting for this socket's end.
-            return await NotificationConsumer()(scope, receive, send)
+            await NotificationConsumer()(scope, receive, send)
+            return None
         return await self.router(await self.resolve(scope), receive, send)
 
 
