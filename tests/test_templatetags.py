@@ -91,7 +91,11 @@ def test_output_has_stylesheet_badge_container_and_script(ana):
     html, _request = render("{% live_notifications %}", ana)
     assert '<link rel="stylesheet" href="/static/django_live_notify/live-notify.css">' in html
     assert '<script src="/static/django_live_notify/live-notify.js" defer></script>' in html
-    assert '<a class="live-notify-bell" href="/notifications/" aria-label="Notifications">' in html
+    # The link is named by its text, "Notifications" (visually hidden) and the count, so a screen reader says both;
+    # an aria-label would hide the count.
+    assert '<a class="live-notify-bell" href="/notifications/"><svg' in html
+    assert ' <span class="live-notify-visually-hidden">Notifications</span> <span class="live-notify-badge"' in html
+    assert "aria-label" not in html.split("live-notify-bell", 1)[1].split(">", 1)[0]
     assert '<span class="live-notify-badge" data-live-notify-badge data-count="1">1</span>' in html
     assert (
         '<div id="live-notify-toasts" class="live-notify-toasts live-notify-toasts--top-right" aria-live="polite">'
