@@ -10,9 +10,9 @@ hub's sweep therefore re-checks all of its connected sockets
 (:func:`recheck`), about every half heartbeat interval, :data:`SLICE` sockets
 per call on the database thread: one sessions query and one users query per
 slice (or per ``BATCH_SIZE`` sockets, if smaller). A slice costs a few
-milliseconds of CPU; a whole sweep at 10,000 sockets about 0.3 s, which in
-one call held up the process's other database calls and its event loop (a
-150 ms stall in the targeted delivery of ``benchmarks/run.py``).
+milliseconds of CPU; a whole sweep at 10,000 sockets about 0.3 s (0.6 s the
+first time), which in one call held up every other call on channels' one
+database thread of the process for as long.
 
 A socket is closed with 4001 (log in again) when its session is gone,
 expired, or now names another user or another auth hash, or when its user
