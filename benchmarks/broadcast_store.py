@@ -109,17 +109,9 @@ def analyze() -> None:
 
 
 def empty_notifications() -> None:
-    from django.db import connection
+    from benchmarks.tables import empty_notifications as empty
 
-    from django_live_notify.models import Notification
-
-    table = connection.ops.quote_name(Notification._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(f"DELETE FROM {table}")
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        else:
-            cursor.execute(f"TRUNCATE TABLE {table}")
+    empty()
 
 
 # The baseline: broadcast() of the release before, its statements copied as they were.

@@ -31,8 +31,12 @@ import sys
 import time
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Origin, Subprotocol
+from websockets.uri import parse_uri
 
 HEARTBEAT = 30.0
 HEARTBEAT_FRAME = '{"type":"heartbeat"}'
@@ -43,10 +47,83 @@ TOKEN_PROTOCOL = "live-notify.v1"
 TOKEN_PREFIX = "live-notify.token."
 
 
+class Socket(asyncio.Protocol):
+    """One client WebSocket: websockets' sans-I/O protocol over an asyncio transport.
+
+    Frames are handled in ``data_received`` itself, with no reader task and no future per message: the asyncio
+    client of websockets spent several times the server's CPU per broadcast frame waking one task per socket, and
+    10,000 sockets to a client process made the load generator, not the server, set the broadcast's last receipt.
+    """
+
+    def __init__(self, client: Client, index: int, uri: str, origin: str, subprotocols: list[str] | None) -> None:
+        self.client = client
+        self.index = index
+        self.user_id = client.targets[index][0]
+        self.protocol = ClientProtocol(
+            parse_uri(uri),
+            origin=Origin(origin),
+            subprotocols=[Subprotocol(name) for name in subprotocols] if subprotocols else None,
+            max_size=None,
+        )
+        self.request = self.protocol.connect()
+        self.transport: asyncio.Transport | None = None
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.protocol.send_request(self.request)
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        now = time.time()
+        for event in self.protocol.events_received():
+            if isinstance(event, Response):
+                if self.opened.done():
+                    continue
+                if self.protocol.state is State.OPEN:
+                    self.opened.set_result(None)
+                else:
+                    self.opened.set_exception(self.protocol.handshake_exc or ConnectionError("handshake failed"))
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                self.client.received(self.index, self.user_id, bytes(event.data).decode(), now)
+        self.flush()
+
+    def eof_received(self) -> bool | None:
+        self.protocol.receive_eof()
+        self.flush()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
+            return
+        self.client.lost(self.index, self.protocol.close_code)
+
+    def send(self, text: str) -> None:
+        """Send a text frame now, if the socket is still open."""
+        if self.transport is None or self.protocol.state is not State.OPEN:
+            return
+        self.protocol.send_text(text.encode())
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what the protocol has to send: frames, pongs, the close frame; b"" means half-close."""
+        if self.transport is None:
+            return
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+
+
 class Client:
     def __init__(self, targets: list[list[Any]]) -> None:
         self.targets = targets
-        self.sockets: dict[int, ClientConnection] = {}
+        self.sockets: dict[int, Socket] = {}
         self.frames: list[list[Any]] = []
         self.other_frames = 0
         self.close_codes: collections.Counter[str] = collections.Counter()
@@ -54,7 +131,6 @@ class Client:
         self.handshakes: list[float] = []
         self.expect = 0
         self.enough = asyncio.Event()
-        self.readers: set[asyncio.Task[None]] = set()
         # (due time, socket index), in due order: sockets open in time order, heartbeats repeat.
         self.heartbeats: collections.deque[tuple[float, int]] = collections.deque()
         self.heartbeat_task: asyncio.Task[None] | None = None
@@ -99,68 +175,56 @@ class Client:
         }
 
     async def open_one(self, index: int, semaphore: asyncio.Semaphore) -> float | None:
-        user_id, credential, port, path, auth = self.targets[index][:5]
+        credential, port, path, auth = self.targets[index][1:5]
         # A loopback source address of its own (127.0.0.2, ...) per share of the sockets: past about 28,000
         # sockets from one address to one port, the ephemeral ports run out.
         source = self.targets[index][5] if len(self.targets[index]) > 5 else None
-        headers = {"Origin": f"http://127.0.0.1:{port}"}
         subprotocols = None
         if auth == "token":
             # The token as a subprotocol, next to the protocol the server answers with.
             subprotocols = [TOKEN_PROTOCOL, TOKEN_PREFIX + credential]
-        else:
-            headers["Cookie"] = f"sessionid={credential}"
+        socket = Socket(self, index, f"ws://127.0.0.1:{port}{path}", f"http://127.0.0.1:{port}", subprotocols)
+        if auth != "token":
+            socket.request.headers["Cookie"] = f"sessionid={credential}"
         async with semaphore:
             begun = time.time()
             try:
-                socket = await connect(
-                    f"ws://127.0.0.1:{port}{path}",
-                    additional_headers=headers,
-                    subprotocols=subprotocols,
-                    compression=None,
-                    proxy=None,
-                    ping_interval=None,
-                    open_timeout=60,
-                    close_timeout=1,
-                    max_queue=None,
-                    **({"local_addr": (source, 0)} if source else {}),
-                )
+                await asyncio.wait_for(self.handshake(socket, port, source), 60)
             except Exception as error:
+                if socket.transport is not None:
+                    socket.transport.abort()
                 self.errors[f"{type(error).__name__}: {str(error)[:60]}"] += 1
                 return None
             opened = time.time()
+            self.sockets[index] = socket
             if path.startswith(LIVE_PATH):
                 # Like the bundled JS client: resume from the newest id the page knew (none, here).
-                try:
-                    await socket.send(RESUME_FRAME)
-                except ConnectionClosed:
-                    pass
+                socket.send(RESUME_FRAME)
         self.handshakes.append(opened - begun)
-        self.sockets[index] = socket
         self.heartbeats.append((opened + HEARTBEAT, index))
-        reader = asyncio.create_task(self.read(user_id, index, socket))
-        self.readers.add(reader)
-        reader.add_done_callback(self.readers.discard)
         return opened
 
-    async def read(self, user_id: int, index: int, socket: ClientConnection) -> None:
-        try:
-            async for text in socket:
-                now = time.time()
-                if isinstance(text, str) and text.startswith(NOTIFICATION_PREFIXES):
-                    notification = json.loads(text)["notification"]
-                    self.frames.append([user_id, notification["id"], notification["title"], now])
-                    if self.ack_interval > 0:
-                        self.queue_ack(index, notification["id"])
-                    if len(self.frames) >= self.expect:
-                        self.enough.set()
-                else:
-                    self.other_frames += 1
-        except ConnectionClosed:
-            pass
-        finally:
-            self.sockets.pop(index, None)
-            self.close_codes[str(socket.close_code)] += 1
+    @staticmethod
+    async def handshake(socket: Socket, port: int, source: str | None) -> None:
+        local = (source, 0) if source else None
+        await asyncio.get_running_loop().create_connection(lambda: socket, "127.0.0.1", port, local_addr=local)
+        await socket.opened
+
+    def received(self, index: int, user_id: int, text: str, now: float) -> None:
+        """Count one text frame; keep notifications with their receipt time."""
+        if text.startswith(NOTIFICATION_PREFIXES):
+            notification = json.loads(text)["notification"]
+            self.frames.append([user_id, notification["id"], notification["title"], now])
+            if self.ack_interval > 0:
+                self.queue_ack(index, notification["id"])
+            if len(self.frames) >= self.expect:
+                self.enough.set()
+        else:
+            self.other_frames += 1
+
+    def lost(self, index: int, close_code: int | None) -> None:
+        self.sockets.pop(index, None)
+        self.close_codes[str(close_code)] += 1
 
     def queue_ack(self, index: int, notification_id: int) -> None:
         pending = self.unacked.setdefault(index, [])
@@ -174,16 +238,7 @@ class Client:
         socket = self.sockets.get(index)
         if ids and socket is not None:
             self.acks_sent += 1
-            task = asyncio.create_task(self._send_quietly(socket, json.dumps({"type": "ack", "ids": ids[:100]})))
-            self.readers.add(task)
-            task.add_done_callback(self.readers.discard)
-
-    @staticmethod
-    async def _send_quietly(socket: ClientConnection, text: str) -> None:
-        try:
-            await socket.send(text)
-        except ConnectionClosed:
-            pass
+            socket.send(json.dumps({"type": "ack", "ids": ids[:100]}))
 
     async def send_heartbeats(self) -> None:
         while True:
@@ -193,10 +248,7 @@ class Client:
                 socket = self.sockets.get(index)
                 if socket is None:
                     continue
-                try:
-                    await socket.send(HEARTBEAT_FRAME)
-                except ConnectionClosed:
-                    continue
+                socket.send(HEARTBEAT_FRAME)
                 self.heartbeats.append((due + HEARTBEAT, index))
             await asyncio.sleep(0.05)
 

@@ -289,22 +289,11 @@ def prepare_database(path: Path, count: int, url: str | None = None) -> list[tup
 
 def empty_notifications() -> None:
     """Delete every notification: a database given by URL is shared by the scenarios, one after the other."""
-    from django.apps import apps
-    from django.core.management.color import no_style
     from django.db import connection
 
-    from django_live_notify.models import Notification
+    from benchmarks.tables import empty_notifications as empty
 
-    # The notification table and every table that points at it (deliveries, ...), emptied together:
-    # PostgreSQL and MySQL refuse to truncate a table another one references.
-    tables = [Notification._meta.db_table] + [
-        model._meta.db_table
-        for model in apps.get_app_config("django_live_notify").get_models()
-        if any(getattr(field, "related_model", None) is Notification for field in model._meta.fields)
-    ]
-    with connection.cursor() as cursor:
-        for statement in connection.ops.sql_flush(no_style(), tables, allow_cascade=True):
-            cursor.execute(statement)
+    empty()
     connection.close()
 
 
@@ -344,6 +333,7 @@ class Scenario:
     rss_marginal_kb: float | None = None
     connect_cpu_ms: float | None = None
     broadcast_cpu_s: float | None = None
+    client_broadcast_cpu_s: float | None = None
     targeted: list[float] = field(default_factory=list)
     targeted_sent: int = 0
     targeted_lost: int = 0
@@ -720,10 +710,13 @@ async def run_scenario(
         acks_before = await ack_counts(servers)
         progress(args, f"[{name}] broadcasting to {sum(open_per_client):,} sockets (up to {BROADCAST_CAP:.0f} s)")
         broadcast_began = time.time()
+        client_cpu_before = sum(cpu_seconds(client.process.pid) for client in clients)
         profiler = profile(args, servers[0], workdir, f"{name}-broadcast")
         await measure_broadcast(result, servers, clients, open_per_client)
         stop_profile(profiler)
         result.broadcast_cpu_s = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
+        # The load generator's share of the two cores while the broadcast was under way.
+        result.client_broadcast_cpu_s = sum(cpu_seconds(client.process.pid) for client in clients) - client_cpu_before
         if acks:
             await measure_acks(result, servers, acks_before, broadcast_began)
             result.ack_cpu_s = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
@@ -1009,6 +1002,9 @@ def report(pairs: list[tuple[Scenario, Scenario | None]]) -> list[str]:
                         bool(base_call)))  # fmt: skip
         table.row("  server CPU for the broadcast (s)", fmt(live.broadcast_cpu_s, 2), fmt(base.broadcast_cpu_s, 2),
                   ratio(live.broadcast_cpu_s, base.broadcast_cpu_s))  # fmt: skip
+        table.row("  client CPU for the broadcast (s)", fmt(live.client_broadcast_cpu_s, 2),
+                  fmt(base.client_broadcast_cpu_s, 2),
+                  ratio(live.client_broadcast_cpu_s, base.client_broadcast_cpu_s))  # fmt: skip
         # The baseline sends while it stores, so its last socket is served before the call returns.
         base_fanout = "in call" if base.broadcast_fanout_s is not None and base.kind == "baseline" else None
         table.row("  last receipt - return (s)", fmt(live.broadcast_fanout_s, 2),
