@@ -114,6 +114,9 @@ async def bench_stats(request: HttpRequest) -> JsonResponse:
         {
             "pid": os.getpid(),
             "live": live,
+            # Sweeps finished by this process's hubs (idle sockets, session re-check, recovery): run.py reads memory
+            # after one that began after the last handshake.
+            "sweeps": sum(hub.stats["sweeps"] for hub in local_hubs()),
             "baseline": baseline.open_sockets,
             "bare": len(bare.sockets),
             "gc": GC,

@@ -184,6 +184,7 @@ class Hub(LayerLink):
                 raise
             except Exception:
                 logger.warning("Recovery sweep failed; retrying at the next sweep", exc_info=True)
+            self.stats["sweeps"] += 1
 
     @metrics.timed("recover")
     async def recover(self) -> int:
