@@ -129,7 +129,9 @@ class _State:
         from .tokens import credentials_digest
 
         self.credentials_digest = credentials_digest
-        self.sessions = session_logins({session_key for _user, session_key, _hash in sockets if session_key})
+        # A socket of each session: the cache keeps that socket's own strings where the session names the same.
+        known = {session_key: (user_key, auth_hash) for user_key, session_key, auth_hash in sockets if session_key}
+        self.sessions = session_logins(set(known), known)
         paths = {login.backend for login in self.sessions.values()}
         self.backends = {path: _backend(path) for path in paths}
         # Backends whose users come from their own get_user(), by path.
@@ -205,28 +207,40 @@ def _hash_matches(user: User, auth_hash: str) -> bool:
 
 
 class Login(NamedTuple):
-    """What a re-check needs of a session: whom it logged in, through which backend, with which auth hash."""
+    """What a re-check needs of a session: whom it logged in, through which backend, with which auth hash.
+
+    ``digest``: of the session's data as stored, when it was read from the session table (b"" otherwise).
+    """
 
     user_key: str | None
     backend: Any
     auth_hash: str
+    digest: bytes = b""
 
 
 # Backend paths by themselves: every session of a backend shares one string.
 _paths: dict[str, str] = {}
 
 
-def _login(data: dict[str, Any]) -> Login:
+def _login(data: dict[str, Any], socket: tuple[str, str | None] = ("", None), digest: bytes = b"") -> Login:
+    """Return the login ``data`` holds; equal strings are ``socket``'s own (user key, auth hash), not copies."""
     user_id, backend = data.get(SESSION_KEY), data.get(BACKEND_SESSION_KEY)
     if isinstance(backend, str):
         backend = _paths.setdefault(backend, backend)
-    return Login(None if user_id is None else str(user_id), backend, str(data.get(HASH_SESSION_KEY, "")))
+    user_key = None if user_id is None else str(user_id)
+    auth_hash = str(data.get(HASH_SESSION_KEY, ""))
+    if user_key == socket[0]:
+        user_key = socket[0]
+    if auth_hash == socket[1]:
+        auth_hash = socket[1]
+    return Login(user_key, backend, auth_hash, digest)
 
 
-# Session key -> (digest of its data as stored, its Login), from the previous re-checks: most sessions are
-# unchanged between two sweeps, and decoding (a signature check) is most of a re-check's cost. About 370 bytes a
-# session (the decoded data and its stored text were 1,070). A sweep forgets the sessions of sockets no longer open.
-_decoded: dict[str, tuple[bytes, Login]] = {}
+# Session key -> its Login with the digest of its data as stored, from the previous re-checks: most sessions are
+# unchanged between two sweeps, and decoding (a signature check) is most of a re-check's cost. About 150 bytes a
+# session, its strings shared with a socket's (the decoded data and its stored text were 1,070). A sweep forgets
+# the sessions of sockets no longer open.
+_decoded: dict[str, Login] = {}
 
 
 def _forget_sessions_except(session_keys: set[str | None]) -> None:
@@ -238,8 +252,12 @@ def session_store(session_key: str | None = None) -> Any:
     return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
 
 
-def session_logins(session_keys: set[str]) -> dict[str, Login]:
-    """Return the login of each session that still exists, has not expired and holds data, by key."""
+def session_logins(session_keys: set[str], known: dict[str, tuple[str, str | None]] | None = None) -> dict[str, Login]:
+    """Return the login of each session that still exists, has not expired and holds data, by key.
+
+    ``known``: session key -> (user key, auth hash) of a socket of that session, whose strings the logins reuse.
+    """
+    known = known or {}
     if not session_keys:
         return {}
     probe = session_store()
@@ -255,11 +273,12 @@ def session_logins(session_keys: set[str]) -> dict[str, Login]:
                 session_key = keys.get(row_key, row_key)
                 digest = hashlib.blake2b(encoded.encode(), digest_size=16).digest()
                 previous = _decoded.get(session_key)
-                if previous is not None and previous[0] == digest:
-                    found[session_key] = previous[1]
+                if previous is not None and previous.digest == digest:
+                    found[session_key] = previous
                 elif data := probe.decode(encoded):
-                    found[session_key] = login = _login(data)
-                    _decoded[session_key] = (digest, login)
+                    found[session_key] = _decoded[session_key] = _login(
+                        data, known.get(session_key, ("", None)), digest
+                    )
         for session_key in session_keys - found.keys():
             _decoded.pop(session_key, None)
     elif isinstance(probe, cache_sessions.SessionStore) and type(probe).load is cache_sessions.SessionStore.load:
@@ -268,9 +287,10 @@ def session_logins(session_keys: set[str]) -> dict[str, Login]:
             cached = cache.get_many([prefix + session_key for session_key in batch])
             for cache_key, data in cached.items():
                 if data:
-                    found[cache_key[len(prefix) :]] = _login(data)
+                    session_key = cache_key[len(prefix) :]
+                    found[session_key] = _login(data, known.get(session_key, ("", None)))
     else:
         for session_key in session_keys:
             if data := session_store(session_key).load():
-                found[session_key] = _login(data)
+                found[session_key] = _login(data, known.get(session_key, ("", None)))
     return found

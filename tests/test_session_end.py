@@ -277,6 +277,22 @@ async def test_the_recheck_decodes_a_session_again_only_when_its_row_changed(mon
     await sockets[0].disconnect()
 
 
+async def test_the_recheck_cache_keeps_the_sockets_own_strings_not_copies():
+    """Each cached session costs a digest and a tuple: its user key and auth hash are its socket's strings."""
+    _ana, clients, sockets = await two_sessions()
+    session_check._decoded.clear()
+    assert await recheck() == 0
+    connections = [connection for group in (await get_hub()).connections.values() for connection in group]
+    assert len(connections) == 2
+    for connection in connections:
+        login = session_check._decoded[connection.session_key]
+        assert login.user_key is connection.user_key
+        assert login.auth_hash is connection.auth_hash
+        assert len(login.digest) == 16
+    for socket in sockets:
+        await socket.disconnect()
+
+
 @override_settings(SESSION_ENGINE="django.contrib.sessions.backends.cache")
 async def test_cache_sessions_are_rechecked_with_one_cache_read_and_no_session_query(count_sql):
     _ana, clients, sockets = await two_sessions()
