@@ -90,7 +90,10 @@ def test_output_has_stylesheet_badge_container_and_script(ana):
     notify(ana, title="T")
     html, _request = render("{% live_notifications %}", ana)
     assert '<link rel="stylesheet" href="/static/django_live_notify/live-notify.css">' in html
-    assert '<script src="/static/django_live_notify/live-notify.js" defer></script>' in html
+    assert (
+        '<script src="/static/django_live_notify/live-notify-plural.js" defer></script>\n'
+        '<script src="/static/django_live_notify/live-notify.js" defer></script>'
+    ) in html
     # The link is named by its text, "Notifications" (visually hidden) and the count, so a screen reader says both;
     # an aria-label would hide the count.
     assert '<a class="live-notify-bell" href="/notifications/"><svg' in html
@@ -101,7 +104,7 @@ def test_output_has_stylesheet_badge_container_and_script(ana):
         '<div id="live-notify-toasts" class="live-notify-toasts live-notify-toasts--top-right" aria-live="polite">'
         "</div>"
     ) in html
-    assert html.count("<script") == 2  # the JSON config and the client, nothing inline
+    assert html.count("<script") == 3  # the JSON config, the counted phrases and the client, nothing inline
 
 
 def test_arguments_override_the_defaults(ana):

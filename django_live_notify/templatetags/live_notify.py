@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -164,14 +163,13 @@ def live_notify_inbox(context: Context) -> str:
             "unread": pgettext("state of one notification", "unread"),
             "notifications": notifications,
         },
-        "plurals": {"bellLabel": bell_label},
+        "plurals": {"bellLabel": bell_label, "unreadSummary": unread_summary},
     }
     values = {
         "config": config,
         "unseen_count": counts["unseen_count"],
         "unread_count": counts["unread_count"],
         "bell_label": plural_text(bell_label, counts["unseen_count"]) if counts["unseen_count"] else notifications,
-        "unread_summary_json": json.dumps(unread_summary),
         "unread_summary_text": plural_text(unread_summary, counts["unread_count"]),
     }
     return _render(context, "django_live_notify/inbox.html", values)

@@ -3,19 +3,22 @@
  *
  * As a plain <script> it defines window.NotificationWebSocket and, when the
  * page holds <script type="application/json" id="live-notify-config">,
- * creates and connects window.notificationWS. Under node, require() returns
+ * creates and connects window.notificationWS. Badges show counts in words
+ * when live-notify-plural.js was loaded first, as the template tags do.
+ * Under node, require() returns
  * {NotificationWebSocket, ...helpers} and touches no global.
  */
 (function (root, factory) {
   'use strict';
-  const api = factory(root);
-  if (typeof module === 'object' && module && module.exports) {
+  const isModule = typeof module === 'object' && module && module.exports;
+  const api = factory(root, isModule ? require('./live-notify-plural.js') : null);
+  if (isModule) {
     module.exports = api;
   } else if (root) {
     root.NotificationWebSocket = api.NotificationWebSocket;
     if (root.document) api.autoInit(root);
   }
-}(typeof window !== 'undefined' ? window : globalThis, function (root) {
+}(typeof window !== 'undefined' ? window : globalThis, function (root, requiredPlural) {
   'use strict';
 
   const LOG_PREFIX = 'django-live-notify: ';
@@ -290,37 +293,24 @@
     return button;
   }
 
-  /**
-   * Return the text of `count` from `plural`, the forms of a counted message as the template tags render them:
-   * {forms: ["%(counter)s unread", ...], index: "0111..."}, one digit per count from 0 to 199 naming its form
-   * (a count of 200 or more takes the form of 100 + count % 100). Anything else gives the bare number.
-   */
-  function pluralText(plural, count) {
-    const forms = plural && Array.isArray(plural.forms) ? plural.forms : null;
-    const index = plural && typeof plural.index === 'string' ? plural.index : '';
-    if (!forms || !index) return String(count);
-    const half = Math.floor(index.length / 2);
-    const position = count < index.length ? count : half + (count % half);
-    const form = forms[Number(index.charAt(position))];
-    return typeof form === 'string' ? form.replace(/%\(counter\)s/g, String(count)) : String(count);
+  /** Return the counted-phrase helpers of live-notify-plural.js, or null on a page that did not load it. */
+  function plurals() {
+    return requiredPlural || root.LiveNotifyPlural || null;
   }
 
-  /** Read a badge's data-live-notify-plural (JSON), or null. */
-  function badgePlural(badge) {
-    const text = badge.getAttribute('data-live-notify-plural');
-    if (!text) return null;
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      return null;
-    }
-  }
+  let warnedNoPlurals = false;
 
   /** Show `count` in every [data-live-notify-badge] element (in the words of its data-live-notify-plural); hide it at 0. */
   function updateBadges(doc, count) {
     if (!doc || typeof doc.querySelectorAll !== 'function') return;
+    const helpers = plurals();
     Array.from(doc.querySelectorAll(BADGE_SELECTOR)).forEach((badge) => {
-      badge.textContent = pluralText(badgePlural(badge), count);
+      const worded = helpers ? helpers.pluralText(helpers.readPlural(badge), count) : null;
+      if (!helpers && !warnedNoPlurals && badge.hasAttribute('data-live-notify-plural')) {
+        warnedNoPlurals = true;
+        console.warn(`${LOG_PREFIX}load live-notify-plural.js before live-notify.js to show counts in words`);
+      }
+      badge.textContent = worded || String(count);
       badge.setAttribute('data-count', String(count));
       if (count === 0) badge.setAttribute('hidden', '');
       else badge.removeAttribute('hidden');
@@ -1294,7 +1284,6 @@
     toId,
     ensureContainer,
     fillToast,
-    pluralText,
     updateBadges,
   };
 }));
