@@ -23,6 +23,7 @@ from django_live_notify.models import Notification, NotificationPreference
 from tests.conftest import make_user
 from tests.test_stats import fixture_rows  # noqa: F401 (a fixture)
 from tests.test_templatetags import render
+from tests.test_webpush import PUSH_SETTINGS
 
 
 @pytest.fixture
@@ -69,6 +70,17 @@ def test_template_tag_renders_in_portuguese(ana):
     assert '<span class="live-notify-visually-hidden">Notificações</span>' in html
     config = json.loads(re.search(r'id="live-notify-config"[^>]*>(.*?)</script>', html, re.S).group(1))
     assert config["strings"] == {"dismiss": "Dispensar"}
+
+
+def test_the_push_workers_title_for_a_push_without_one_reaches_the_page_translated(ana):
+    def strings(language):
+        with translation.override(language), override_settings(LIVE_NOTIFY=PUSH_SETTINGS):
+            html, _request = render("{% live_notifications %}", ana)
+        return json.loads(re.search(r'id="live-notify-config"[^>]*>(.*?)</script>', html, re.S).group(1))["strings"]
+
+    # enablePush() hands it to the worker in its registration URL (tests/js/push.test.js).
+    assert strings("pt-br") == {"dismiss": "Dispensar", "newNotification": "Nova notificação"}
+    assert strings("en") == {"dismiss": "Dismiss", "newNotification": "New notification"}
 
 
 def test_the_history_page_says_read_and_unread_of_one_notification(ana):

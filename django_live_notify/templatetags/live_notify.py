@@ -63,6 +63,10 @@ def live_notifications(
         return ""
     unread_count = reading.unread_count(user)
     history_url = _url("live_notify:list", "live_notifications")
+    strings = {"dismiss": gettext("Dismiss")}
+    if live_settings.webpush_vapid_public_key:
+        # Translators: the title the browser shows for a push notification that arrived without one.
+        strings["newNotification"] = gettext("New notification")
     config = {
         "url": ws_url if ws_url is not None else "/" + live_settings.websocket_path,
         "apiUrl": _url("live_notify:api_list", "live_notifications"),
@@ -75,7 +79,7 @@ def live_notifications(
         "csrfToken": get_token(request),
         "analytics": live_settings.analytics,
         "ackInterval": live_settings.ack_interval,
-        "strings": {"dismiss": gettext("Dismiss")},
+        "strings": strings,
     }
     if live_settings.webpush_vapid_public_key:
         config["push"] = _push_config()

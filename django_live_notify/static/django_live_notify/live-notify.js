@@ -53,8 +53,9 @@
     'lastId', 'analytics', 'ackInterval', 'strings',
   ];
 
-  // The client's own words; the template tag passes them translated.
-  const STRINGS = Object.freeze({dismiss: 'Dismiss'});
+  // The client's own words; the template tag passes them translated. newNotification is the push worker's title
+  // for a push without one: enablePush() hands it to the worker.
+  const STRINGS = Object.freeze({dismiss: 'Dismiss', newNotification: 'New notification'});
 
   const DEFAULTS = Object.freeze({
     url: '/ws/notifications/',
@@ -1184,7 +1185,9 @@
       : Promise.resolve(NotificationClass.requestPermission());
     return asked.then((permission) => {
       if (permission !== 'granted') throw pushError(`notification permission is ${permission}`, 'denied');
-      return navigator.serviceWorker.register(settings.serviceWorkerUrl, {scope: settings.scope || '/'});
+      // In the worker's own URL, its words hold when it wakes with no page open; another language re-registers it.
+      const workerUrl = withQuery(settings.serviceWorkerUrl, 'fallback_title', this.options.strings.newNotification);
+      return navigator.serviceWorker.register(workerUrl, {scope: settings.scope || '/'});
     }).then((registration) => {
       this.pushRegistration = registration;
       const key = base64UrlToBytes(settings.publicKey);
