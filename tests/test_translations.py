@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,22 @@ def test_template_tag_renders_in_portuguese(ana):
     assert '<span class="live-notify-visually-hidden">Notificações</span>' in html
     config = json.loads(re.search(r'id="live-notify-config"[^>]*>(.*?)</script>', html, re.S).group(1))
     assert config["strings"] == {"dismiss": "Dispensar"}
+
+
+def test_the_standalone_bell_says_its_count_in_portuguese_with_its_plural_forms(ana):
+    notify(ana, title="Uma")
+    with translation.override("pt-br"):
+        one, _request = render("{% live_notify_badge %}", ana)
+    notify(ana, title="Outra")
+    with translation.override("pt-br"):
+        two, _request = render("{% live_notify_badge %}", ana)
+    # A screen reader hears "Notificações 1 não lida", then "Notificações 2 não lidas".
+    assert '<span class="live-notify-visually-hidden">Notificações</span>' in one
+    assert re.search(r'data-live-notify-badge data-count="1" data-live-notify-plural="[^"]*">1 não lida</span>', one)
+    assert re.search(r'data-live-notify-badge data-count="2" data-live-notify-plural="[^"]*">2 não lidas</span>', two)
+    plural = json.loads(unescape(re.search(r'data-live-notify-plural="([^"]*)"', two).group(1)))
+    # pt_BR's rule is (n > 1): 0 and 1 take the first form; the client picks the form as the count changes.
+    assert plural == {"forms": ["%(counter)s não lida", "%(counter)s não lidas"], "index": "00" + "1" * 198}
 
 
 def test_the_push_workers_title_for_a_push_without_one_reaches_the_page_translated(ana):

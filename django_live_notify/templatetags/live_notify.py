@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,13 +84,7 @@ def live_notifications(
     }
     if live_settings.webpush_vapid_public_key:
         config["push"] = _push_config()
-    values = {
-        "config": config,
-        "position": position,
-        "badge": badge,
-        "unread_count": unread_count,
-        "history_url": history_url,
-    }
+    values = {"config": config, "position": position, "badge": badge, **_badge_values(unread_count, history_url)}
     return _render(context, "django_live_notify/live_notifications.html", values)
 
 
@@ -107,8 +102,24 @@ def live_notify_badge(context: Context) -> str:
     if user is None:
         return ""
     history_url = _url("live_notify:list", "live_notify_badge")
-    values = {"unread_count": reading.unread_count(user), "history_url": history_url}
-    return _render(context, "django_live_notify/badge.html", values)
+    return _render(context, "django_live_notify/badge.html", _badge_values(reading.unread_count(user), history_url))
+
+
+def _badge_values(unread_count: int, history_url: str) -> dict[str, Any]:
+    """Return what badge.html shows: the count, and for screen readers "N unread" with its forms for the client."""
+    unread = _unread_phrase()
+    return {
+        "unread_count": unread_count,
+        "history_url": history_url,
+        "unread_plural_json": json.dumps(unread),
+        "unread_text": plural_text(unread, unread_count),
+    }
+
+
+def _unread_phrase() -> dict[str, Any]:
+    """Return the forms of "N unread": the inbox's summary, and what follows "Notifications" on the bell."""
+    # Translators: how many of the user's notifications are unread (the inbox's summary, and the bell's count).
+    return plural_forms("unread_summary", lambda count: ngettext("%(counter)s unread", "%(counter)s unread", count))
 
 
 @register.simple_tag(takes_context=True)
@@ -129,10 +140,7 @@ def live_notify_inbox(context: Context) -> str:
         lambda count: ngettext("Notifications, %(counter)s new", "Notifications, %(counter)s new", count),
     )
     notifications = gettext("Notifications")
-    # Translators: the inbox's summary of how many of the user's notifications are unread.
-    unread_summary = plural_forms(
-        "unread_summary", lambda count: ngettext("%(counter)s unread", "%(counter)s unread", count)
-    )
+    unread_summary = _unread_phrase()
     config = {
         "inboxUrl": _url("live_notify:api_inbox", "live_notify_inbox"),
         "seenUrl": _url("live_notify:api_mark_seen", "live_notify_inbox"),
