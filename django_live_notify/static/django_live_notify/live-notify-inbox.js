@@ -2,9 +2,9 @@
  * django-live-notify inbox: the bell's popover feed (see docs/inbox.rst).
  *
  * Loaded by {% live_notify_inbox %}, after live-notify-plural.js (its counted
- * phrases). It reads #live-notify-inbox-config, talks
- * to the JSON API, and follows the live client (window.notificationWS, started
- * by {% live_notifications %}) through its live-notify:* document events.
+ * phrases). It reads #live-notify-inbox-config, talks to the JSON API, and
+ * follows the live client (window.notificationWS, started by
+ * {% live_notifications %}) through its live-notify:* document events.
  * Under node, require() returns its pure helpers and touches no global.
  */
 (function (root, factory) {

@@ -5,8 +5,8 @@
  * page holds <script type="application/json" id="live-notify-config">,
  * creates and connects window.notificationWS. Badges show counts in words
  * when live-notify-plural.js was loaded first, as the template tags do.
- * Under node, require() returns
- * {NotificationWebSocket, ...helpers} and touches no global.
+ * Under node, require() returns {NotificationWebSocket, ...helpers} and
+ * touches no global.
  */
 (function (root, factory) {
   'use strict';
