@@ -151,8 +151,7 @@ async def badge_count(page) -> int:
 async def wait_for_badge(page, count: int, timeout: float = 5_000) -> None:
     """Wait until every badge of the page shows ``count`` (and is hidden exactly when it is 0).
 
-    A badge with ``data-live-notify-plural`` (the inbox's "N unread") shows the count in words; the others the
-    bare number.
+    A badge with ``data-live-notify-plural`` shows the count in words; the others the bare number.
     """
     await page.wait_for_function(
         """(count) => {

@@ -12,6 +12,7 @@ REQUIRED = [
     "django_live_notify/templates/django_live_notify/preferences.html",
     "django_live_notify/static/django_live_notify/live-notify.js",
     "django_live_notify/static/django_live_notify/live-notify-inbox.js",
+    "django_live_notify/static/django_live_notify/live-notify-plural.js",
     "django_live_notify/templates/django_live_notify/inbox.html",
     "django_live_notify/static/django_live_notify/live-notify.css",
     "django_live_notify/static/django_live_notify/live-notify-sw.js",

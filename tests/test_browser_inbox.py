@@ -18,7 +18,9 @@ import pytest_asyncio
 from tests.browser_support import (
     RECORD_EVENTS,
     ExampleSite,
+    badge_count,
     require_chromium,
+    wait_for_badge,
     wait_until_live,
 )
 from tests.servers import ROOT, AsgiServer, create_sessions, live_database_in, live_env, manage, skip_or_fail
@@ -34,6 +36,11 @@ from django.contrib.auth import get_user_model
 from django_live_notify import notify
 user = get_user_model().objects.get(username={username!r})
 print(json.dumps([notify(user, title=title, notification_type="order").pk for title in {titles!r}]))
+"""
+SEND_TO_FIRST_USER = """
+from django.contrib.auth import get_user_model
+from django_live_notify import notify
+notify(get_user_model().objects.order_by("pk").first(), title="For the bell")
 """
 ITEM = ".live-notify-inbox__item"
 UNREAD = "(id) => document.querySelector(`[data-id='${id}']`).classList.contains('live-notify-inbox__item--unread')"
@@ -223,12 +230,12 @@ async def test_an_open_snooze_form_stays_open_and_focused_when_news_arrives(site
 
 async def test_the_unread_summary_and_the_bells_label_stay_whole_phrases_as_the_counts_change(site, tab):
     page = await tab("ana")
-    summary = "[data-live-notify-unread-summary] [data-live-notify-badge]"
+    summary = "[data-live-notify-unread-summary] [data-live-notify-inbox-unread]"
     unread = int(await page.get_attribute(summary, "data-count"))
 
     await send(site, "ana", "One more for the summary", "And another")
 
-    # The live client writes every badge, then the inbox its own: the phrase survives both (each is unit-tested).
+    # The live client's count reaches the summary through the inbox, its one writer (tests/js/pages.test.js).
     await page.wait_for_function(
         "([selector, wanted]) => document.querySelector(selector).textContent === wanted",
         arg=[summary, f"{unread + 2} unread"],
@@ -332,6 +339,28 @@ async def test_axe_finds_nothing_on_the_apps_own_pages_with_no_host_css(bare, br
             background = await page.evaluate("() => getComputedStyle(document.body).backgroundColor")
             assert background == ("rgb(255, 255, 255)" if scheme == "light" else "rgb(21, 27, 35)")
             assert await axe_violations(page) == [], path
+    finally:
+        await context.close()
+
+
+async def test_the_standalone_bell_is_named_by_its_count_in_words_live_and_axe_finds_nothing(bare, browser):
+    env, server, session_key = bare
+    context = await browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        await context.add_cookies([{"name": "sessionid", "value": session_key, "url": server.url}])
+        await context.add_init_script(RECORD_EVENTS)
+        page = await context.new_page()
+        await page.goto(server.url + "/badge-page/")
+        await wait_until_live(page)
+        count = await badge_count(page)
+        bell = page.get_by_role("link", name=f"Notifications {count} unread", exact=True)
+        await bell.wait_for()
+        assert await page.locator(".live-notify-bell .live-notify-badge").inner_text() == str(count)
+
+        await asyncio.to_thread(manage, env, "shell", "-v0", "-c", SEND_TO_FIRST_USER)
+        await wait_for_badge(page, count + 1)
+        await page.get_by_role("link", name=f"Notifications {count + 1} unread", exact=True).wait_for()
+        assert await axe_violations(page, [["nav"]]) == []
     finally:
         await context.close()
 

@@ -2,7 +2,6 @@
 
 import json
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -343,19 +342,23 @@ def test_the_inbox_tag_renders_the_bell_with_the_unseen_count_and_the_config(ana
     assert config["inboxUrl"] == reverse("live_notify:api_inbox")
     assert config["archiveUrl"] == reverse("live_notify:api_archive", args=[0])
     assert 'aria-label="Notifications, 1 new"' in html and 'aria-expanded="false"' in html
-    assert "live-notify-inbox.js" in html
+    # The counted-phrase script first, as {% live_notifications %} puts it before the live client.
+    assert html.endswith(
+        '<script src="/static/django_live_notify/live-notify-plural.js" defer></script>\n'
+        '<script src="/static/django_live_notify/live-notify-inbox.js" defer></script>\n</div>\n'
+    )
 
 
 def test_the_inbox_summary_is_one_counted_phrase_with_its_forms_for_the_script(ana):
     store(ana), store(ana), store(ana, read_at=timezone.now())
     html = render("{% live_notify_inbox %}", ana)
     summary = html.split("data-live-notify-unread-summary>")[1].split("</span></span>")[0]
-    assert summary.endswith(">2 unread")
-    plural = json.loads(unescape(summary.split('data-live-notify-plural="')[1].split('"')[0]))
-    # English: "1 unread" for one, "N unread" for the others; one digit per count from 0 to 199.
-    assert plural["forms"] == ["%(counter)s unread"]
-    assert plural["index"] == "0" * 200
+    assert summary == '<span data-live-notify-inbox-unread data-count="2">2 unread'
+    # The inbox alone writes it: the live client writes every [data-live-notify-badge], so it is not one.
+    assert "data-live-notify-badge" not in html
     config = json.loads(html.split('id="live-notify-inbox-config" type="application/json">')[1].split("</script>")[0])
+    # English: "1 unread" for one, "N unread" for the others; one digit per count from 0 to 199.
+    assert config["plurals"]["unreadSummary"] == {"forms": ["%(counter)s unread"], "index": "0" * 200}
     assert config["plurals"]["bellLabel"]["forms"] == ["Notifications, %(counter)s new"]
     assert "new" not in config["strings"]
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+from html import unescape
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -90,18 +91,16 @@ def test_output_has_stylesheet_badge_container_and_script(ana):
     notify(ana, title="T")
     html, _request = render("{% live_notifications %}", ana)
     assert '<link rel="stylesheet" href="/static/django_live_notify/live-notify.css">' in html
-    assert '<script src="/static/django_live_notify/live-notify.js" defer></script>' in html
-    # The link is named by its text, "Notifications" (visually hidden) and the count, so a screen reader says both;
-    # an aria-label would hide the count.
-    assert '<a class="live-notify-bell" href="/notifications/"><svg' in html
-    assert ' <span class="live-notify-visually-hidden">Notifications</span> <span class="live-notify-badge"' in html
-    assert "aria-label" not in html.split("live-notify-bell", 1)[1].split(">", 1)[0]
-    assert '<span class="live-notify-badge" data-live-notify-badge data-count="1">1</span>' in html
+    assert (
+        '<script src="/static/django_live_notify/live-notify-plural.js" defer></script>\n'
+        '<script src="/static/django_live_notify/live-notify.js" defer></script>'
+    ) in html
+    assert_bell_named_by_its_text(html, 1, "1 unread")
     assert (
         '<div id="live-notify-toasts" class="live-notify-toasts live-notify-toasts--top-right" aria-live="polite">'
         "</div>"
     ) in html
-    assert html.count("<script") == 2  # the JSON config and the client, nothing inline
+    assert html.count("<script") == 3  # the JSON config, the counted phrases and the client, nothing inline
 
 
 def test_arguments_override_the_defaults(ana):
@@ -125,7 +124,7 @@ def test_config_follows_the_settings(ana):
 
 def test_user_without_notifications_gets_a_hidden_badge_and_last_id_zero(ana):
     html, _request = render("{% live_notifications %}", ana)
-    assert '<span class="live-notify-badge" data-live-notify-badge data-count="0" hidden>0</span>' in html
+    assert_bell_named_by_its_text(html, 0, "0 unread")
     assert config_of(html)["lastId"] == 0
     assert config_of(html)["unreadCount"] == 0
 
@@ -153,9 +152,32 @@ def test_badge_and_unread_count_tags(ana):
     notify(ana, title="Two")
     html, _request = render("{% live_notify_badge %} {% live_notify_unread_count %}", ana)
     assert html.startswith('<a class="live-notify-bell" href="/notifications/"')
-    assert '<span class="live-notify-badge" data-live-notify-badge data-count="2">2</span></a>' in html
+    assert_bell_named_by_its_text(html, 2, "2 unread")
     assert html.endswith(" 2")
     assert "live-notify-config" not in html
+
+
+def assert_bell_named_by_its_text(html, count, phrase):
+    """Assert that the bell link is named by its text: "Notifications" and "N unread", both visually hidden.
+
+    An aria-label would hide the count from screen readers; the visible number is hidden from them instead, since the
+    phrase says it in words. The client keeps both badges live (each is a data-live-notify-badge), the phrase in the
+    forms of its data-live-notify-plural.
+    """
+    link = html[html.index('<a class="live-notify-bell"') : html.index("</a>") + 4]
+    hidden = "" if count else " hidden"
+    assert link.startswith('<a class="live-notify-bell" href="/notifications/"><svg')
+    assert "aria-label" not in link
+    name, number, words = link.split("</svg> ", 1)[1].removesuffix("</a>").split(" <span")
+    assert name == '<span class="live-notify-visually-hidden">Notifications</span>'
+    badge = f' class="live-notify-badge" data-live-notify-badge data-count="{count}" aria-hidden="true"{hidden}>'
+    assert number == f"{badge}{count}</span>"
+    attributes, text = words.removesuffix("</span>").split(">")
+    assert text == phrase
+    assert attributes.startswith(f' class="live-notify-visually-hidden" data-live-notify-badge data-count="{count}" ')
+    assert attributes.endswith(f'"{hidden}')
+    plural = json.loads(unescape(attributes.split('data-live-notify-plural="')[1].split('"')[0]))
+    assert plural == {"forms": ["%(counter)s unread"], "index": "0" * 200}
 
 
 def test_request_from_a_request_context_without_the_context_processor(ana):

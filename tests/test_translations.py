@@ -24,6 +24,7 @@ from django_live_notify.models import Notification, NotificationPreference
 from tests.conftest import make_user
 from tests.test_stats import fixture_rows  # noqa: F401 (a fixture)
 from tests.test_templatetags import render
+from tests.test_webpush import PUSH_SETTINGS
 
 
 @pytest.fixture
@@ -70,6 +71,33 @@ def test_template_tag_renders_in_portuguese(ana):
     assert '<span class="live-notify-visually-hidden">Notificações</span>' in html
     config = json.loads(re.search(r'id="live-notify-config"[^>]*>(.*?)</script>', html, re.S).group(1))
     assert config["strings"] == {"dismiss": "Dispensar"}
+
+
+def test_the_standalone_bell_says_its_count_in_portuguese_with_its_plural_forms(ana):
+    notify(ana, title="Uma")
+    with translation.override("pt-br"):
+        one, _request = render("{% live_notify_badge %}", ana)
+    notify(ana, title="Outra")
+    with translation.override("pt-br"):
+        two, _request = render("{% live_notify_badge %}", ana)
+    # A screen reader hears "Notificações 1 não lida", then "Notificações 2 não lidas".
+    assert '<span class="live-notify-visually-hidden">Notificações</span>' in one
+    assert re.search(r'data-live-notify-badge data-count="1" data-live-notify-plural="[^"]*">1 não lida</span>', one)
+    assert re.search(r'data-live-notify-badge data-count="2" data-live-notify-plural="[^"]*">2 não lidas</span>', two)
+    plural = json.loads(unescape(re.search(r'data-live-notify-plural="([^"]*)"', two).group(1)))
+    # pt_BR's rule is (n > 1): 0 and 1 take the first form; the client picks the form as the count changes.
+    assert plural == {"forms": ["%(counter)s não lida", "%(counter)s não lidas"], "index": "00" + "1" * 198}
+
+
+def test_the_push_workers_title_for_a_push_without_one_reaches_the_page_translated(ana):
+    def strings(language):
+        with translation.override(language), override_settings(LIVE_NOTIFY=PUSH_SETTINGS):
+            html, _request = render("{% live_notifications %}", ana)
+        return json.loads(re.search(r'id="live-notify-config"[^>]*>(.*?)</script>', html, re.S).group(1))["strings"]
+
+    # enablePush() hands it to the worker in its registration URL (tests/js/push.test.js).
+    assert strings("pt-br") == {"dismiss": "Dispensar", "newNotification": "Nova notificação"}
+    assert strings("en") == {"dismiss": "Dismiss", "newNotification": "New notification"}
 
 
 def test_the_history_page_says_read_and_unread_of_one_notification(ana):
@@ -142,15 +170,14 @@ def test_the_inbox_counts_in_portuguese_with_its_plural_forms(ana):
     with translation.override("pt-br"):
         two, _request = render("{% live_notify_inbox %}", ana)
     assert 'aria-label="Notificações, 1 nova"' in one and 'aria-label="Notificações, 2 novas"' in two
-    assert re.search(r"data-live-notify-badge [^>]*>1 não lida</span>", one)
-    assert re.search(r"data-live-notify-badge [^>]*>2 não lidas</span>", two)
-    summary = re.search(r'data-live-notify-plural="([^"]*)"', two).group(1)
+    assert re.search(r"data-live-notify-inbox-unread [^>]*>1 não lida</span>", one)
+    assert re.search(r"data-live-notify-inbox-unread [^>]*>2 não lidas</span>", two)
+    config = json.loads(re.search(r'id="live-notify-inbox-config"[^>]*>(.*?)</script>', two, re.S).group(1))
     # pt_BR's rule is (n > 1): 0 and 1 take the first form.
-    assert json.loads(unescape(summary)) == {
+    assert config["plurals"]["unreadSummary"] == {
         "forms": ["%(counter)s não lida", "%(counter)s não lidas"],
         "index": "00" + "1" * 198,
     }
-    config = json.loads(re.search(r'id="live-notify-inbox-config"[^>]*>(.*?)</script>', two, re.S).group(1))
     assert config["plurals"]["bellLabel"]["forms"] == [
         "Notificações, %(counter)s nova",
         "Notificações, %(counter)s novas",

@@ -64,6 +64,10 @@ def live_notifications(
         return ""
     unread_count = reading.unread_count(user)
     history_url = _url("live_notify:list", "live_notifications")
+    strings = {"dismiss": gettext("Dismiss")}
+    if live_settings.webpush_vapid_public_key:
+        # Translators: the title the browser shows for a push notification that arrived without one.
+        strings["newNotification"] = gettext("New notification")
     config = {
         "url": ws_url if ws_url is not None else "/" + live_settings.websocket_path,
         "apiUrl": _url("live_notify:api_list", "live_notifications"),
@@ -76,17 +80,11 @@ def live_notifications(
         "csrfToken": get_token(request),
         "analytics": live_settings.analytics,
         "ackInterval": live_settings.ack_interval,
-        "strings": {"dismiss": gettext("Dismiss")},
+        "strings": strings,
     }
     if live_settings.webpush_vapid_public_key:
         config["push"] = _push_config()
-    values = {
-        "config": config,
-        "position": position,
-        "badge": badge,
-        "unread_count": unread_count,
-        "history_url": history_url,
-    }
+    values = {"config": config, "position": position, "badge": badge, **_badge_values(unread_count, history_url)}
     return _render(context, "django_live_notify/live_notifications.html", values)
 
 
@@ -104,8 +102,24 @@ def live_notify_badge(context: Context) -> str:
     if user is None:
         return ""
     history_url = _url("live_notify:list", "live_notify_badge")
-    values = {"unread_count": reading.unread_count(user), "history_url": history_url}
-    return _render(context, "django_live_notify/badge.html", values)
+    return _render(context, "django_live_notify/badge.html", _badge_values(reading.unread_count(user), history_url))
+
+
+def _badge_values(unread_count: int, history_url: str) -> dict[str, Any]:
+    """Return what badge.html shows: the count, and for screen readers "N unread" with its forms for the client."""
+    unread = _unread_phrase()
+    return {
+        "unread_count": unread_count,
+        "history_url": history_url,
+        "unread_plural_json": json.dumps(unread),
+        "unread_text": plural_text(unread, unread_count),
+    }
+
+
+def _unread_phrase() -> dict[str, Any]:
+    """Return the forms of "N unread": the inbox's summary, and what follows "Notifications" on the bell."""
+    # Translators: how many of the user's notifications are unread (the inbox's summary, and the bell's count).
+    return plural_forms("unread_summary", lambda count: ngettext("%(counter)s unread", "%(counter)s unread", count))
 
 
 @register.simple_tag(takes_context=True)
@@ -126,10 +140,7 @@ def live_notify_inbox(context: Context) -> str:
         lambda count: ngettext("Notifications, %(counter)s new", "Notifications, %(counter)s new", count),
     )
     notifications = gettext("Notifications")
-    # Translators: the inbox's summary of how many of the user's notifications are unread.
-    unread_summary = plural_forms(
-        "unread_summary", lambda count: ngettext("%(counter)s unread", "%(counter)s unread", count)
-    )
+    unread_summary = _unread_phrase()
     config = {
         "inboxUrl": _url("live_notify:api_inbox", "live_notify_inbox"),
         "seenUrl": _url("live_notify:api_mark_seen", "live_notify_inbox"),
@@ -164,14 +175,13 @@ def live_notify_inbox(context: Context) -> str:
             "unread": pgettext("state of one notification", "unread"),
             "notifications": notifications,
         },
-        "plurals": {"bellLabel": bell_label},
+        "plurals": {"bellLabel": bell_label, "unreadSummary": unread_summary},
     }
     values = {
         "config": config,
         "unseen_count": counts["unseen_count"],
         "unread_count": counts["unread_count"],
         "bell_label": plural_text(bell_label, counts["unseen_count"]) if counts["unseen_count"] else notifications,
-        "unread_summary_json": json.dumps(unread_summary),
         "unread_summary_text": plural_text(unread_summary, counts["unread_count"]),
     }
     return _render(context, "django_live_notify/inbox.html", values)

@@ -86,6 +86,18 @@ class FakeClassList {
   }
 }
 
+/** Return a test of one simple selector, as far as the fake DOM knows them: [name], [name="value"] or .class. */
+function matcher(selector) {
+  const attribute = /^\[([\w-]+)(?:="([^"]*)")?\]$/.exec(selector);
+  if (attribute) {
+    const [, name, value] = attribute;
+    return (element) => element.hasAttribute(name) && (value === undefined || element.getAttribute(name) === value);
+  }
+  const className = /^\.([\w-]+)$/.exec(selector);
+  if (className) return (element) => element.classList.contains(className[1]);
+  throw new Error(`the fake DOM only supports [attribute], [attribute="value"] and .class selectors, not ${selector}`);
+}
+
 class FakeElement extends EventTarget {
   constructor(tagName, ownerDocument) {
     super();
@@ -155,9 +167,11 @@ class FakeElement extends EventTarget {
   }
 
   querySelectorAll(selector) {
-    const match = /^\[([\w-]+)\]$/.exec(selector);
-    if (!match) throw new Error(`the fake DOM only supports [attribute] selectors, not ${selector}`);
-    return [...this.descendants()].filter((element) => element.hasAttribute(match[1]));
+    return [...this.descendants()].filter(matcher(selector));
+  }
+
+  querySelector(selector) {
+    return this.querySelectorAll(selector)[0] || null;
   }
 
   /** Dispatch a DOM event of `type` with extra properties, as a user action would. */
@@ -202,6 +216,10 @@ class FakeDocument extends EventTarget {
 
   querySelectorAll(selector) {
     return this.documentElement.querySelectorAll(selector);
+  }
+
+  querySelector(selector) {
+    return this.documentElement.querySelector(selector);
   }
 
   dispatchEvent(event) {

@@ -5,9 +5,15 @@
 const assert = require('node:assert/strict');
 const {test} = require('node:test');
 
+const fs = require('node:fs');
+const path = require('node:path');
+
 const {connectOpen, notification, setup} = require('./fakes.js');
 const client = require('../../django_live_notify/static/django_live_notify/live-notify.js');
 const inbox = require('../../django_live_notify/static/django_live_notify/live-notify-inbox.js');
+const plural = require('../../django_live_notify/static/django_live_notify/live-notify-plural.js');
+
+const STATIC = path.join(__dirname, '../../django_live_notify/static/django_live_notify');
 
 /** Build what plural_forms() renders for a gettext plural rule: the distinct forms and one digit per count 0-199. */
 function pluralOf(rule, forms) {
@@ -24,23 +30,39 @@ const polishRule = (n) => {
 };
 const POLISH = pluralOf(polishRule, ['%(counter)s nieprzeczytane', '%(counter)s nieprzeczytane~', '%(counter)s nieprzeczytanych']);
 
-for (const [name, pluralText] of [['live client', client.pluralText], ['inbox', inbox.pluralText]]) {
-  test(`the ${name} picks the form of a count as its language's plural rule does`, () => {
-    assert.equal(pluralText(PORTUGUESE, 0), '0 não lida');
-    assert.equal(pluralText(PORTUGUESE, 1), '1 não lida');
-    assert.equal(pluralText(PORTUGUESE, 2), '2 não lidas');
-    assert.equal(pluralText(PORTUGUESE, 12345), '12345 não lidas');
-    // Past the 200 counts of the table the rule still holds, since it looks at n % 10 and n % 100 only.
-    for (const count of [1, 2, 4, 5, 12, 22, 25, 112, 122, 199, 200, 202, 212, 222, 1001, 1022, 1025, 98765]) {
-      assert.equal(pluralText(POLISH, count), POLISH.forms[polishRule(count)].replace('%(counter)s', String(count)));
-    }
-  });
-}
+test("a count takes the form its language's plural rule gives it", () => {
+  assert.equal(plural.pluralText(PORTUGUESE, 0), '0 não lida');
+  assert.equal(plural.pluralText(PORTUGUESE, 1), '1 não lida');
+  assert.equal(plural.pluralText(PORTUGUESE, 2), '2 não lidas');
+  assert.equal(plural.pluralText(PORTUGUESE, 12345), '12345 não lidas');
+  // Past the 200 counts of the table the rule still holds, since it looks at n % 10 and n % 100 only.
+  for (const count of [1, 2, 4, 5, 12, 22, 25, 112, 122, 199, 200, 202, 212, 222, 1001, 1022, 1025, 98765]) {
+    assert.equal(plural.pluralText(POLISH, count), POLISH.forms[polishRule(count)].replace('%(counter)s', String(count)));
+  }
+});
 
-test('without forms the live client shows the bare number and the inbox says it has none', () => {
-  assert.equal(client.pluralText(null, 3), '3');
-  assert.equal(client.pluralText({forms: 'x', index: '0'}, 3), '3');
-  assert.equal(inbox.pluralText(undefined, 3), null);
+test('without forms there is no counted phrase', () => {
+  assert.equal(plural.pluralText(null, 3), null);
+  assert.equal(plural.pluralText({forms: 'x', index: '0'}, 3), null);
+  assert.equal(plural.pluralText({forms: ['%(counter)s'], index: ''}, 3), null);
+});
+
+test("an element's data-live-notify-plural is read as JSON, and anything else as none", (t) => {
+  const env = setup(t);
+  const badge = env.doc.createElement('span');
+  assert.equal(plural.readPlural(badge), null);
+  badge.setAttribute('data-live-notify-plural', JSON.stringify(PORTUGUESE));
+  assert.deepEqual(plural.readPlural(badge), PORTUGUESE);
+  badge.setAttribute('data-live-notify-plural', '{not json');
+  assert.equal(plural.readPlural(badge), null);
+});
+
+test('the counted-phrase logic is written once, in live-notify-plural.js', () => {
+  for (const name of ['live-notify.js', 'live-notify-inbox.js']) {
+    const source = fs.readFileSync(path.join(STATIC, name), 'utf8');
+    assert.doesNotMatch(source, /%\\\(counter\\\)s/, `${name} fills %(counter)s itself`);
+    assert.doesNotMatch(source, /JSON\.parse\([^)]*plural/i, `${name} parses plural forms itself`);
+  }
 });
 
 test('a badge with data-live-notify-plural shows the count in its words, others the number', (t) => {

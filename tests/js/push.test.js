@@ -64,7 +64,7 @@ test('enablePush asks permission, registers the worker with its scope, subscribe
   const {env, record, win} = pushClient(t, {}, {push: PUSH});
   const subscription = await env.client.enablePush();
   assert.equal(win.Notification.requestPermission.mock.callCount(), 1);
-  assert.deepEqual(record.registered, [{url: '/notifications/push/sw.js', options: {scope: '/'}}]);
+  assert.deepEqual(record.registered, [{url: '/notifications/push/sw.js?fallback_title=New%20notification', options: {scope: '/'}}]);
   const [options] = record.subscribed;
   assert.equal(options.userVisibleOnly, true);
   assert.deepEqual(Buffer.from(options.applicationServerKey), Buffer.from(PUBLIC_KEY, 'base64url'));
@@ -82,7 +82,15 @@ test('enablePush reads its settings from the page config when none are given', a
   win.document.getElementById = (id) => (id === 'live-notify-config' ? {textContent: JSON.stringify({push: PUSH})} : null);
   await env.client.enablePush();
   assert.equal(win.Notification.requestPermission.mock.callCount(), 0);
-  assert.equal(record.registered[0].url, PUSH.serviceWorkerUrl);
+  assert.equal(new URL(record.registered[0].url, 'https://example.com/').pathname, PUSH.serviceWorkerUrl);
+});
+
+test("enablePush hands the worker the translated title for a push without one, in the worker's URL", async (t) => {
+  const {env, record} = pushClient(t, {permission: 'granted'}, {push: PUSH, strings: {newNotification: 'Nova notificação'}});
+  await env.client.enablePush({serviceWorkerUrl: '/sw.js?v=2'});
+  assert.equal(record.registered[0].url, '/sw.js?v=2&fallback_title=Nova%20notifica%C3%A7%C3%A3o');
+  // What the worker reads from its own location (the worker's tests below use it).
+  assert.equal(new URL(record.registered[0].url, 'https://example.com/').searchParams.get('fallback_title'), 'Nova notificação');
 });
 
 test('a refused permission rejects with reason "denied" and registers nothing', async (t) => {
@@ -156,11 +164,11 @@ test('disablePush without a subscription does nothing', async (t) => {
 /* ------------------------------------------------------------------ the service worker */
 
 /** Load the worker's handlers against a fake scope on globalThis; undone after the test. */
-function worker(t, {windows = []} = {}) {
+function worker(t, {windows = [], url = 'https://example.com/notifications/push/sw.js'} = {}) {
   const shown = [];
   const record = {shown, fetched: [], opened: [], focused: [], navigated: []};
   const scope = {
-    location: new URL('https://example.com/notifications/push/sw.js'),
+    location: new URL(url),
     registration: {
       scope: 'https://example.com/',
       showNotification: async (title, options) => { shown.push({title, options}); },
@@ -230,6 +238,28 @@ test('a push without data, or not JSON, still shows something; URLs of other sit
   ]);
   assert.equal(record.shown[2].options.data.url, 'https://example.com/');
   assert.equal(record.shown[2].options.tag, 'live-notify-3');
+});
+
+test('a push without a title is titled in the words its registration URL gave the worker', async (t) => {
+  const {handlers, record} = worker(t, {url: 'https://example.com/notifications/push/sw.js?fallback_title=Nova%20notifica%C3%A7%C3%A3o'});
+  await handlers.onPush(pushEvent());
+  await handlers.onPush(pushEvent('plain words'));
+  await handlers.onPush(pushEvent(JSON.stringify({id: 4, title: ''})));
+  await handlers.onPush(pushEvent(JSON.stringify({id: 5, title: 'Oi'})));
+  assert.deepEqual(record.shown.map((item) => item.title), ['Nova notificação', 'Nova notificação', 'Nova notificação', 'Oi']);
+});
+
+test("a blank fallback_title leaves the worker's English title", async (t) => {
+  const {handlers, record} = worker(t, {url: 'https://example.com/notifications/push/sw.js?fallback_title=%20'});
+  await handlers.onPush(pushEvent());
+  assert.equal(record.shown[0].title, 'New notification');
+});
+
+test('the worker given fallback_title still resolves resubscribe/ next to itself', async (t) => {
+  const {handlers, record} = worker(t, {url: 'https://example.com/notifications/push/sw.js?fallback_title=Nova'});
+  const old = {endpoint: 'https://push.example.net/old', options: {}, toJSON: () => ({keys: {auth: 'a'}})};
+  await handlers.onSubscriptionChange({oldSubscription: old, newSubscription: {toJSON: () => ({})}});
+  assert.equal(record.fetched[0].url, 'https://example.com/notifications/push/resubscribe/');
 });
 
 test('a click focuses an open tab of the site, sends it to the URL and marks the notification read', async (t) => {

@@ -1,21 +1,23 @@
 /*!
  * django-live-notify inbox: the bell's popover feed (see docs/inbox.rst).
  *
- * Loaded by {% live_notify_inbox %}. It reads #live-notify-inbox-config, talks
- * to the JSON API, and follows the live client (window.notificationWS, started
- * by {% live_notifications %}) through its live-notify:* document events.
+ * Loaded by {% live_notify_inbox %}, after live-notify-plural.js (its counted
+ * phrases). It reads #live-notify-inbox-config, talks to the JSON API, and
+ * follows the live client (window.notificationWS, started by
+ * {% live_notifications %}) through its live-notify:* document events.
  * Under node, require() returns its pure helpers and touches no global.
  */
 (function (root, factory) {
   'use strict';
-  const api = factory(root);
-  if (typeof module === 'object' && module && module.exports) {
+  const isModule = typeof module === 'object' && module && module.exports;
+  const api = factory(root, isModule ? require('./live-notify-plural.js') : null);
+  if (isModule) {
     module.exports = api;
   } else if (root && root.document) {
     root.NotificationInbox = api.NotificationInbox;
     api.autoInit(root);
   }
-}(typeof window !== 'undefined' ? window : globalThis, function (root) {
+}(typeof window !== 'undefined' ? window : globalThis, function (root, requiredPlural) {
   'use strict';
 
   const CONFIG_ID = 'live-notify-inbox-config';
@@ -103,17 +105,10 @@
     }
   }
 
-  /**
-   * Return the text of `count` from `plural` ({forms, index}, as {% live_notify_inbox %} renders it: one digit
-   * per count from 0 to 199 naming its form; 200 or more takes the form of 100 + count % 100), or null without one.
-   */
+  /** Return the text of `count` from `plural` (see live-notify-plural.js), or null without that script or forms. */
   function pluralText(plural, count) {
-    const forms = plural && Array.isArray(plural.forms) ? plural.forms : null;
-    const index = plural && typeof plural.index === 'string' ? plural.index : '';
-    if (!forms || !index) return null;
-    const half = Math.floor(index.length / 2);
-    const form = forms[Number(index.charAt(count < index.length ? count : half + (count % half)))];
-    return typeof form === 'string' ? form.replace(/%\(counter\)s/g, String(count)) : null;
+    const helpers = requiredPlural || root.LiveNotifyPlural;
+    return helpers ? helpers.pluralText(plural, count) : null;
   }
 
   /** Fill the %(name)s placeholders of a translated `template` from `values` (in one pass: values are not read). */
@@ -444,15 +439,10 @@
       const label = this.bell.getAttribute('data-label') || 'Notifications';
       const unseenLabel = this.unseenCount ? pluralText(this.plurals.bellLabel, this.unseenCount) : null;
       this.bell.setAttribute('aria-label', unseenLabel || (this.unseenCount ? `${label} (${this.unseenCount})` : label));
-      const unread = this.summary && this.summary.querySelector('[data-live-notify-badge]');
+      // The inbox alone writes its summary: the live client's count reaches it as live-notify:unread-count.
+      const unread = this.summary && this.summary.querySelector('[data-live-notify-inbox-unread]');
       if (unread) {
-        let plural = null;
-        try {
-          plural = JSON.parse(unread.getAttribute('data-live-notify-plural') || 'null');
-        } catch (err) {
-          plural = null;
-        }
-        unread.textContent = pluralText(plural, this.unreadCount) || String(this.unreadCount);
+        unread.textContent = pluralText(this.plurals.unreadSummary, this.unreadCount) || String(this.unreadCount);
         unread.setAttribute('data-count', String(this.unreadCount));
         unread.hidden = this.unreadCount === 0;
       }
@@ -670,5 +660,5 @@
     else start();
   }
 
-  return {NotificationInbox, autoInit, relativeTime, snoozeChoices, localInputToIso, toLocalInput, belongsTo, upsert, applyFrame, typeLabel, safeHref, pluralText, interpolate};
+  return {NotificationInbox, autoInit, relativeTime, snoozeChoices, localInputToIso, toLocalInput, belongsTo, upsert, applyFrame, typeLabel, safeHref, interpolate};
 }));

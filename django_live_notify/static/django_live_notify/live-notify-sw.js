@@ -6,6 +6,9 @@
  * A click focuses an open tab of the site (or opens the URL) and marks the notification read with the
  * push's signed read token: a service worker cannot read the CSRF cookie.
  *
+ * The title of a push without one is the registration URL's fallback_title (enablePush() passes the page's
+ * translated words), read from the worker's own URL so that it holds when no page is open; English without it.
+ *
  * Under node, require() returns the handlers so that they can be tested without a browser.
  */
 (function (scope, factory) {
@@ -30,16 +33,22 @@
 }(typeof self !== 'undefined' ? self : globalThis, function (scope) {
   'use strict';
 
-  const FALLBACK_TITLE = 'New notification';
+  const DEFAULT_TITLE = 'New notification';
+
+  /** Return the title of a push without one: the worker URL's fallback_title, else English. */
+  function fallbackTitle() {
+    const given = new URLSearchParams((scope.location && scope.location.search) || '').get('fallback_title');
+    return given && given.trim() ? given.trim() : DEFAULT_TITLE;
+  }
 
   /** Return the push's JSON payload, or a bare notification for a push without one. */
   function readPayload(event) {
-    if (!event.data) return {title: FALLBACK_TITLE};
+    if (!event.data) return {title: fallbackTitle()};
     try {
       const data = event.data.json();
-      return data && typeof data === 'object' ? data : {title: FALLBACK_TITLE};
+      return data && typeof data === 'object' ? data : {title: fallbackTitle()};
     } catch (err) {
-      return {title: FALLBACK_TITLE, body: event.data.text()};
+      return {title: fallbackTitle(), body: event.data.text()};
     }
   }
 
@@ -79,7 +88,7 @@
 
   function onPush(event) {
     const payload = readPayload(event);
-    const title = typeof payload.title === 'string' && payload.title ? payload.title : FALLBACK_TITLE;
+    const title = typeof payload.title === 'string' && payload.title ? payload.title : fallbackTitle();
     return scope.registration.showNotification(title, notificationOptions(payload));
   }
 
@@ -151,5 +160,5 @@
     });
   }
 
-  return {onPush, onClick, onSubscriptionChange, clickByTag, notificationOptions, readPayload, siteUrl, markRead, focusOrOpen};
+  return {onPush, onClick, onSubscriptionChange, clickByTag, notificationOptions, readPayload, fallbackTitle, siteUrl, markRead, focusOrOpen};
 }));

@@ -3,19 +3,22 @@
  *
  * As a plain <script> it defines window.NotificationWebSocket and, when the
  * page holds <script type="application/json" id="live-notify-config">,
- * creates and connects window.notificationWS. Under node, require() returns
- * {NotificationWebSocket, ...helpers} and touches no global.
+ * creates and connects window.notificationWS. Badges show counts in words
+ * when live-notify-plural.js was loaded first, as the template tags do.
+ * Under node, require() returns {NotificationWebSocket, ...helpers} and
+ * touches no global.
  */
 (function (root, factory) {
   'use strict';
-  const api = factory(root);
-  if (typeof module === 'object' && module && module.exports) {
+  const isModule = typeof module === 'object' && module && module.exports;
+  const api = factory(root, isModule ? require('./live-notify-plural.js') : null);
+  if (isModule) {
     module.exports = api;
   } else if (root) {
     root.NotificationWebSocket = api.NotificationWebSocket;
     if (root.document) api.autoInit(root);
   }
-}(typeof window !== 'undefined' ? window : globalThis, function (root) {
+}(typeof window !== 'undefined' ? window : globalThis, function (root, requiredPlural) {
   'use strict';
 
   const LOG_PREFIX = 'django-live-notify: ';
@@ -50,8 +53,9 @@
     'lastId', 'analytics', 'ackInterval', 'strings',
   ];
 
-  // The client's own words; the template tag passes them translated.
-  const STRINGS = Object.freeze({dismiss: 'Dismiss'});
+  // The client's own words; the template tag passes them translated. newNotification is the push worker's title
+  // for a push without one: enablePush() hands it to the worker.
+  const STRINGS = Object.freeze({dismiss: 'Dismiss', newNotification: 'New notification'});
 
   const DEFAULTS = Object.freeze({
     url: '/ws/notifications/',
@@ -290,37 +294,24 @@
     return button;
   }
 
-  /**
-   * Return the text of `count` from `plural`, the forms of a counted message as the template tags render them:
-   * {forms: ["%(counter)s unread", ...], index: "0111..."}, one digit per count from 0 to 199 naming its form
-   * (a count of 200 or more takes the form of 100 + count % 100). Anything else gives the bare number.
-   */
-  function pluralText(plural, count) {
-    const forms = plural && Array.isArray(plural.forms) ? plural.forms : null;
-    const index = plural && typeof plural.index === 'string' ? plural.index : '';
-    if (!forms || !index) return String(count);
-    const half = Math.floor(index.length / 2);
-    const position = count < index.length ? count : half + (count % half);
-    const form = forms[Number(index.charAt(position))];
-    return typeof form === 'string' ? form.replace(/%\(counter\)s/g, String(count)) : String(count);
+  /** Return the counted-phrase helpers of live-notify-plural.js, or null on a page that did not load it. */
+  function plurals() {
+    return requiredPlural || root.LiveNotifyPlural || null;
   }
 
-  /** Read a badge's data-live-notify-plural (JSON), or null. */
-  function badgePlural(badge) {
-    const text = badge.getAttribute('data-live-notify-plural');
-    if (!text) return null;
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      return null;
-    }
-  }
+  let warnedNoPlurals = false;
 
   /** Show `count` in every [data-live-notify-badge] element (in the words of its data-live-notify-plural); hide it at 0. */
   function updateBadges(doc, count) {
     if (!doc || typeof doc.querySelectorAll !== 'function') return;
+    const helpers = plurals();
     Array.from(doc.querySelectorAll(BADGE_SELECTOR)).forEach((badge) => {
-      badge.textContent = pluralText(badgePlural(badge), count);
+      const worded = helpers ? helpers.pluralText(helpers.readPlural(badge), count) : null;
+      if (!helpers && !warnedNoPlurals && badge.hasAttribute('data-live-notify-plural')) {
+        warnedNoPlurals = true;
+        console.warn(`${LOG_PREFIX}load live-notify-plural.js before live-notify.js to show counts in words`);
+      }
+      badge.textContent = worded || String(count);
       badge.setAttribute('data-count', String(count));
       if (count === 0) badge.setAttribute('hidden', '');
       else badge.removeAttribute('hidden');
@@ -1194,7 +1185,9 @@
       : Promise.resolve(NotificationClass.requestPermission());
     return asked.then((permission) => {
       if (permission !== 'granted') throw pushError(`notification permission is ${permission}`, 'denied');
-      return navigator.serviceWorker.register(settings.serviceWorkerUrl, {scope: settings.scope || '/'});
+      // In the worker's own URL, its words hold when it wakes with no page open; another language re-registers it.
+      const workerUrl = withQuery(settings.serviceWorkerUrl, 'fallback_title', this.options.strings.newNotification);
+      return navigator.serviceWorker.register(workerUrl, {scope: settings.scope || '/'});
     }).then((registration) => {
       this.pushRegistration = registration;
       const key = base64UrlToBytes(settings.publicKey);
@@ -1294,7 +1287,6 @@
     toId,
     ensureContainer,
     fillToast,
-    pluralText,
     updateBadges,
   };
 }));
