@@ -279,15 +279,15 @@ async def test_the_recheck_decodes_a_session_again_only_when_its_row_changed(mon
 
 async def test_the_recheck_cache_keeps_the_sockets_own_strings_not_copies():
     """Each cached session costs a digest and a tuple: its user key and auth hash are its socket's strings."""
-    _ana, clients, sockets = await two_sessions()
+    _ana, _clients, sockets = await two_sessions()
     session_check._decoded.clear()
     assert await recheck() == 0
-    connections = [connection for group in (await get_hub()).connections.values() for connection in group]
-    assert len(connections) == 2
-    for connection in connections:
-        login = session_check._decoded[connection.session_key]
-        assert login.user_key is connection.user_key
-        assert login.auth_hash is connection.auth_hash
+    held = [socket for group in (await get_hub()).connections.values() for socket in group]
+    assert len(held) == 2
+    for socket in held:
+        login = session_check._decoded[socket.session_key]
+        assert login.user_key is socket.user_key
+        assert login.auth_hash is socket.auth_hash
         assert len(login.digest) == 16
     for socket in sockets:
         await socket.disconnect()
