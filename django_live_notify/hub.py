@@ -59,6 +59,8 @@ class Hub(LayerLink):
         self.loop = loop
         # user key -> that user's connections here, oldest first.
         self.connections: dict[str, dict[Connection, None]] = {}
+        # Users whose group join is under way: their sockets are registered, but the layer may not reach them yet.
+        self.joining: set[str] = set()
         self.stats: Counter[str] = Counter()
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.layer = layer()
@@ -133,7 +135,11 @@ class Hub(LayerLink):
             self.since[connection.user_key] = self.watermark or 0
             self.departed.pop(connection.user_key, None)
         if first and self.layer is not None:
-            await self._join(user_group(connection.user_key))
+            self.joining.add(connection.user_key)
+            try:
+                await self._join(user_group(connection.user_key))
+            finally:
+                self.joining.discard(connection.user_key)
 
     async def remove(self, connection: Connection) -> None:
         """Forget a connection; leave its user's group when it was the user's last here."""

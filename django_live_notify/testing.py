@@ -17,6 +17,7 @@ a test wants to see the frames a browser would get. See ``docs/testing.rst``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -229,6 +230,8 @@ async def communicator(
     from channels.testing import WebsocketCommunicator
 
     from .conf import live_settings
+    from .protocol import user_key
+    from .publish import _hubs
     from .routing import websocket_application
 
     if path is None:
@@ -243,6 +246,8 @@ async def communicator(
         cookie_name, key = await sync_to_async(_session_cookie)(user)
         all_headers.append((b"cookie", f"{cookie_name}={key}".encode()))
     ws = WebsocketCommunicator(application or websocket_application(), path, headers=all_headers)
+    hub = _hubs.get(asyncio.get_running_loop())
+    opened_before = hub.stats["connections_opened"] if hub is not None else 0
     connected, close_code = await ws.connect()
     if expect_open and not connected:
         raise AssertionError(
@@ -254,7 +259,31 @@ async def communicator(
         raise AssertionError(
             f"Expected the socket at {path!r} for {_describe_user(user)} to be refused, but it opened."
         )
+    if connected and user is not None:
+        await _until_in_hub(ws, user_key(user), opened_before)
     return ws
+
+
+async def _until_in_hub(ws: WebsocketCommunicator, key: str, opened_before: int, limit: float = 5.0) -> None:
+    """Wait until the socket's hub registered it and joined its user's group, so that a notification sent next
+    reaches it: the handshake is answered before that, and over Redis the join is a round trip of its own.
+
+    Returns early when the socket sends something first (it was closed, say); never fails.
+    """
+    from .publish import _hubs
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while loop.time() < deadline and ws.output_queue.empty() and not ws.future.done():
+        hub = _hubs.get(loop)
+        if (
+            hub is not None
+            and hub.stats["connections_opened"] > opened_before
+            and key in hub.connections
+            and key not in hub.joining
+        ):
+            return
+        await asyncio.sleep(0.005)
 
 
 async def receive_frame(communicator: WebsocketCommunicator, timeout: float = 3) -> Any:  # noqa: ASYNC109 (like receive_from())

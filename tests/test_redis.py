@@ -41,6 +41,25 @@ async def test_targeted_notification_over_redis(redis_layer):
     await bob_socket.disconnect()
 
 
+async def test_the_test_socket_opens_once_its_users_group_is_joined(redis_layer, monkeypatch):
+    """testing.communicator() returns after the hub joined the user's group, not at the handshake: a notification
+    sent right after it reaches the socket even when the join takes a while (CI saw one miss its 3 s wait)."""
+    ana = await sync_to_async(make_user)("ana")
+    hub = await get_hub()
+    join = hub.layer.group_add
+
+    async def slow_join(group, channel):
+        await asyncio.sleep(0.5)
+        await join(group, channel)
+
+    monkeypatch.setattr(hub.layer, "group_add", slow_join)
+    socket = await open_socket(ana)
+    assert protocol.user_key(ana) not in hub.joining
+    notification = await anotify(ana, title="right after the handshake")
+    assert (await receive_frame(socket))["notification"]["id"] == notification.pk
+    await socket.disconnect()
+
+
 async def test_many_recipients_and_broadcast_over_redis(redis_layer):
     users = [await sync_to_async(make_user)(f"u{i}") for i in range(FANOUT_GROUP_THRESHOLD + 2)]
     sockets = [await open_socket(user) for user in users[:3]]
