@@ -8,6 +8,7 @@ page through a message to the worker (DevTools cannot click an OS notification);
 """
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -104,6 +105,18 @@ async def test_enable_push_asks_nothing_on_load_then_registers_the_worker_up_to_
         await context.close()
 
 
+@contextlib.asynccontextmanager
+async def notifying_page(browser, server, session_key):
+    """Yield (context, page) of a logged-in browser context that may show notifications; close it after."""
+    context = await browser.new_context()
+    try:
+        await context.add_cookies([{"name": "sessionid", "value": session_key, "url": server.url}])
+        await context.grant_permissions(["notifications"], origin=server.url)
+        yield context, await context.new_page()
+    finally:
+        await context.close()
+
+
 async def registered_worker(context, page, server, worker_url):
     """Register the worker at ``worker_url`` on ``page`` and wait until it controls it; return a DevTools session
     and the registration's id."""
@@ -148,11 +161,7 @@ async def deliver(cdp, page, server, registration_id, data, listing):
 
 async def test_a_push_is_shown_and_a_click_opens_its_url_and_marks_it_read(site, browser):
     env, server, user_pk, session_key = site
-    context = await browser.new_context()
-    try:
-        await context.add_cookies([{"name": "sessionid", "value": session_key, "url": server.url}])
-        await context.grant_permissions(["notifications"], origin=server.url)
-        page = await context.new_page()
+    async with notifying_page(browser, server, session_key) as (context, page):
         cdp, registration_id = await registered_worker(context, page, server, "/notifications/push/sw.js")
 
         pushed = json.loads(await shell(env, PAYLOAD.replace("{pk}", str(user_pk))))
@@ -194,17 +203,11 @@ async def test_a_push_is_shown_and_a_click_opens_its_url_and_marks_it_read(site,
             "navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.length)"
         )
         assert left == 0
-    finally:
-        await context.close()
 
 
 async def test_a_push_without_a_title_is_titled_in_the_words_the_page_registered_the_worker_with(site, browser):
     _env, server, _user_pk, session_key = site
-    context = await browser.new_context()
-    try:
-        await context.add_cookies([{"name": "sessionid", "value": session_key, "url": server.url}])
-        await context.grant_permissions(["notifications"], origin=server.url)
-        page = await context.new_page()
+    async with notifying_page(browser, server, session_key) as (context, page):
         worker_url = "/notifications/push/sw.js?fallback_title=Nova%20notifica%C3%A7%C3%A3o"
         cdp, registration_id = await registered_worker(context, page, server, worker_url)
         # A push with no payload: the worker, woken by it, has only its own URL to take the words from.
@@ -218,5 +221,3 @@ async def test_a_push_without_a_title_is_titled_in_the_words_the_page_registered
             ".then((list) => list.map((n) => [n.title, n.body]))",
         )
         assert listed == [["Nova notificação", ""]]
-    finally:
-        await context.close()

@@ -73,20 +73,29 @@ def test_template_tag_renders_in_portuguese(ana):
     assert config["strings"] == {"dismiss": "Dispensar"}
 
 
+# "N unread" in pt_BR, as the tags hand it to the scripts. Its rule is (n > 1): 0 and 1 take the first form.
+PT_UNREAD_FORMS = {"forms": ["%(counter)s não lida", "%(counter)s não lidas"], "index": "00" + "1" * 198}
+
+
+def rendered_in_portuguese_at_one_then_two_unread(ana, template):
+    """Return ``template`` rendered for ana in pt-BR with 1 unread notification, then with 2."""
+    pages = []
+    for title in ("Uma", "Outra"):
+        notify(ana, title=title)
+        with translation.override("pt-br"):
+            pages.append(render(template, ana)[0])
+    return pages
+
+
 def test_the_standalone_bell_says_its_count_in_portuguese_with_its_plural_forms(ana):
-    notify(ana, title="Uma")
-    with translation.override("pt-br"):
-        one, _request = render("{% live_notify_badge %}", ana)
-    notify(ana, title="Outra")
-    with translation.override("pt-br"):
-        two, _request = render("{% live_notify_badge %}", ana)
+    one, two = rendered_in_portuguese_at_one_then_two_unread(ana, "{% live_notify_badge %}")
     # A screen reader hears "Notificações 1 não lida", then "Notificações 2 não lidas".
     assert '<span class="live-notify-visually-hidden">Notificações</span>' in one
     assert re.search(r'data-live-notify-badge data-count="1" data-live-notify-plural="[^"]*">1 não lida</span>', one)
     assert re.search(r'data-live-notify-badge data-count="2" data-live-notify-plural="[^"]*">2 não lidas</span>', two)
     plural = json.loads(unescape(re.search(r'data-live-notify-plural="([^"]*)"', two).group(1)))
-    # pt_BR's rule is (n > 1): 0 and 1 take the first form; the client picks the form as the count changes.
-    assert plural == {"forms": ["%(counter)s não lida", "%(counter)s não lidas"], "index": "00" + "1" * 198}
+    # The client picks the form as the count changes.
+    assert plural == PT_UNREAD_FORMS
 
 
 def test_the_push_workers_title_for_a_push_without_one_reaches_the_page_translated(ana):
@@ -163,21 +172,12 @@ def test_inbox_renders_in_portuguese(ana):
 
 
 def test_the_inbox_counts_in_portuguese_with_its_plural_forms(ana):
-    notify(ana, title="Uma")
-    with translation.override("pt-br"):
-        one, _request = render("{% live_notify_inbox %}", ana)
-    notify(ana, title="Outra")
-    with translation.override("pt-br"):
-        two, _request = render("{% live_notify_inbox %}", ana)
+    one, two = rendered_in_portuguese_at_one_then_two_unread(ana, "{% live_notify_inbox %}")
     assert 'aria-label="Notificações, 1 nova"' in one and 'aria-label="Notificações, 2 novas"' in two
     assert re.search(r"data-live-notify-inbox-unread [^>]*>1 não lida</span>", one)
     assert re.search(r"data-live-notify-inbox-unread [^>]*>2 não lidas</span>", two)
     config = json.loads(re.search(r'id="live-notify-inbox-config"[^>]*>(.*?)</script>', two, re.S).group(1))
-    # pt_BR's rule is (n > 1): 0 and 1 take the first form.
-    assert config["plurals"]["unreadSummary"] == {
-        "forms": ["%(counter)s não lida", "%(counter)s não lidas"],
-        "index": "00" + "1" * 198,
-    }
+    assert config["plurals"]["unreadSummary"] == PT_UNREAD_FORMS
     assert config["plurals"]["bellLabel"]["forms"] == [
         "Notificações, %(counter)s nova",
         "Notificações, %(counter)s novas",
