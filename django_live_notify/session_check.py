@@ -222,17 +222,21 @@ class Login(NamedTuple):
 _paths: dict[str, str] = {}
 
 
-def _login(data: dict[str, Any], socket: tuple[str, str | None] = ("", None), digest: bytes = b"") -> Login:
-    """Return the login ``data`` holds; equal strings are ``socket``'s own (user key, auth hash), not copies."""
+def _login(data: dict[str, Any], socket: tuple[str, str | None] | None = None, digest: bytes = b"") -> Login:
+    """Return the login ``data`` holds; equal strings are ``socket``'s own (user key, auth hash), not copies.
+
+    Only the cached logins (the session table's) keep them past the re-check, so only they pass ``socket``.
+    """
     user_id, backend = data.get(SESSION_KEY), data.get(BACKEND_SESSION_KEY)
     if isinstance(backend, str):
         backend = _paths.setdefault(backend, backend)
     user_key = None if user_id is None else str(user_id)
     auth_hash = str(data.get(HASH_SESSION_KEY, ""))
-    if user_key == socket[0]:
-        user_key = socket[0]
-    if auth_hash == socket[1]:
-        auth_hash = socket[1]
+    if socket is not None:
+        if user_key == socket[0]:
+            user_key = socket[0]
+        if auth_hash == socket[1]:
+            auth_hash = socket[1]
     return Login(user_key, backend, auth_hash, digest)
 
 
@@ -255,7 +259,8 @@ def session_store(session_key: str | None = None) -> Any:
 def session_logins(session_keys: set[str], known: dict[str, tuple[str, str | None]] | None = None) -> dict[str, Login]:
     """Return the login of each session that still exists, has not expired and holds data, by key.
 
-    ``known``: session key -> (user key, auth hash) of a socket of that session, whose strings the logins reuse.
+    ``known``: session key -> (user key, auth hash) of a socket of that session, whose strings the cached logins
+    reuse.
     """
     known = known or {}
     if not session_keys:
@@ -276,9 +281,8 @@ def session_logins(session_keys: set[str], known: dict[str, tuple[str, str | Non
                 if previous is not None and previous.digest == digest:
                     found[session_key] = previous
                 elif data := probe.decode(encoded):
-                    found[session_key] = _decoded[session_key] = _login(
-                        data, known.get(session_key, ("", None)), digest
-                    )
+                    login = _login(data, known.get(session_key), digest)
+                    found[session_key] = _decoded[session_key] = login
         for session_key in session_keys - found.keys():
             _decoded.pop(session_key, None)
     elif isinstance(probe, cache_sessions.SessionStore) and type(probe).load is cache_sessions.SessionStore.load:
@@ -287,10 +291,9 @@ def session_logins(session_keys: set[str], known: dict[str, tuple[str, str | Non
             cached = cache.get_many([prefix + session_key for session_key in batch])
             for cache_key, data in cached.items():
                 if data:
-                    session_key = cache_key[len(prefix) :]
-                    found[session_key] = _login(data, known.get(session_key, ("", None)))
+                    found[cache_key[len(prefix) :]] = _login(data)
     else:
         for session_key in session_keys:
             if data := session_store(session_key).load():
-                found[session_key] = _login(data, known.get(session_key, ("", None)))
+                found[session_key] = _login(data)
     return found
