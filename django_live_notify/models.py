@@ -1,6 +1,6 @@
 """The stored notification: the source of truth that sockets only speed up.
 
-Six models, one schema, a little over 400 lines with their fields' comments: they stay together. The
+Eight models, one schema, about 500 lines with their fields' comments: they stay together. The
 notification's queryset is in querysets.py, the index classes in indexes.py; both are importable from here.
 """
 
@@ -20,7 +20,7 @@ from model_utils import Choices
 from model_utils.models import TimeStampedModel
 
 from .indexes import ConditionalIndex, ConditionalUniqueConstraint
-from .querysets import NotificationQuerySet
+from .querysets import NotificationManager, NotificationQuerySet
 
 if TYPE_CHECKING:
     from .api_types import User
@@ -97,7 +97,7 @@ class Notification(TimeStampedModel):
     # When action_taken was set.
     acted_at = models.DateTimeField(_("acted at"), null=True, blank=True, editable=False)
 
-    objects = NotificationQuerySet.as_manager()
+    objects = NotificationManager()
 
     class Meta:
         verbose_name = _("notification")
@@ -220,6 +220,77 @@ class Notification(TimeStampedModel):
             "snoozed_until": None,
             "outcome": None,
         }
+
+
+class Broadcast(models.Model):
+    """One :func:`~django_live_notify.broadcast` stored once, with the recipients whose row does not exist yet.
+
+    A broadcast to 100,000 users stores this row and one narrow
+    :class:`PendingBroadcast` row per recipient (its preference applied), not
+    100,000 notifications with their nine index entries and foreign-key
+    checks. A recipient's notification row is written from here when its
+    rows are first read: by the socket server for the users connected to it
+    as the broadcast arrives, and by any page, API call or count for the
+    others (see :mod:`django_live_notify.fanout`). The row takes this id as
+    its ``broadcast_id``.
+    """
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    notification_type = models.CharField(_("type"), max_length=64)
+    title = models.CharField(_("title"), max_length=255)
+    message = models.TextField(_("message"), blank=True, default="")
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    created = models.DateTimeField(_("created"))
+    # How many users it was stored for: the funnel's first figure, whether or not their rows exist yet.
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PendingBroadcast(models.Model):
+    """A recipient of a :class:`Broadcast` whose notification row is not written yet.
+
+    The row is deleted as the notification is written, in one transaction,
+    so each recipient gets exactly one. Neither key is a database constraint:
+    checking 100,000 of them would cost what storing the broadcast once
+    saves. Deleting a user or a broadcast through Django deletes its rows
+    here; a row whose user or broadcast is gone otherwise is dropped when it
+    is next read, without writing anything.
+    """
+
+    pk = models.CompositePrimaryKey("user_id", "broadcast_id")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+        db_constraint=False,
+        # The primary key leads with the user.
+        db_index=False,
+    )
+    broadcast = models.ForeignKey(
+        Broadcast,
+        on_delete=models.CASCADE,
+        related_name="pending",
+        verbose_name=_("broadcast"),
+        db_constraint=False,
+        # Reads are per user; per broadcast only the cleanup and the funnel's deletes, which may scan.
+        db_index=False,
+    )
+    # The recipient's preference was "store": the row is written silent.
+    silent = models.BooleanField(_("silent"), default=False)
+
+    class Meta:
+        verbose_name = _("pending broadcast")
+        verbose_name_plural = _("pending broadcasts")
+
+    def __str__(self) -> str:
+        return f"{self.broadcast_id} for {self.user_id}"
 
 
 class NotificationDelivery(models.Model):

@@ -1,23 +1,31 @@
 """The notification queryset: reads of a user's rows go through ``for_user()``, so another user's rows and
-expired ones stay out."""
+expired ones stay out, and the user's rows of broadcasts not read so far are written first (see
+:mod:`~django_live_notify.fanout`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from .api_types import RequestUser
+    from .api_types import RequestUser, UserId
 
-__all__ = ["NotificationQuerySet"]
+__all__ = ["NotificationManager", "NotificationQuerySet"]
 
 
 class NotificationQuerySet(models.QuerySet):
+    # Users whose pending broadcast rows are written before this queryset first reads the database: when it is
+    # evaluated, not when it is built, so building one stays free of queries (and fine in async code).
+    _live_notify_readers: tuple[UserId, ...] = ()
+
     def for_user(self, user: RequestUser) -> NotificationQuerySet:
         """Return the notifications of ``user`` only, leaving out expired ones."""
-        return self.filter(recipient_id=user.pk).unexpired()
+        queryset = self.filter(recipient_id=user.pk).unexpired()
+        if user.pk is not None:
+            queryset._live_notify_readers = (user.pk,)
+        return queryset
 
     def unexpired(self) -> NotificationQuerySet:
         """Leave out notifications past their ``expires_at``: to users, they are gone."""
@@ -35,3 +43,59 @@ class NotificationQuerySet(models.QuerySet):
     def mark_all_read(self) -> int:
         """Mark the unread notifications of this queryset read; return how many changed."""
         return self.unread().update(read_at=timezone.now())
+
+    # Every way a queryset reads or writes the database first writes its readers' pending rows.
+
+    def _clone(self) -> Any:
+        clone = super()._clone()
+        clone._live_notify_readers = self._live_notify_readers
+        return clone
+
+    def _live_notify_read(self) -> None:
+        if self._live_notify_readers:
+            from .fanout import materialize
+
+            materialize(self._live_notify_readers)
+            self._live_notify_readers = ()
+
+    def _fetch_all(self) -> None:
+        if self._result_cache is None:
+            self._live_notify_read()
+        super()._fetch_all()
+
+    def iterator(self, *args: Any, **kwargs: Any) -> Any:
+        self._live_notify_read()
+        return super().iterator(*args, **kwargs)
+
+    def count(self) -> int:
+        self._live_notify_read()
+        return super().count()
+
+    def exists(self) -> bool:
+        self._live_notify_read()
+        return super().exists()
+
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self._live_notify_read()
+        return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs: Any) -> int:
+        self._live_notify_read()
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        self._live_notify_read()
+        return super().delete()
+
+
+class NotificationManager(models.Manager.from_queryset(NotificationQuerySet)):  # type: ignore[misc]
+    """The manager of notifications. As ``user.live_notifications``, it writes the user's pending broadcast rows
+    before reading, as ``for_user()`` does."""
+
+    def get_queryset(self) -> NotificationQuerySet:
+        queryset: NotificationQuerySet = super().get_queryset()
+        instance = getattr(self, "instance", None)
+        if getattr(getattr(self, "field", None), "name", None) == "recipient" and instance is not None:
+            if instance.pk is not None:
+                queryset._live_notify_readers = (instance.pk,)
+        return queryset

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Count
 from django.utils import timezone
 
-from . import protocol, publish
+from . import fanout, protocol, publish
 from .api_types import RequestUser, UserId
 from .batching import batches
 from .models import Notification
@@ -20,7 +20,12 @@ def unread_count(user: RequestUser) -> int:
 
 
 def unread_counts(recipient_ids: Iterable[UserId]) -> dict[str, int]:
-    """Return the unread count of each of ``recipient_ids``, one query per batch, keyed by registry key."""
+    """Return the unread count of each of ``recipient_ids``, one query per batch, keyed by registry key.
+
+    Their pending broadcasts are written first, so they count.
+    """
+    recipient_ids = list(recipient_ids)
+    fanout.materialize(recipient_ids)
     counts: dict[str, int] = {}
     for batch in batches(recipient_ids):
         rows = (

@@ -10,7 +10,7 @@ from django.db.models import Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import protocol
+from . import fanout, protocol
 from .batching import batches
 from .conf import live_settings
 from .models import Notification
@@ -28,6 +28,7 @@ def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str],
     """
     limit = live_settings.replay_limit
     recipient_ids = list(dict.fromkeys(recipient_id for recipient_id, _ in requests))
+    fanout.materialize(recipient_ids)
     newest: dict[Any, int] = {}
     for batch in batches(recipient_ids):
         newest.update(newest_ids(batch))
@@ -129,11 +130,13 @@ def missed_frames(
 def broadcast_targets(broadcast_id: str, after_id: int, user_keys: list[str]) -> list[list[Any]]:
     """Return ``[user key, row id or None when silent, unread count]`` for each of ``user_keys`` the broadcast reached.
 
-    One query per ``BATCH_SIZE`` users for the rows, the same for the counts.
+    One query per ``BATCH_SIZE`` users for the rows, the same for the counts. The rows still pending (see
+    :mod:`.fanout`) are written first: the users connected here read the broadcast now.
     """
     to_python = get_user_model()._meta.pk.to_python
     rows: list[tuple[Any, int, bool]] = []
     for batch in batches(to_python(key) for key in user_keys):
+        fanout.materialize(batch, broadcast_id)
         rows.extend(
             Notification.objects.filter(recipient_id__in=batch, id__gt=after_id, broadcast_id=broadcast_id)
             .order_by()

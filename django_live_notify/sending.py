@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import models, router, transaction
 from django.db.models import Max
 
-from . import grouping, metrics, preferences, protocol, publish, storing
+from . import fanout, grouping, metrics, preferences, protocol, publish, storing
 from .api_types import JSONDict, Recipients, User, UserId, Users
 from .models import Notification
 from .reading import unread_counts
@@ -120,25 +120,30 @@ def broadcast(
 
 
 def _broadcast_in_database(template: Notification, recipients: models.QuerySet[User], db: str) -> int:
-    """Store a copy of ``template`` for each of ``recipients`` in one ``INSERT ... SELECT``."""
+    """Store ``template`` once for ``recipients`` (see :mod:`.fanout`), or a copy for each of them in one
+    ``INSERT ... SELECT`` when something listens to ``notification_created``, which needs every row's id."""
     template.broadcast_id = uuid.uuid4()
     with transaction.atomic(using=db):
         before = Notification.objects.using(db).aggregate(top=Max("id"))["top"] or 0
-        count = storing.insert_select(template, recipients, db)
-        if not count:
-            return 0
-        if notification_created.has_listeners(Notification):
+        if not notification_created.has_listeners(Notification):
+            count = fanout.store(template, recipients, db)
+        else:
+            count = storing.insert_select(template, recipients, db)
             stored = list(
                 Notification.objects.using(db)
                 .filter(id__gt=before, broadcast_id=template.broadcast_id)
                 .order_by("id")
                 .values_list("recipient_id", "id")
             )
-            notification_created.send(
-                sender=Notification,
-                recipient_ids=[recipient_id for recipient_id, _ in stored],
-                notification_ids=[notification_id for _, notification_id in stored],
-            )
+            if stored:
+                notification_created.send(
+                    sender=Notification,
+                    recipient_ids=[recipient_id for recipient_id, _ in stored],
+                    notification_ids=[notification_id for _, notification_id in stored],
+                )
+        if not count:
+            transaction.set_rollback(True, using=db)  # Nobody wanted it: no broadcast row either.
+            return 0
         tail = protocol.notification_tail(template.shared_payload())
         message = publish.broadcast_message(tail, str(template.broadcast_id), before)
         transaction.on_commit(lambda: publish.publish(message, everyone=True), using=db)

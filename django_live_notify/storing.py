@@ -71,55 +71,86 @@ def insert_select(template: Notification, recipients: models.QuerySet[User], db:
     by one outer join: "off" users get no row, "store" users a silent one.
     Return the row count.
     """
-    notification_type = template.notification_type
-    silent: Any = Value(False)
-    if not preferences.is_mandatory(notification_type):
-        choice = FilteredRelation(
-            "live_notify_preferences", condition=Q(live_notify_preferences__notification_type=notification_type)
-        )
-        delivery = Coalesce(
-            F("live_notify_choice__delivery"),
-            Value(preferences.default_delivery(notification_type)),
-            output_field=CharField(),
-        )
-        recipients = (
-            recipients.annotate(live_notify_choice=choice)
-            .alias(live_notify_delivery=delivery)
-            .filter(live_notify_delivery__in=[preferences.LIVE, preferences.STORE])
-        )
-        silent = Case(
-            When(live_notify_delivery=preferences.STORE, then=Value(True)),
-            default=Value(False),
-            output_field=BooleanField(),
-        )
-    connection = connections[db]
-    columns: list[str] = []
-    selected: list[str] = []
-    constants: dict[str, Any] = {}
+    recipients, silent = wanting(template.notification_type, recipients)
+    return insert_from(Notification, row_values(template, "pk", silent), recipients, db)
+
+
+def wanting(notification_type: str, recipients: models.QuerySet[User]) -> tuple[models.QuerySet[User], Any]:
+    """Return ``recipients`` less those who turned ``notification_type`` off, and the expression "chose store only".
+
+    One outer join of the preferences: a user's choice, else the type's default. Mandatory types reach everyone.
+    """
+    if preferences.is_mandatory(notification_type):
+        return recipients, Value(False)
+    choice = FilteredRelation(
+        "live_notify_preferences", condition=Q(live_notify_preferences__notification_type=notification_type)
+    )
+    delivery = Coalesce(
+        F("live_notify_choice__delivery"),
+        Value(preferences.default_delivery(notification_type)),
+        output_field=CharField(),
+    )
+    recipients = (
+        recipients.annotate(live_notify_choice=choice)
+        .alias(live_notify_delivery=delivery)
+        .filter(live_notify_delivery__in=[preferences.LIVE, preferences.STORE])
+    )
+    silent = Case(
+        When(live_notify_delivery=preferences.STORE, then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+    return recipients, silent
+
+
+def row_values(template: Notification, recipient: str, silent: Any) -> dict[str, Any]:
+    """Return what :func:`insert_from` writes into each column of a copy of ``template``: the field ``recipient``
+    of the source rows, the expression ``silent``, and the template's value for every other column."""
+    values: dict[str, Any] = {}
     for field in Notification._meta.concrete_fields:
         if field.primary_key:
             continue
-        columns.append(connection.ops.quote_name(str(field.column)))
         if field.attname == "recipient_id":
-            selected.append("pk")
+            values[field.attname] = recipient
+        elif field.attname == "silent":
+            values[field.attname] = silent
+        else:
+            output = field.target_field if isinstance(field, models.ForeignKey) else field
+            values[field.attname] = Value(field.pre_save(template, add=True), output_field=output)
+    return values
+
+
+def insert_from(model: type[models.Model], values: dict[str, Any], source: models.QuerySet[Any], db: str) -> int:
+    """``INSERT INTO model (...) SELECT ... FROM source``; return the row count.
+
+    ``values`` maps each column's attname to a field name of ``source`` or an
+    expression over it (a ``Value`` for a constant).
+    """
+    connection = connections[db]
+    columns: list[str] = []
+    selected: list[str] = []
+    expressions: dict[str, Any] = {}
+    for attname, value in values.items():
+        field = next(field for field in model._meta.concrete_fields if field.attname == attname)
+        columns.append(connection.ops.quote_name(str(field.column)))
+        if isinstance(value, str):
+            selected.append(value)
             continue
-        alias = f"live_notify_{field.attname}"
+        alias = f"live_notify_{attname}"
         selected.append(alias)
-        if field.attname == "silent":
-            constants[alias] = silent
-            continue
-        value = field.pre_save(template, add=True)
-        output = field.target_field if isinstance(field, models.ForeignKey) else field
-        constants[alias] = Value(value, output_field=output)
+        expressions[alias] = value
     # MySQL logs an INSERT ... SELECT in statement-based replication only if its row order is fixed;
     # elsewhere sorting would only cost (it spills to disk at 100,000 rows on PostgreSQL).
-    recipients = recipients.order_by("pk") if connection.vendor == "mysql" else recipients.order_by()
-    query = recipients.annotate(**constants).values_list(*selected).query
+    if connection.vendor == "mysql":
+        source = source.order_by(*(field.attname for field in source.model._meta.pk_fields))
+    else:
+        source = source.order_by()
+    query = source.annotate(**expressions).values_list(*selected).query
     try:
         select_sql, params = query.get_compiler(using=db).as_sql()
     except EmptyResultSet:  # A QuerySet that selects nobody, such as none().
         return 0
-    table = connection.ops.quote_name(Notification._meta.db_table)
+    table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) {select_sql}", params)
         count: int = cursor.rowcount

@@ -130,6 +130,14 @@ def count_sql(monkeypatch):
     return start
 
 
+def read_broadcasts():
+    """Write every user's pending broadcast rows, as any read of them would (see django_live_notify.fanout)."""
+    from django_live_notify import fanout
+    from django_live_notify.models import PendingBroadcast
+
+    return fanout.materialize(PendingBroadcast.objects.values_list("user_id", flat=True).distinct())
+
+
 def make_user(username, **extra):
     return get_user_model().objects.create_user(username=username, password="pw", **extra)
 

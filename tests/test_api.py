@@ -14,10 +14,10 @@ from django_live_notify import (
     notify,
     send_notification_to_user,
 )
-from django_live_notify.models import Notification
+from django_live_notify.models import Broadcast, Notification
 from django_live_notify.signals import notification_created
 from django_live_notify.testing import receive_frame
-from tests.conftest import make_user, open_socket
+from tests.conftest import make_user, open_socket, read_broadcasts
 from tests.testapp.models import Thing
 
 
@@ -148,6 +148,7 @@ def test_broadcast_to_all_active_users(user_factory):
     active = [user_factory(f"u{i}") for i in range(5)]
     user_factory("gone", is_active=False)
     assert broadcast(title="Maintenance", message="tonight") == 5
+    read_broadcasts()
     assert sorted(Notification.objects.values_list("recipient_id", flat=True)) == sorted(u.pk for u in active)
     assert set(Notification.objects.values_list("notification_type", flat=True)) == {"system"}
 
@@ -155,7 +156,7 @@ def test_broadcast_to_all_active_users(user_factory):
 def test_broadcast_to_a_list(user_factory):
     users = [user_factory(f"u{i}") for i in range(4)]
     assert broadcast(title="Some", users=users[:2]) == 2
-    assert Notification.objects.count() == 2
+    assert read_broadcasts() == Notification.objects.count() == 2
 
 
 def test_broadcast_to_an_empty_list_or_to_deleted_users_stores_nothing(user_factory):
@@ -163,7 +164,7 @@ def test_broadcast_to_an_empty_list_or_to_deleted_users_stores_nothing(user_fact
     type(gone).objects.filter(pk=gone.pk).delete()  # The object keeps its pk.
     assert broadcast(title="Nobody", users=[]) == 0
     assert broadcast(title="Nobody", users=[gone]) == 0
-    assert not Notification.objects.exists()
+    assert not Notification.objects.exists() and not Broadcast.objects.exists()
 
 
 def _broadcast_queries(count):
@@ -181,8 +182,9 @@ def _broadcast_queries(count):
 def test_broadcast_to_everyone_is_the_same_few_queries_for_any_number_of_users():
     with override_settings(LIVE_NOTIFY={"BATCH_SIZE": 100}):
         small, large = _broadcast_queries(20), _broadcast_queries(600)
-    # The highest id before, one INSERT ... SELECT, and the savepoint or transaction around them.
-    assert small == large <= 4
+    # The highest id before, one INSERT ... SELECT of the recipients, the broadcast's row, and the savepoint or
+    # transaction around them.
+    assert small == large <= 5
 
 
 @pytest.mark.django_db(transaction=True)
@@ -195,9 +197,11 @@ def test_broadcast_to_a_list_is_the_same_few_queries_for_any_number_of_users():
     for audience in (users[:3], users[3:]):
         with CaptureQueriesContext(connection) as queries:
             assert broadcast(title="all", users=audience) == len(audience)
-        assert len([query for query in queries if query["sql"].startswith("INSERT")]) == 1
+        # The recipients' INSERT ... SELECT, and the broadcast's row.
+        assert len([query for query in queries if query["sql"].startswith("INSERT")]) == 2
         counts.append(len(queries))
     assert counts[0] == counts[1]
+    read_broadcasts()
     assert sorted(Notification.objects.values_list("recipient_id", flat=True)) == [user.pk for user in users]
 
 

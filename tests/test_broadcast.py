@@ -1,4 +1,5 @@
-"""broadcast() to everyone: one INSERT ... SELECT, and a live message that names the broadcast only."""
+"""broadcast() to everyone: stored once (one INSERT ... SELECT of its recipients), each row written when first read,
+and a live message that names the broadcast only."""
 
 import json
 
@@ -7,10 +8,10 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
 from django_live_notify import abroadcast, anotify, protocol, publish
-from django_live_notify.models import Notification
+from django_live_notify.models import Broadcast, Notification, PendingBroadcast
 from django_live_notify.replay import broadcast_targets
 from django_live_notify.testing import receive_frame
-from tests.conftest import make_user, open_socket
+from tests.conftest import make_user, open_socket, read_broadcasts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,7 +55,11 @@ async def test_each_socket_gets_its_own_row_id_and_count():
         assert frame["notification"]["id"] == rows[name].pk
         assert frame["notification"]["title"] == "Everyone"
         assert await receive_frame(sockets[name]) == {"type": "unread_count", "count": count}
-    assert rows["cid"].broadcast_id == rows["ana"].broadcast_id is not None
+    # Offline, cid has no row until something reads cid's notifications.
+    assert set(rows) == {"ana", "bob"}
+    cid = await sync_to_async(get_user_model().objects.get)(username="cid")
+    [cid_row] = [row async for row in Notification.objects.for_user(cid)]
+    assert cid_row.title == "Everyone" and cid_row.broadcast_id == rows["ana"].broadcast_id is not None
     for socket in sockets.values():
         assert await socket.receive_nothing(0.2)
         await socket.disconnect()
@@ -68,12 +73,14 @@ def test_a_process_finds_only_its_users_rows_of_that_broadcast(user_factory):
     broadcast(title="first")
     notify(ana, title="targeted, stored between the two broadcasts")
     broadcast(title="second")
-    second = Notification.objects.filter(title="second").first().broadcast_id
+    second = Broadcast.objects.get(title="second").pk
     ana_key, bob_key = protocol.user_key(ana), protocol.user_key(bob)
     targets = broadcast_targets(str(second), before, [ana_key, bob_key])
     ids = {row.recipient_id: row.pk for row in Notification.objects.filter(title="second")}
     assert sorted(targets) == sorted([[ana_key, ids[ana.pk], 3], [bob_key, ids[bob.pk], 2]])
-    assert cid.pk in ids
+    # Only the users of this process got their rows written, of both broadcasts, so their counts are right.
+    assert cid.pk not in ids and PendingBroadcast.objects.filter(user=cid).count() == 2
+    assert not PendingBroadcast.objects.filter(user__in=[ana, bob]).exists()
 
 
 # Large enough that the database, not Python, does the work (the benchmark times 100,000: benchmarks/
@@ -114,6 +121,11 @@ def test_a_broadcast_to_many_users_stores_exactly_one_row_per_user_who_wants_it(
 
     assert broadcast(title="News", notification_type="news", users=audience) == len(targeted - off)
 
+    # Stored once: a narrow row per recipient, and no notification row until it is read.
+    assert not Notification.objects.exists()
+    assert sorted(PendingBroadcast.objects.values_list("user_id", flat=True)) == sorted(targeted - off)
+    assert read_broadcasts() == len(targeted - off)
+    assert not PendingBroadcast.objects.exists()
     rows = list(Notification.objects.values_list("recipient_id", "silent", "broadcast_id"))
     assert sorted(recipient for recipient, _, _ in rows) == sorted(targeted - off)
     assert {recipient for recipient, silent, _ in rows if silent} == targeted & store
@@ -121,6 +133,7 @@ def test_a_broadcast_to_many_users_stores_exactly_one_row_per_user_who_wants_it(
 
     with override_settings(LIVE_NOTIFY={"MANDATORY_TYPES": ["news"]}):
         assert broadcast(title="Mandatory", notification_type="news", users=audience) == len(targeted)
+    read_broadcasts()
     mandatory = Notification.objects.filter(title="Mandatory")
     assert sorted(mandatory.values_list("recipient_id", flat=True)) == sorted(targeted)
     assert not mandatory.filter(silent=True).exists()
@@ -148,6 +161,7 @@ def test_a_queryset_of_users_gets_one_row_per_user_whatever_its_shape(user_facto
     for name, (users, expected) in audiences.items():
         Notification.objects.all().delete()
         assert broadcast(title=name, users=users) == len(expected), name
+        read_broadcasts()
         assert sorted(Notification.objects.values_list("recipient_id", flat=True)) == sorted(
             user.pk for user in expected
         ), name
@@ -160,4 +174,5 @@ def test_a_queryset_that_selects_nobody_stores_nothing(user_factory):
     user_model = get_user_model()
     for users in (user_model.objects.none(), user_model.objects.filter(pk__in=[]), user_model.objects.all()[5:]):
         assert broadcast(title="nobody", users=users) == 0
-    assert not Notification.objects.exists()
+    assert not Notification.objects.exists() and not PendingBroadcast.objects.exists()
+    assert not Broadcast.objects.exists()

@@ -3,6 +3,7 @@ from django.core.management import CommandError, ManagementUtility, call_command
 from django.test import override_settings
 
 from django_live_notify.models import Notification
+from tests.conftest import read_broadcasts
 
 
 def test_send_to_usernames(user_factory, capsys):
@@ -15,7 +16,7 @@ def test_send_to_usernames(user_factory, capsys):
 def test_send_to_all(user_factory):
     user_factory("ana"), user_factory("bob"), user_factory("off", is_active=False)
     call_command("live_notify_send", "--all", title="Maintenance", verbosity=0)
-    assert Notification.objects.count() == 2
+    assert read_broadcasts() == Notification.objects.count() == 2
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from django_live_notify import abroadcast, anotify, broadcast, notify
-from django_live_notify.models import Notification, NotificationPreference
+from django_live_notify.models import Notification, NotificationPreference, PendingBroadcast
 from django_live_notify.preferences import PreferenceError, deliveries, preferences_for, set_preferences
 from django_live_notify.rules import register, registry, unregister
 from django_live_notify.testing import receive_frame
-from tests.conftest import make_user, open_socket
+from tests.conftest import make_user, open_socket, read_broadcasts
 from tests.testapp.models import Ticket
 
 TYPES = [("system", "System"), ("comment", "Comment"), ("security", "Security")]
@@ -118,11 +118,15 @@ def test_broadcast_in_the_database_reads_preferences_in_the_same_statement(users
     expected = [("ana", False), ("cid", True)]
     if default != "off":
         expected.append(("dan", default == "store"))
-    assert sorted(Notification.objects.values_list("recipient__username", "silent")) == expected
+    pending = PendingBroadcast.objects.values_list("user__username", "silent")
+    assert sorted(pending) == expected and not Notification.objects.exists()
     assert stored == len(expected)
     inserts = [query["sql"] for query in queries if query["sql"].startswith("INSERT")]
-    assert len(inserts) == 1 and "notificationpreference" in inserts[0]
+    [insert] = [sql for sql in inserts if "pendingbroadcast" in sql]
+    assert len(inserts) == 2 and "notificationpreference" in insert
     assert dan.live_notifications.count() == (default != "off")
+    read_broadcasts()
+    assert sorted(Notification.objects.values_list("recipient__username", "silent")) == expected
 
 
 def test_broadcast_in_the_database_ignores_preferences_of_mandatory_types(users):
@@ -130,6 +134,7 @@ def test_broadcast_in_the_database_ignores_preferences_of_mandatory_types(users)
     prefer(bob, "security", "off")
     with override_settings(LIVE_NOTIFY={"MANDATORY_TYPES": ["security"]}):
         assert broadcast(title="Password policy", notification_type="security") == 3
+    assert read_broadcasts() == 3
     assert not Notification.objects.filter(silent=True).exists()
 
 

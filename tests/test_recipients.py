@@ -18,7 +18,7 @@ from django_live_notify import (
 )
 from django_live_notify.models import Notification
 from django_live_notify.rules import register, registry, unregister
-from tests.conftest import make_user, open_socket
+from tests.conftest import make_user, open_socket, read_broadcasts
 from tests.testapp.models import Project, Thing, Ticket
 
 
@@ -100,6 +100,7 @@ def test_users_and_querysets_of_users_still_work(user_factory):
     assert [row.recipient_id for row in notify([bob, ana, bob], title="list")] == [bob.pk, ana.pk]
     assert broadcast(title="qs", users=get_user_model().objects.filter(pk=bob.pk)) == 1
     assert broadcast(title="list", users=[ana]) == 1
+    read_broadcasts()
     assert sorted(Notification.objects.values_list("title", "recipient_id")) == sorted(
         [("one", ana.pk), ("list", bob.pk), ("list", ana.pk), ("qs", bob.pk), ("list", ana.pk)]
     )
@@ -158,6 +159,7 @@ def test_broadcast_system_notification_takes_ids_users_and_querysets_of_users(us
     assert broadcast_system_notification("ids", "m", user_ids=[ana.pk, str(bob.pk)]) == 2
     assert broadcast_system_notification("users", "m", user_ids=[cid]) == 1
     assert broadcast_system_notification("qs", "m", user_ids=get_user_model().objects.filter(pk=ana.pk)) == 1
+    read_broadcasts()
     assert sorted(Notification.objects.values_list("title", "recipient_id")) == sorted(
         [("ids", ana.pk), ("ids", bob.pk), ("users", cid.pk), ("qs", ana.pk)]
     )

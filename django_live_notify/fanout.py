@@ -1,0 +1,132 @@
+"""Broadcasts stored once, each recipient's row written when it is first read ("fan-out on read").
+
+:func:`store` writes a :class:`~django_live_notify.models.Broadcast` and a
+narrow :class:`~django_live_notify.models.PendingBroadcast` row per recipient
+(user id, broadcast id, silent), the preferences applied in the same
+``INSERT ... SELECT``. That is what a broadcast costs: a fraction of writing
+every recipient's notification row with its index entries and its
+foreign-key check.
+
+:func:`materialize` turns the pending rows of some users into their
+notification rows. Everything that reads a user's rows calls it first:
+``Notification.objects.for_user()``, the unread counts, a socket's
+``resume``, and the socket servers as the broadcast reaches their users
+(:func:`~django_live_notify.replay.broadcast_targets`). So to every reader the
+broadcast looks stored per recipient, as before; users who never come back
+never cost a row. A user with nothing pending costs one read by primary key.
+
+Exactly once: the pending rows are locked (``SELECT ... FOR UPDATE``; on
+SQLite, which locks the whole database for a write, by a first write) and
+deleted in the transaction that writes the notifications, so a second
+reader waits, then finds them gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import connections, models, router, transaction
+from django.db.models import F, Q, Value
+from django.utils import timezone
+
+from . import storing
+from .api_types import User, UserId
+from .batching import batches
+from .models import Broadcast, Notification, PendingBroadcast
+
+__all__ = ["drop_ended", "materialize", "pending_count", "store"]
+
+
+def store(template: Notification, recipients: models.QuerySet[User], db: str) -> int:
+    """Store ``template`` (with its ``broadcast_id`` set) once, pending for each of ``recipients`` that wants its
+    type; return how many that is. Nobody: nothing is written."""
+    recipients, silent = storing.wanting(template.notification_type, recipients)
+    values = {
+        "user_id": "pk",
+        "broadcast_id": Value(template.broadcast_id, output_field=models.UUIDField()),
+        "silent": silent,
+    }
+    # The pending rows first (no constraint points at the broadcast), so the broadcast is written with its count.
+    count = storing.insert_from(PendingBroadcast, values, recipients, db)
+    if count:
+        Broadcast(
+            id=template.broadcast_id,
+            notification_type=template.notification_type,
+            title=template.title,
+            message=template.message,
+            expires_at=template.expires_at,
+            created=template.created,
+            recipients=count,
+        ).save(using=db, force_insert=True)
+    return count
+
+
+def materialize(user_ids: Iterable[UserId], broadcast_id: Any = None, using: str | None = None) -> int:
+    """Write the notification rows that broadcasts left pending for ``user_ids`` (of broadcast ``broadcast_id``
+    only, when given); return how many were written.
+
+    One read per ``BATCH_SIZE`` users when nothing is pending, the common case.
+    """
+    db = using or router.db_for_write(Notification)
+    written = 0
+    for batch in batches(dict.fromkeys(user_ids)):
+        pending = PendingBroadcast.objects.using(db).filter(user_id__in=batch)
+        if broadcast_id is not None:
+            pending = pending.filter(broadcast_id=broadcast_id)
+        if not pending.exists():
+            continue
+        with transaction.atomic(using=db):
+            written += _write(pending, db)
+    return written
+
+
+def _write(pending: models.QuerySet[PendingBroadcast], db: str) -> int:
+    if connections[db].vendor == "sqlite":
+        # No row locks: a first write takes the database's write lock, which the other writers wait for.
+        if not pending.update(silent=F("silent")):
+            return 0
+        claimed = set(pending.values_list("broadcast_id", flat=True))
+    else:
+        claimed = {broadcast_id for broadcast_id, _ in pending.select_for_update().values_list("broadcast_id", "user_id")}
+    if not claimed:
+        return 0
+    now = timezone.now()
+    written = 0
+    for broadcast in Broadcast.objects.using(db).filter(pk__in=claimed):
+        if broadcast.expires_at is not None and broadcast.expires_at <= now:
+            continue  # Gone for its users: its pending rows only need deleting.
+        template = Notification(
+            notification_type=broadcast.notification_type,
+            title=broadcast.title,
+            message=broadcast.message,
+            expires_at=broadcast.expires_at,
+            broadcast_id=broadcast.pk,
+            created=broadcast.created,
+            modified=broadcast.created,
+        )
+        values = storing.row_values(template, "user_id", "silent")
+        written += storing.insert_from(Notification, values, pending.filter(broadcast_id=broadcast.pk), db)
+    # The rows of a broadcast deleted meanwhile go too.
+    pending.filter(broadcast_id__in=claimed).delete()
+    return written
+
+
+def pending_count(broadcast_id: Any) -> int:
+    """Return how many recipients of one broadcast have no notification row yet."""
+    return PendingBroadcast.objects.filter(broadcast_id=broadcast_id).count()
+
+
+def drop_ended(now: datetime, cutoff: datetime | None) -> tuple[int, int]:
+    """Delete the broadcasts that expired, with their pending rows, and those created before ``cutoff`` that
+    nobody is pending for (their rows keep a copy of everything); return (broadcasts, pending rows) deleted."""
+    ended = Q(expires_at__lte=now)
+    if cutoff is not None:
+        ended |= Q(created__lt=cutoff) & ~Q(pk__in=PendingBroadcast.objects.values("broadcast_id"))
+    ids = list(Broadcast.objects.filter(ended).values_list("pk", flat=True))
+    pending = 0
+    for batch in batches(ids):
+        pending += PendingBroadcast.objects.filter(broadcast_id__in=batch).delete()[0]
+        Broadcast.objects.filter(pk__in=batch).delete()
+    return len(ids), pending
