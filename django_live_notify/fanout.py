@@ -23,11 +23,13 @@ reader waits, then finds them gone.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, models, router, transaction
+from django.db import OperationalError, connections, models, router, transaction
 from django.db.models import F, Q, Value
 from django.utils import timezone
 
@@ -42,6 +44,7 @@ __all__ = ["drop_ended", "materialize", "pending_count", "store"]
 def store(template: Notification, recipients: models.QuerySet[User], db: str) -> int:
     """Store ``template`` (with its ``broadcast_id`` set) once, pending for each of ``recipients`` that wants its
     type; return how many that is. Nobody: nothing is written."""
+    assert template.broadcast_id is not None
     recipients, silent = storing.wanting(template.notification_type, recipients)
     values = {
         "user_id": "pk",
@@ -77,9 +80,34 @@ def materialize(user_ids: Iterable[UserId], broadcast_id: Any = None, using: str
             pending = pending.filter(broadcast_id=broadcast_id)
         if not pending.exists():
             continue
-        with transaction.atomic(using=db):
-            written += _write(pending, db)
+        written += _write_retrying(pending, db)
     return written
+
+
+# Deadlocks: InnoDB's gap locks make a reader's SELECT ... FOR UPDATE and a broadcast's INSERT of pending rows wait
+# for each other; the database aborts one of them, and the reader simply tries again.
+ATTEMPTS = 5
+
+
+def _write_retrying(pending: models.QuerySet[PendingBroadcast], db: str) -> int:
+    # Inside a caller's transaction a deadlock has rolled back the caller's work too: only the caller can retry.
+    attempts = 1 if connections[db].in_atomic_block else ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic(using=db):
+                return _write(pending, db)
+        except OperationalError as error:
+            if attempt == attempts or not _is_deadlock(error):
+                raise
+            time.sleep(random.uniform(0, 0.005 * 2**attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    cause = error.__cause__
+    # MySQL and MariaDB: ER_LOCK_DEADLOCK. PostgreSQL: deadlock_detected (psycopg 3, then psycopg2).
+    code = error.args[0] if error.args else None
+    return code == 1213 or "40P01" in (getattr(cause, "sqlstate", None), getattr(cause, "pgcode", None))
 
 
 def _write(pending: models.QuerySet[PendingBroadcast], db: str) -> int:
@@ -89,7 +117,9 @@ def _write(pending: models.QuerySet[PendingBroadcast], db: str) -> int:
             return 0
         claimed = set(pending.values_list("broadcast_id", flat=True))
     else:
-        claimed = {broadcast_id for broadcast_id, _ in pending.select_for_update().values_list("broadcast_id", "user_id")}
+        claimed = {
+            broadcast_id for broadcast_id, _ in pending.select_for_update().values_list("broadcast_id", "user_id")
+        }
     if not claimed:
         return 0
     now = timezone.now()

@@ -20,7 +20,8 @@ from model_utils import Choices
 from model_utils.models import TimeStampedModel
 
 from .indexes import ConditionalIndex, ConditionalUniqueConstraint
-from .querysets import NotificationManager, NotificationQuerySet
+from .querysets import NotificationManager
+from .querysets import NotificationQuerySet as NotificationQuerySet
 
 if TYPE_CHECKING:
     from .api_types import User

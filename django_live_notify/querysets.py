@@ -47,7 +47,7 @@ class NotificationQuerySet(models.QuerySet):
     # Every way a queryset reads or writes the database first writes its readers' pending rows.
 
     def _clone(self) -> Any:
-        clone = super()._clone()
+        clone = super()._clone()  # type: ignore[misc]  # private in django-stubs, public enough in Django
         clone._live_notify_readers = self._live_notify_readers
         return clone
 
@@ -88,14 +88,18 @@ class NotificationQuerySet(models.QuerySet):
         return super().delete()
 
 
-class NotificationManager(models.Manager.from_queryset(NotificationQuerySet)):  # type: ignore[misc]
+_Manager = models.Manager.from_queryset(NotificationQuerySet)
+
+
+class NotificationManager(_Manager):
     """The manager of notifications. As ``user.live_notifications``, it writes the user's pending broadcast rows
     before reading, as ``for_user()`` does."""
 
     def get_queryset(self) -> NotificationQuerySet:
-        queryset: NotificationQuerySet = super().get_queryset()
+        queryset = super().get_queryset()
+        assert isinstance(queryset, NotificationQuerySet)
         instance = getattr(self, "instance", None)
-        if getattr(getattr(self, "field", None), "name", None) == "recipient" and instance is not None:
-            if instance.pk is not None:
-                queryset._live_notify_readers = (instance.pk,)
+        pk = getattr(instance, "pk", None)
+        if getattr(getattr(self, "field", None), "name", None) == "recipient" and pk is not None:
+            queryset._live_notify_readers = (pk,)
         return queryset

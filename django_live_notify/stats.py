@@ -20,7 +20,7 @@ from django.db.models.functions import TruncDate
 from django.utils.translation import pgettext_lazy
 
 from .analytics import LIVE_CHANNEL
-from .models import Notification, NotificationDelivery
+from .models import Notification, NotificationDelivery, PendingBroadcast
 
 
 @dataclass
@@ -123,8 +123,33 @@ def daily(since: date, until: date, notification_type: str | None = None, by_typ
         entry = stats.get((row["day"], row.get("notification__notification_type", ALL_TYPES)))
         if entry is not None:
             entry.delivered[row["channel"]] = row["delivered"]
+    _add_pending(start, end, notification_type, by_type, stats)
     _add_percentiles(rows, stats, by_type)
     return [stats[key] for key in sorted(stats)]
+
+
+def _add_pending(
+    start: datetime,
+    end: datetime,
+    notification_type: str | None,
+    by_type: bool,
+    stats: dict[tuple[date, str], DayStats],
+) -> None:
+    """Count the broadcasts' recipients whose rows are not written yet as sent on the broadcast's day (the day
+    their rows will carry)."""
+    pending = PendingBroadcast.objects.filter(broadcast__created__gte=start, broadcast__created__lt=end)
+    if notification_type is not None:
+        pending = pending.filter(broadcast__notification_type=notification_type)
+    counts = (
+        pending.annotate(day=TruncDate("broadcast__created", tzinfo=UTC))
+        .values("day", *(["broadcast__notification_type"] if by_type else []))
+        .annotate(sent=Count("user"))
+        .order_by()
+    )
+    for row in counts:
+        key = (row["day"], row.get("broadcast__notification_type", ALL_TYPES))
+        entry = stats.setdefault(key, DayStats(day=key[0], notification_type=key[1], delivered={LIVE_CHANNEL: 0}))
+        entry.sent += row["sent"]
 
 
 def _add_percentiles(rows: Any, stats: dict[tuple[date, str], DayStats], by_type: bool) -> None:
@@ -197,10 +222,15 @@ def timeline(notification: Notification, translated: bool = False) -> list[tuple
 
 
 def funnel(broadcast_id: uuid.UUID | str) -> dict[str, int]:
-    """Return how many rows one broadcast stored, and how many of them were delivered, seen and read."""
-    return Notification.objects.filter(broadcast_id=broadcast_id).aggregate(
+    """Return how many rows one broadcast stored, and how many of them were delivered, seen and read.
+
+    The recipients whose rows are not written yet (see :mod:`.fanout`) count as rows: stored, not delivered.
+    """
+    steps: dict[str, int] = Notification.objects.filter(broadcast_id=broadcast_id).aggregate(
         rows=Count("pk"), delivered=Count("delivered_at"), seen=Count("seen_at"), read=Count("read_at")
     )
+    steps["rows"] += PendingBroadcast.objects.filter(broadcast_id=broadcast_id).count()
+    return steps
 
 
 __all__ = ["ALL_TYPES", "DayStats", "channels_of", "daily", "funnel", "percentile", "timeline"]

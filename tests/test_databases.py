@@ -1,4 +1,5 @@
-"""What differs per database: the indexes each one gets, and grouping exact under concurrent processes."""
+"""What differs per database: the indexes each one gets, and grouping and broadcasts exact under concurrent
+processes."""
 
 import re
 import subprocess
@@ -108,6 +109,54 @@ CREATE_USERS = """
 from django.contrib.auth.models import User
 for name in ("same", "fresh", "read"):
     User.objects.create(username=name)
+for number in range(20):
+    User.objects.create(username=f"audience{number:02d}")
+"""
+
+BROADCASTS = 100
+
+# argv: "audience", "broadcast", the directory of the signals: broadcasts to the audience users, one by one.
+BROADCASTER = """
+import sys, time
+from pathlib import Path
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django_live_notify import broadcast
+users = get_user_model().objects.filter(username__startswith="audience")
+signals = Path(sys.argv[3])
+(signals / f"ready-broadcast-{sys.argv[4]}").touch()
+while not (signals / "go").exists():
+    time.sleep(0.005)
+for call in range(BROADCASTS):
+    assert broadcast(title=f"broadcast {call}", users=users) == 20
+    time.sleep(0.01)  # Time for the readers to come between two broadcasts.
+""".replace("BROADCASTS", str(BROADCASTS))
+
+# argv: "audience", "read", the directory of the signals: reads the audience's rows in every way until told to stop.
+BROADCAST_READER = """
+import random, sys, time
+from pathlib import Path
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django_live_notify.models import Notification
+from django_live_notify.reading import unread_counts
+from django_live_notify.replay import resume_frames_many
+users = list(get_user_model().objects.filter(username__startswith="audience"))
+signals = Path(sys.argv[3])
+(signals / f"ready-read-{sys.argv[4]}").touch()
+while not (signals / "go").exists():
+    time.sleep(0.005)
+reads = 0
+while not (signals / "stop").exists():
+    random.shuffle(users)
+    for user in users[:5]:
+        Notification.objects.for_user(user).count()
+    unread_counts([user.pk for user in users[5:12]])
+    resume_frames_many([(user.pk, 0) for user in users[12:]])
+    reads += 1
+print(reads)
 """
 
 LAST_CALL = """
@@ -153,14 +202,14 @@ def run_concurrently(env, signals, scripts):
         (signals / "go").touch()
         outputs = []
         for process, (script, _args) in zip(processes, scripts, strict=True):
-            if script is READER:
+            if script in READERS:
                 continue
             stdout, stderr = process.communicate(timeout=240)
             assert process.returncode == 0, stderr
             outputs.append(stdout)
         (signals / "stop").touch()
         for process, (script, _args) in zip(processes, scripts, strict=True):
-            if script is READER:
+            if script in READERS:
                 stdout, stderr = process.communicate(timeout=60)
                 assert process.returncode == 0, stderr
                 outputs.append(stdout)
@@ -170,6 +219,9 @@ def run_concurrently(env, signals, scripts):
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+READERS = (READER, BROADCAST_READER)
 
 
 def grouped_rows(database, username):
@@ -222,3 +274,36 @@ def test_grouping_stays_exact_while_a_reader_marks_rows_read(grouping_database, 
     rows = grouped_rows(database, "read")
     assert unread_per_key(rows) == {"same": 1}
     assert sum(count for _key, _unread, count in rows) == 2 * CALLS + 1
+
+
+@pytest.mark.slow
+def test_processes_reading_while_another_broadcasts_write_each_recipients_row_exactly_once(
+    grouping_database, tmp_path
+):
+    """Broadcasts are stored once and each recipient's row written by whichever read comes first: with two
+    processes reading (lists, counts, resumes) while a third broadcasts, no row is written twice or lost."""
+    database, env = grouping_database
+    broadcaster, reader = (BROADCASTER, ["audience", "broadcast"]), (BROADCAST_READER, ["audience", "read"])
+    _broadcaster, *reads = run_concurrently(env, tmp_path / "signals", [broadcaster, reader, reader])
+
+    assert all(int(count) > 1 for count in reads), f"the readers read only {reads} times while the broadcasts ran"
+    written_while_broadcasting = database.query(
+        "SELECT COUNT(*) FROM django_live_notify_notification WHERE broadcast_id IS NOT NULL"
+    )[0][0]
+    assert written_while_broadcasting > 0, "no reader wrote a row while the broadcasts ran"
+    manage(env, "shell", "-v0", "-c", READ_ALL_AUDIENCE)
+    per_user_and_broadcast = database.query(
+        "SELECT n.recipient_id, n.broadcast_id, COUNT(*) FROM django_live_notify_notification n"
+        " WHERE n.broadcast_id IS NOT NULL GROUP BY n.recipient_id, n.broadcast_id"
+    )
+    assert len(per_user_and_broadcast) == 20 * BROADCASTS
+    assert {count for _user, _broadcast, count in per_user_and_broadcast} == {1}
+    assert database.query("SELECT COUNT(*) FROM django_live_notify_pendingbroadcast") == [(0,)]
+
+
+READ_ALL_AUDIENCE = """
+from django.contrib.auth.models import User
+from django_live_notify.models import Notification
+for user in User.objects.filter(username__startswith="audience"):
+    assert Notification.objects.for_user(user).filter(broadcast_id__isnull=False).count() == BROADCASTS
+""".replace("BROADCASTS", str(BROADCASTS))

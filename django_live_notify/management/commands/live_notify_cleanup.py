@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from django_live_notify import fanout
 from django_live_notify.conf import live_settings
 from django_live_notify.models import Notification
 
@@ -18,7 +19,8 @@ class Command(BaseCommand):
     help = (
         "Delete read notifications older than LIVE_NOTIFY['RETENTION_DAYS'] (or --days; imported ones counted "
         "from their import) and every expired notification, a batch at a time. Unread notifications that have "
-        "not expired are kept."
+        "not expired are kept. Broadcasts stored once go when they expire, or past the retention period once "
+        "every recipient's row is written."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -51,6 +53,9 @@ class Command(BaseCommand):
             read = Notification.objects.filter(old_enough, read_at__isnull=False)
             old = self.delete_in_batches(read, batch_size, f"read and older than {days} day(s)")
         self.say(f"Deleted {expired + old:,} notification(s): {expired:,} expired, {old:,} read and old.")
+        broadcasts, pending = fanout.drop_ended(now, None if days is None else now - timedelta(days=days))
+        if broadcasts:
+            self.say(f"Deleted {broadcasts:,} ended broadcast(s), with {pending:,} recipient(s) who never read them.")
 
     def delete_in_batches(self, rows: QuerySet[Notification], batch_size: int, what: str) -> int:
         """Delete ``rows`` a batch at a time in id order, so no DELETE holds locks for long; return how many.
