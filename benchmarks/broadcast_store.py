@@ -3,13 +3,15 @@
     python benchmarks/broadcast_store.py [--database URL] [--users 100000] [--repeat 3]
 
 It creates the users (11% of them have the type turned off, 5% "store only"), then
-times broadcast() to every active user, to a QuerySet of users and to a list of users,
+times broadcast() to every active user, to a QuerySet of users and to a list of users
+(storing it once, with a pending row per recipient: see django_live_notify/fanout.py),
 next to a baseline in the same run: the statements of the previous release (version
 0.x, before the indexes of issue 12), copied below. Each figure is the median of
 ``--repeat`` calls, the notification table emptied before each. Without --database it
 uses a temporary SQLite file in WAL mode, as benchmarks/settings.py does. A database
 given by URL is used as it is: the run creates its tables and replaces the users,
-preferences and notifications in it. See benchmarks/README.rst.
+preferences and notifications in it. It also reports what writing every recipient's row
+costs when they all read it afterwards. See benchmarks/README.rst.
 """
 
 from __future__ import annotations
@@ -285,7 +287,7 @@ def timed(function: Any, expected: int, expected_silent: int) -> tuple[float, fl
     """
     from django.db import reset_queries
 
-    from django_live_notify.models import Notification
+    from django_live_notify.models import Notification, PendingBroadcast
 
     empty_notifications()
     reset_queries()
@@ -294,12 +296,35 @@ def timed(function: Any, expected: int, expected_silent: int) -> tuple[float, fl
     stored = function()
     elapsed = time.perf_counter() - began
     cpu = time.process_time() + server_cpu() - cpu
-    if stored != expected or Notification.objects.count() != expected:
-        raise SystemExit(f"stored {stored} ({Notification.objects.count()} rows), expected {expected}")
-    silent = Notification.objects.filter(silent=True).count()
+    # The baseline writes notification rows; broadcast() one pending row per recipient (see fanout.py).
+    rows = Notification.objects.count() + PendingBroadcast.objects.count()
+    if stored != expected or rows != expected:
+        raise SystemExit(f"stored {stored} ({rows} rows), expected {expected}")
+    silent = Notification.objects.filter(silent=True).count() + PendingBroadcast.objects.filter(silent=True).count()
     if silent != expected_silent:
         raise SystemExit(f"{silent} silent rows, expected {expected_silent}")
     return elapsed, cpu
+
+
+def timed_reading(expected: int) -> tuple[float, float, list[int]]:
+    """Broadcast to everyone, then time writing every recipient's row as their reads would, a batch of users at a
+    time (as a socket server does for the users connected to it); return wall and CPU seconds and the batches."""
+    from django.contrib.auth import get_user_model
+
+    from django_live_notify import batching, broadcast, fanout
+    from django_live_notify.models import Notification
+
+    empty_notifications()
+    broadcast(title="Maintenance tonight", notification_type=NOTIFICATION_TYPE)
+    user_ids = list(get_user_model().objects.order_by("pk").values_list("pk", flat=True))
+    cpu = time.process_time() + server_cpu()
+    began = time.perf_counter()
+    written = [fanout.materialize(batch) for batch in batching.batches(user_ids)]
+    elapsed = time.perf_counter() - began
+    cpu = time.process_time() + server_cpu() - cpu
+    if sum(written) != expected or Notification.objects.count() != expected:
+        raise SystemExit(f"wrote {sum(written)} rows on reading, expected {expected}")
+    return elapsed, cpu, written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             if not met:
                 failed.append(f"{name}: {live:.3f} s > {target} s")
             rows.append((name, live, base, live_cpu, base_cpu, target, met, live_times, baseline_times))
+        read_times = [timed_reading(expected) for _ in range(args.repeat)]
         empty_notifications()
         log(f"{'stored ' + format(expected, ','):<15} {'live-notify':>11} {'baseline':>9} {'ratio':>6} "
             f"{'CPU live':>9} {'baseline':>9} {'ratio':>6} {'target':>7} {'met':>4}")  # fmt: skip
@@ -383,6 +409,12 @@ def main(argv: list[str] | None = None) -> int:
         log("every call, wall / CPU seconds:")
         for name, _, _, _, _, _, _, live_times, baseline_times in rows:
             log(f"  {name:<15} live-notify {calls(live_times)}; baseline {calls(baseline_times) or '-'}")
+        log(
+            f"Every recipient reading it afterwards (their rows written, {len(read_times[0][2])} calls of "
+            f"materialize() of BATCH_SIZE users): {statistics.median(wall for wall, _, _ in read_times):.3f} s, "
+            f"CPU {statistics.median(cpu for _, cpu, _ in read_times):.3f} s (not a target: what the reads cost "
+            "in all, spread over the users' visits)."
+        )
         log("Seconds, the median of the calls. CPU: this process and the database server (see --help).")
         log(
             "ratio = django-live-notify / baseline (the previous release's statements) in this run; below 1 is better."

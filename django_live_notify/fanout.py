@@ -16,7 +16,7 @@ broadcast looks stored per recipient, as before; users who never come back
 never cost a row. A user with nothing pending costs one read by primary key.
 
 Exactly once: the pending rows are locked (``SELECT ... FOR UPDATE``; on
-SQLite, which locks the whole database for a write, by a first write) and
+SQLite, which locks the whole database for a write, by a first write of no row) and
 deleted in the transaction that writes the notifications, so a second
 reader waits, then finds them gone.
 """
@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import OperationalError, connections, models, router, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Q, Value
 from django.utils import timezone
 
 from . import storing
@@ -66,22 +66,18 @@ def store(template: Notification, recipients: models.QuerySet[User], db: str) ->
     return count
 
 
-def materialize(user_ids: Iterable[UserId], broadcast_id: Any = None, using: str | None = None) -> int:
-    """Write the notification rows that broadcasts left pending for ``user_ids`` (of broadcast ``broadcast_id``
-    only, when given); return how many were written.
+def materialize(user_ids: Iterable[UserId], using: str | None = None) -> int:
+    """Write the notification rows that broadcasts left pending for ``user_ids``; return how many were written.
 
-    One read per ``BATCH_SIZE`` users when nothing is pending, the common case.
+    One read per ``BATCH_SIZE`` users when nothing is pending, the common case; else one transaction for all.
     """
     db = using or router.db_for_write(Notification)
-    written = 0
+    found = []
     for batch in batches(dict.fromkeys(user_ids)):
-        pending = PendingBroadcast.objects.using(db).filter(user_id__in=batch)
-        if broadcast_id is not None:
-            pending = pending.filter(broadcast_id=broadcast_id)
-        if not pending.exists():
-            continue
-        written += _write_retrying(pending, db)
-    return written
+        pending = PendingBroadcast.objects.using(db).filter(storing.in_list(batch, db, "user_id"))
+        if pending.exists():
+            found.append(pending)
+    return _write_retrying(found, db) if found else 0
 
 
 # Deadlocks: InnoDB's gap locks make a reader's SELECT ... FOR UPDATE and a broadcast's INSERT of pending rows wait
@@ -89,13 +85,13 @@ def materialize(user_ids: Iterable[UserId], broadcast_id: Any = None, using: str
 ATTEMPTS = 5
 
 
-def _write_retrying(pending: models.QuerySet[PendingBroadcast], db: str) -> int:
+def _write_retrying(found: list[models.QuerySet[PendingBroadcast]], db: str) -> int:
     # Inside a caller's transaction a deadlock has rolled back the caller's work too: only the caller can retry.
     attempts = 1 if connections[db].in_atomic_block else ATTEMPTS
     for attempt in range(1, attempts + 1):
         try:
             with transaction.atomic(using=db):
-                return _write(pending, db)
+                return sum(_write(pending, db) for pending in found)
         except OperationalError as error:
             if attempt == attempts or not _is_deadlock(error):
                 raise
@@ -111,15 +107,18 @@ def _is_deadlock(error: OperationalError) -> bool:
 
 
 def _write(pending: models.QuerySet[PendingBroadcast], db: str) -> int:
-    if connections[db].vendor == "sqlite":
-        # No row locks: a first write takes the database's write lock, which the other writers wait for.
-        if not pending.update(silent=F("silent")):
-            return 0
-        claimed = set(pending.values_list("broadcast_id", flat=True))
+    connection = connections[db]
+    if connection.vendor == "sqlite":
+        # No row locks: a first write, of no row, takes the database's write lock, which the other writers wait
+        # for (a transaction begun IMMEDIATE holds it already).
+        table = connection.ops.quote_name(PendingBroadcast._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET silent = 0 WHERE 0")
     else:
-        claimed = {
-            broadcast_id for broadcast_id, _ in pending.select_for_update().values_list("broadcast_id", "user_id")
-        }
+        # Locked, not read: reading each row's broadcast id would cost more than the broadcasts' few ids below.
+        if not list(pending.select_for_update().values_list("user_id", flat=True)):
+            return 0
+    claimed = set(pending.order_by().values_list("broadcast_id", flat=True).distinct())
     if not claimed:
         return 0
     now = timezone.now()

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 
 from . import metrics, protocol, publish, replay, session_check
+from .batching import batches
 from .conf import live_settings
 from .layer_link import LayerLink
 from .protocol import everyone_group, user_group
@@ -281,9 +282,11 @@ class Hub(LayerLink):
         self.send_rows(message["head"], message["tail"], message["targets"])
 
     async def deliver_broadcast(self, message: dict[str, Any]) -> None:
-        """Look up the rows one broadcast stored for the users here, then write them as a notification."""
-        targets = await self.broadcast_targets(message["broadcast"])
-        self.send_rows(message["head"], message["tail"], targets)
+        """Write the rows of one broadcast for the users here (see fanout.py), then send them as a notification:
+        a batch of users at a time, so the first sockets get it while the database writes the next rows."""
+        for keys in batches(list(self.connections)):
+            targets = await self.broadcast_targets(message["broadcast"], keys)
+            self.send_rows(message["head"], message["tail"], targets)
 
     async def deliver_close(self, message: dict[str, Any]) -> None:
         """Revoke a user's tokens and close the sockets of ended sessions."""
@@ -316,13 +319,10 @@ class Hub(LayerLink):
         for connection in list(self.connections.get(key, ())):
             connection.send_frames(frames)
 
-    async def broadcast_targets(self, broadcast: dict[str, Any]) -> list[list[Any]]:
-        """Look up the rows one broadcast stored for the users connected here: ``[key, id, count]`` each."""
-        if not self.connections:
-            return []
-        return await database_sync_to_async(replay.broadcast_targets)(
-            broadcast["id"], broadcast["after"], list(self.connections)
-        )
+    async def broadcast_targets(self, broadcast: dict[str, Any], keys: list[str]) -> list[list[Any]]:
+        """Write and look up the rows of one broadcast for users ``keys`` connected here: ``[key, id, count]``
+        each."""
+        return await database_sync_to_async(replay.broadcast_targets)(broadcast["id"], broadcast["after"], keys)
 
     async def close_sessions(
         self, key: str, session_key: str | None, auth_hash: str | None, code: int, revoked_at: float = 0.0

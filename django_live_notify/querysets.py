@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import models, router
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -55,7 +55,10 @@ class NotificationQuerySet(models.QuerySet):
         if self._live_notify_readers:
             from .fanout import materialize
 
-            materialize(self._live_notify_readers)
+            db = router.db_for_write(self.model)
+            if materialize(self._live_notify_readers, using=db) and getattr(self, "_db", None) is None:
+                # Read the rows where they were just written, not on a lagging replica.
+                self._db = db  # type: ignore[has-type]  # QuerySet's own attribute, undeclared in django-stubs
             self._live_notify_readers = ()
 
     def _fetch_all(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import router
 from django.db.models import Count
 from django.utils import timezone
 
@@ -12,6 +13,7 @@ from .api_types import RequestUser, UserId
 from .batching import batches
 from .models import Notification
 from .signals import notification_read
+from .storing import in_list
 
 
 def unread_count(user: RequestUser) -> int:
@@ -26,11 +28,18 @@ def unread_counts(recipient_ids: Iterable[UserId]) -> dict[str, int]:
     """
     recipient_ids = list(recipient_ids)
     fanout.materialize(recipient_ids)
+    return counted_unread(recipient_ids)
+
+
+def counted_unread(recipient_ids: Iterable[UserId]) -> dict[str, int]:
+    """Return what :func:`unread_counts` does, for users whose pending broadcasts were written just before."""
     counts: dict[str, int] = {}
+    db = router.db_for_write(Notification)  # Where the rows were written just before: no replica lag.
     for batch in batches(recipient_ids):
         rows = (
-            Notification.objects.unexpired()
-            .filter(recipient_id__in=batch, read_at__isnull=True)
+            Notification.objects.using(db)
+            .unexpired()
+            .filter(in_list(batch, db, "recipient_id"), read_at__isnull=True)
             .order_by()
             .values("recipient_id")
             .annotate(count=Count("id"))

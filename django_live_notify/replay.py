@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import router
 from django.db.models import Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -14,7 +15,8 @@ from . import fanout, protocol
 from .batching import batches
 from .conf import live_settings
 from .models import Notification
-from .reading import unread_counts
+from .reading import counted_unread, unread_counts
+from .storing import in_list
 
 
 def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str], list[int]]]:
@@ -130,19 +132,23 @@ def missed_frames(
 def broadcast_targets(broadcast_id: str, after_id: int, user_keys: list[str]) -> list[list[Any]]:
     """Return ``[user key, row id or None when silent, unread count]`` for each of ``user_keys`` the broadcast reached.
 
-    One query per ``BATCH_SIZE`` users for the rows, the same for the counts. The rows still pending (see
-    :mod:`.fanout`) are written first: the users connected here read the broadcast now.
+    The users' pending broadcasts (this one, and any other not read yet, so the counts are right) are written
+    first: the users connected here read them now (see :mod:`.fanout`). Then one query per ``BATCH_SIZE`` users for
+    the rows, the same for the counts.
     """
     to_python = get_user_model()._meta.pk.to_python
+    user_ids = [to_python(key) for key in user_keys]
+    fanout.materialize(user_ids)
     rows: list[tuple[Any, int, bool]] = []
-    for batch in batches(to_python(key) for key in user_keys):
-        fanout.materialize(batch, broadcast_id)
+    db = router.db_for_write(Notification)  # Where the rows were written just before: no replica lag.
+    for batch in batches(user_ids):
         rows.extend(
-            Notification.objects.filter(recipient_id__in=batch, id__gt=after_id, broadcast_id=broadcast_id)
+            Notification.objects.using(db)
+            .filter(in_list(batch, db, "recipient_id"), id__gt=after_id, broadcast_id=broadcast_id)
             .order_by()
             .values_list("recipient_id", "id", "silent")
         )
-    counts = unread_counts(recipient_id for recipient_id, _, _ in rows)
+    counts = counted_unread(recipient_id for recipient_id, _, _ in rows)
     targets = []
     for recipient_id, notification_id, silent in rows:
         key = protocol.user_key(recipient_id)
