@@ -58,7 +58,7 @@ class NotificationQuerySet(models.QuerySet):
             db = router.db_for_write(self.model)
             if materialize(self._live_notify_readers, using=db) and getattr(self, "_db", None) is None:
                 # Read the rows where they were just written, not on a lagging replica.
-                self._db = db  # type: ignore[has-type]  # QuerySet's own attribute, undeclared in django-stubs
+                self._db = db
             self._live_notify_readers = ()
 
     def _fetch_all(self) -> None:
