@@ -101,7 +101,7 @@ def type_choices(user: RequestUser) -> list[tuple[str, str]]:
         return configured
     values = set(live_settings.preference_defaults) | live_settings.mandatory_types
     values.update(
-        Notification.objects.filter(recipient_id=user.pk)
+        Notification.objects.for_user(user)
         .order_by()
         .values_list("notification_type", flat=True)
         .distinct()

@@ -15,7 +15,7 @@ from . import fanout, protocol
 from .batching import batches
 from .conf import live_settings
 from .models import Notification
-from .reading import counted_unread, unread_counts
+from .reading import counted_unread
 from .storing import in_list
 
 
@@ -30,17 +30,20 @@ def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str],
     """
     limit = live_settings.replay_limit
     recipient_ids = list(dict.fromkeys(recipient_id for recipient_id, _ in requests))
-    fanout.materialize(recipient_ids)
+    # The users' broadcasts not read so far are written first, and everything is read where they were written.
+    db = router.db_for_write(Notification)
+    fanout.materialize(recipient_ids, using=db)
     newest: dict[Any, int] = {}
     for batch in batches(recipient_ids):
-        newest.update(newest_ids(batch))
-    counts = unread_counts(recipient_ids)
+        newest.update(newest_ids(batch, using=db))
+    counts = counted_unread(recipient_ids)
     answers = []
     for recipient_id, last_id in requests:
         missed: list[Notification] = []
         if newest.get(recipient_id, 0) > last_id:
             missed = list(
-                Notification.objects.unexpired()
+                Notification.objects.using(db)
+                .unexpired()
                 .filter(recipient_id=recipient_id, pk__gt=last_id, silent=False)
                 .select_related("sender")
                 .order_by("-id")[: limit + 1]
@@ -55,7 +58,7 @@ def resume_frames_many(requests: list[tuple[Any, int]]) -> list[tuple[list[str],
     return answers
 
 
-def newest_ids(recipient_ids: list[Any]) -> QuerySet[Any, tuple[Any, int]]:
+def newest_ids(recipient_ids: list[Any], using: str | None = None) -> QuerySet[Any, tuple[Any, int]]:
     """Return ``(user pk, id of their newest row or 0)`` for each of ``recipient_ids``.
 
     One backward step into the ``(recipient, id)`` index per user, read from
@@ -67,7 +70,8 @@ def newest_ids(recipient_ids: list[Any]) -> QuerySet[Any, tuple[Any, int]]:
     newest_row = Notification.objects.filter(recipient_id=OuterRef("pk")).order_by("-id").values("id")[:1]
     return (
         get_user_model()
-        ._default_manager.filter(pk__in=recipient_ids)
+        ._default_manager.db_manager(using)
+        .filter(pk__in=recipient_ids)
         .order_by()
         .annotate(top=Coalesce(Subquery(newest_row), 0))
         .values_list("pk", "top")
@@ -87,9 +91,12 @@ def missed_frames(
     sweep: their live send may still be on its way. Rows already read are
     never sent: the user has seen them, on this page or another one. Return
     the new watermark, the frames to send per user (the missed notifications,
-    then the unread count), and the ids in those frames per user.
+    then the unread count), and the ids in those frames per user. The local
+    users' broadcasts not read so far are written first: a broadcast whose live
+    message was lost reaches them here.
     """
-    settled = Notification.objects.unexpired().filter(
+    db = router.db_for_write(Notification)
+    settled = Notification.objects.using(db).unexpired().filter(
         created__lte=timezone.now() - timedelta(seconds=grace), silent=False
     )
     if watermark is None:
@@ -97,6 +104,8 @@ def missed_frames(
     recipient_ids = list(local)
     if not recipient_ids:
         return watermark, {}, {}
+    to_python = get_user_model()._meta.pk.to_python
+    fanout.materialize([to_python(key) for key in recipient_ids], using=db)
     stored = list(
         settled.filter(id__gt=watermark, recipient_id__in=recipient_ids)
         .order_by("id")
@@ -117,7 +126,7 @@ def missed_frames(
         for batch in batches(wanted)
         for row in settled.filter(id__in=batch, read_at__isnull=True).select_related("sender").order_by("id")
     ]
-    counts = unread_counts(missed)
+    counts = counted_unread(missed)
     frames_by_user: dict[str, list[str]] = {}
     ids_by_user: dict[str, list[int]] = {}
     for row in rows:

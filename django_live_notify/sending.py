@@ -96,12 +96,15 @@ def broadcast(
     ``users=None`` means every active user. Users' preferences for the type
     apply. Return the number of users it was stored for.
 
-    The rows are written by one ``INSERT ... SELECT`` in the database, the
-    preferences applied in the same statement, for every active user, a
-    QuerySet or a list of users alike. The live
-    message only names the broadcast: each server process looks up the rows
-    of the users connected to it. Its cost does not grow with the number of
-    recipients anywhere but in the database.
+    The broadcast is stored once, with a narrow pending row per recipient
+    written by one ``INSERT ... SELECT`` that applies the preferences, for
+    every active user, a QuerySet or a list of users alike. Each recipient's
+    notification row is written when something first reads that user's
+    notifications: the socket server the user is connected to, as the
+    broadcast arrives, or a page, an API call or a count (see
+    :mod:`~django_live_notify.fanout`). While anything listens to
+    ``notification_created`` (delivery backends do), every row is written at
+    once instead. The live message only names the broadcast.
     """
     template = storing.build(title, message, notification_type, None, None, "", None, "", None, expires_at)
     db = router.db_for_write(Notification)

@@ -42,7 +42,10 @@ def in_list(user_ids: Sequence[UserId], db: str, field: str = "pk") -> Q | _AnyO
     connection = connections[db]
     pk = get_user_model()._meta.pk
     assert pk is not None  # A model always has one.
-    values = [pk.get_db_prep_value(value, connection) for value in user_ids]
+    if isinstance(pk, models.IntegerField) and all(type(value) is int for value in user_ids):
+        values: list[Any] = list(user_ids)  # Already what the database takes: preparing each costs 2 µs.
+    else:
+        values = [pk.get_db_prep_value(value, connection) for value in user_ids]
     if connection.vendor == "postgresql":
         return _AnyOf(F(field), values)
     if connection.vendor == "sqlite":

@@ -156,3 +156,30 @@ def test_no_index_loses_its_condition_silently_on_this_database():
     warnings = [message for message in checks.run_checks(databases=["default"]) if message.id == "models.W037"]
 
     assert warnings == []
+
+
+def test_a_read_finds_its_users_pending_broadcasts_by_the_primary_key(history):
+    """Every read of a user's rows first looks for pending broadcasts (see fanout.py): one step into the primary
+    key, which leads with the user, however many broadcasts and users are pending."""
+    from django_live_notify import broadcast, storing
+    from django_live_notify.models import PendingBroadcast
+
+    long, short, _sender, _broadcast = history
+    get_user_model().objects.bulk_create([get_user_model()(username=f"many{number}") for number in range(500)])
+    for number in range(5):
+        broadcast(title=f"pending {number}")
+    table = PendingBroadcast._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"VACUUM ANALYZE {table}")
+        elif connection.vendor == "mysql":
+            cursor.execute(f"ANALYZE TABLE {table}")
+            cursor.fetchall()
+        else:
+            cursor.execute("ANALYZE")
+    pending = PendingBroadcast.objects.filter(storing.in_list([long.pk, short.pk], "default", "user_id"))
+    assert pending.count() == 10
+
+    plan = explain(pending.values("silent"))
+    primary_key = {"postgresql": f"{table}_pkey", "mysql": "PRIMARY", "sqlite": f"sqlite_autoindex_{table}_1"}
+    assert index_used(plan, primary_key[connection.vendor]), plan

@@ -55,6 +55,24 @@ def test_a_lost_row_is_found_after_a_later_one_was_delivered(user_factory):
     assert len(frames[protocol.user_key(ana)]) == 2
 
 
+def test_a_broadcast_whose_live_message_was_lost_is_written_and_sent_by_the_sweep(user_factory, monkeypatch):
+    from django_live_notify import broadcast, publish
+
+    ana, bob = user_factory("ana"), user_factory("bob")
+    watermark, _, _ = missed_frames(None, {}, grace=0)
+    monkeypatch.setattr(publish, "publish", lambda *args, **kwargs: None)  # Redis restarting: the message is lost.
+    assert broadcast(title="lost on its way") == 2
+    assert not Notification.objects.exists()
+
+    _, frames, ids = missed_frames(watermark, {protocol.user_key(ana): (watermark, set())}, grace=0)
+    [row] = Notification.objects.all()
+    assert (row.recipient_id, row.title) == (ana.pk, "lost on its way")
+    assert ids == {protocol.user_key(ana): [row.pk]}
+    assert frames[protocol.user_key(ana)][-1] == '{"type":"unread_count","count":1}'
+    # bob is not connected here: his row waits for his next read.
+    assert not Notification.objects.filter(recipient=bob).exists()
+
+
 def test_a_read_row_is_never_recovered_but_the_watermark_passes_it(user_factory):
     ana = user_factory("ana")
     watermark, _, _ = missed_frames(None, {}, grace=0)
