@@ -102,7 +102,7 @@ def broadcast(
     notification row is written when something first reads that user's
     notifications: the socket server the user is connected to, as the
     broadcast arrives, or a page, an API call or a count (see
-    :mod:`~django_live_notify.fanout`). While anything listens to
+    :func:`~django_live_notify.fanout.materialize`). While anything listens to
     ``notification_created`` (delivery backends do), every row is written at
     once instead. The live message only names the broadcast.
     """
