@@ -66,14 +66,15 @@ def store(template: Notification, recipients: models.QuerySet[User], db: str) ->
     return count
 
 
-def materialize(user_ids: Iterable[UserId], using: str | None = None) -> int:
+def materialize(user_ids: Iterable[UserId], using: str | None = None, batch_size: int | None = None) -> int:
     """Write the notification rows that broadcasts left pending for ``user_ids``; return how many were written.
 
-    One read per ``BATCH_SIZE`` users when nothing is pending, the common case; else one transaction for all.
+    One read per ``batch_size`` users (``BATCH_SIZE`` by default) when nothing is pending, the common case; else
+    one transaction for all, with a few statements per batch.
     """
     db = using or router.db_for_write(Notification)
     found = []
-    for batch in batches(dict.fromkeys(user_ids)):
+    for batch in batches(dict.fromkeys(user_ids), batch_size):
         pending = PendingBroadcast.objects.using(db).filter(storing.in_list(batch, db, "user_id"))
         if pending.exists():
             found.append(pending)

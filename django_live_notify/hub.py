@@ -282,10 +282,14 @@ class Hub(LayerLink):
         self.send_rows(message["head"], message["tail"], message["targets"])
 
     async def deliver_broadcast(self, message: dict[str, Any]) -> None:
-        """Write the rows of one broadcast for the users here (see fanout.py), then send them as a notification:
-        a batch of users at a time, so the first sockets get it while the database writes the next rows."""
-        for keys in batches(list(self.connections)):
-            targets = await self.broadcast_targets(message["broadcast"], keys)
+        """Write the rows of one broadcast for the users here (see fanout.py), then look them up and send them as
+        a notification a batch of users at a time, so the first sockets get it while the next batch is read."""
+        keys = list(self.connections)
+        if not keys:
+            return
+        await database_sync_to_async(replay.write_pending)(keys)
+        for batch in batches(keys):
+            targets = await self.broadcast_targets(message["broadcast"], batch)
             self.send_rows(message["head"], message["tail"], targets)
 
     async def deliver_close(self, message: dict[str, Any]) -> None:
@@ -320,9 +324,11 @@ class Hub(LayerLink):
             connection.send_frames(frames)
 
     async def broadcast_targets(self, broadcast: dict[str, Any], keys: list[str]) -> list[list[Any]]:
-        """Write and look up the rows of one broadcast for users ``keys`` connected here: ``[key, id, count]``
-        each."""
-        return await database_sync_to_async(replay.broadcast_targets)(broadcast["id"], broadcast["after"], keys)
+        """Look up the rows of one broadcast, written already, for users ``keys`` connected here:
+        ``[key, id, count]`` each."""
+        return await database_sync_to_async(replay.broadcast_targets)(
+            broadcast["id"], broadcast["after"], keys, written=True
+        )
 
     async def close_sessions(
         self, key: str, session_key: str | None, auth_hash: str | None, code: int, revoked_at: float = 0.0

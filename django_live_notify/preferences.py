@@ -101,10 +101,7 @@ def type_choices(user: RequestUser) -> list[tuple[str, str]]:
         return configured
     values = set(live_settings.preference_defaults) | live_settings.mandatory_types
     values.update(
-        Notification.objects.for_user(user)
-        .order_by()
-        .values_list("notification_type", flat=True)
-        .distinct()
+        Notification.objects.for_user(user).order_by().values_list("notification_type", flat=True).distinct()
     )
     values.update(_chosen_types(user).values_list("notification_type", flat=True))
     return [(value, live_settings.type_label(value)) for value in sorted(values)]

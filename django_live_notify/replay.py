@@ -96,8 +96,10 @@ def missed_frames(
     message was lost reaches them here.
     """
     db = router.db_for_write(Notification)
-    settled = Notification.objects.using(db).unexpired().filter(
-        created__lte=timezone.now() - timedelta(seconds=grace), silent=False
+    settled = (
+        Notification.objects.using(db)
+        .unexpired()
+        .filter(created__lte=timezone.now() - timedelta(seconds=grace), silent=False)
     )
     if watermark is None:
         return settled.aggregate(top=Max("id"))["top"] or 0, {}, {}
@@ -138,16 +140,31 @@ def missed_frames(
     return new_watermark, frames_by_user, ids_by_user
 
 
-def broadcast_targets(broadcast_id: str, after_id: int, user_keys: list[str]) -> list[list[Any]]:
+# A socket server writes the rows of its connected users' pending broadcasts in statements of this many users: the
+# fewer statements, the less a broadcast costs it, and 10,000 ids are still one parameter (or a short IN list).
+WRITE_BATCH_SIZE = 10_000
+
+
+def write_pending(user_keys: list[str]) -> int:
+    """Write the rows of the broadcasts pending for ``user_keys``, the users connected here (see :mod:`.fanout`);
+    return how many."""
+    to_python = get_user_model()._meta.pk.to_python
+    return fanout.materialize([to_python(key) for key in user_keys], batch_size=WRITE_BATCH_SIZE)
+
+
+def broadcast_targets(
+    broadcast_id: str, after_id: int, user_keys: list[str], written: bool = False
+) -> list[list[Any]]:
     """Return ``[user key, row id or None when silent, unread count]`` for each of ``user_keys`` the broadcast reached.
 
     The users' pending broadcasts (this one, and any other not read yet, so the counts are right) are written
-    first: the users connected here read them now (see :mod:`.fanout`). Then one query per ``BATCH_SIZE`` users for
-    the rows, the same for the counts.
+    first, unless ``written`` says :func:`write_pending` did: the users connected here read them now. Then one
+    query per ``BATCH_SIZE`` users for the rows, the same for the counts.
     """
+    if not written:
+        write_pending(user_keys)
     to_python = get_user_model()._meta.pk.to_python
     user_ids = [to_python(key) for key in user_keys]
-    fanout.materialize(user_ids)
     rows: list[tuple[Any, int, bool]] = []
     db = router.db_for_write(Notification)  # Where the rows were written just before: no replica lag.
     for batch in batches(user_ids):
