@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import router
+from django.db import connections, router
 from django.db.models import Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -143,6 +143,11 @@ def missed_frames(
 # A socket server writes the rows of its connected users' pending broadcasts in statements of this many users: the
 # fewer statements, the less a broadcast costs it, and 10,000 ids are still one parameter (or a short IN list).
 WRITE_BATCH_SIZE = 10_000
+
+
+def writes_in_process() -> bool:
+    """Return whether the notifications' database works in this process (SQLite) rather than in a server."""
+    return connections[router.db_for_write(Notification)].vendor == "sqlite"
 
 
 def write_pending(user_keys: list[str]) -> int:
