@@ -9,16 +9,17 @@ foreign-key check.
 
 :func:`materialize` turns the pending rows of some users into their
 notification rows. Everything that reads a user's rows calls it first:
-``Notification.objects.for_user()``, the unread counts, a socket's
-``resume``, and the socket servers as the broadcast reaches their users
+``Notification.objects.for_user()`` and ``user.live_notifications`` (when
+evaluated), the unread counts, a socket's ``resume``, the recovery sweep, and
+the socket servers as the broadcast reaches their users
 (:func:`~django_live_notify.replay.broadcast_targets`). So to every reader the
 broadcast looks stored per recipient, as before; users who never come back
 never cost a row. A user with nothing pending costs one read by primary key.
 
 Exactly once: the pending rows are locked (``SELECT ... FOR UPDATE``; on
-SQLite, which locks the whole database for a write, by a first write of no row) and
-deleted in the transaction that writes the notifications, so a second
-reader waits, then finds them gone.
+SQLite, which locks the whole database for a write, by a first write of no
+row) and deleted in the transaction that writes the notifications, so a
+second reader waits, then finds them gone.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import random
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from django.db import OperationalError, connections, models, router, transaction
 from django.db.models import Q, Value
@@ -38,7 +38,7 @@ from .api_types import User, UserId
 from .batching import batches
 from .models import Broadcast, Notification, PendingBroadcast
 
-__all__ = ["drop_ended", "materialize", "pending_count", "store"]
+__all__ = ["drop_ended", "materialize", "store"]
 
 
 def store(template: Notification, recipients: models.QuerySet[User], db: str) -> int:
@@ -141,11 +141,6 @@ def _write(pending: models.QuerySet[PendingBroadcast], db: str) -> int:
     # The rows of a broadcast deleted meanwhile go too.
     pending.filter(broadcast_id__in=claimed).delete()
     return written
-
-
-def pending_count(broadcast_id: Any) -> int:
-    """Return how many recipients of one broadcast have no notification row yet."""
-    return PendingBroadcast.objects.filter(broadcast_id=broadcast_id).count()
 
 
 def drop_ended(now: datetime, cutoff: datetime | None) -> tuple[int, int]:
