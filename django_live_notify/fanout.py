@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import OperationalError, connections, models, router, transaction
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from . import storing
@@ -66,17 +66,20 @@ def store(template: Notification, recipients: models.QuerySet[User], db: str) ->
     return count
 
 
-def materialize(user_ids: Iterable[UserId], using: str | None = None, batch_size: int | None = None) -> int:
+def materialize(
+    user_ids: Iterable[UserId], using: str | None = None, batch_size: int | None = None, check: bool = True
+) -> int:
     """Write the notification rows that broadcasts left pending for ``user_ids``; return how many were written.
 
     One read per ``batch_size`` users (``BATCH_SIZE`` by default) when nothing is pending, the common case; else
-    one transaction for all, with a few statements per batch.
+    one transaction for all, with a few statements per batch. ``check=False`` skips that read, for a caller that
+    knows rows are pending (a socket server as a broadcast arrives).
     """
     db = using or router.db_for_write(Notification)
     found = []
     for batch in batches(dict.fromkeys(user_ids), batch_size):
         pending = PendingBroadcast.objects.using(db).filter(storing.in_list(batch, db, "user_id"))
-        if pending.exists():
+        if not check or pending.exists():
             found.append(pending)
     return _write_retrying(found, db) if found else 0
 
@@ -111,7 +114,7 @@ def _write(pending: models.QuerySet[PendingBroadcast], db: str) -> int:
     connection = connections[db]
     if connection.vendor == "sqlite":
         # No row locks: a first write, of no row, takes the database's write lock, which the other writers wait
-        # for (a transaction begun IMMEDIATE holds it already).
+        # for (a transaction begun IMMEDIATE holds it already). Nothing can be added to ``pending`` meanwhile.
         table = connection.ops.quote_name(PendingBroadcast._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {table} SET silent = 0 WHERE 0")
@@ -119,27 +122,19 @@ def _write(pending: models.QuerySet[PendingBroadcast], db: str) -> int:
         # Locked, not read: reading each row's broadcast id would cost more than the broadcasts' few ids below.
         if not list(pending.select_for_update().values_list("user_id", flat=True)):
             return 0
-    claimed = set(pending.order_by().values_list("broadcast_id", flat=True).distinct())
-    if not claimed:
-        return 0
-    now = timezone.now()
-    written = 0
-    for broadcast in Broadcast.objects.using(db).filter(pk__in=claimed):
-        if broadcast.expires_at is not None and broadcast.expires_at <= now:
-            continue  # Gone for its users: its pending rows only need deleting.
-        template = Notification(
-            notification_type=broadcast.notification_type,
-            title=broadcast.title,
-            message=broadcast.message,
-            expires_at=broadcast.expires_at,
-            broadcast_id=broadcast.pk,
-            created=broadcast.created,
-            modified=broadcast.created,
-        )
-        values = storing.row_values(template, "user_id", "silent")
-        written += storing.insert_from(Notification, values, pending.filter(broadcast_id=broadcast.pk), db)
-    # The rows of a broadcast deleted meanwhile go too.
-    pending.filter(broadcast_id__in=claimed).delete()
+        # Only what is locked: a broadcast committed since adds rows that the INSERT and the DELETE would see.
+        # A broadcast's rows are committed together, so its rows here are all locked or all new.
+        claimed = set(pending.order_by().values_list("broadcast_id", flat=True).distinct())
+        pending = pending.filter(broadcast_id__in=claimed)
+    # Every broadcast's copy in one statement, joined to its row; an expired or deleted broadcast gives none.
+    values = storing.row_values(Notification(), "user_id", "silent")
+    for name in ("notification_type", "title", "message", "expires_at", "created"):
+        values[name] = F(f"broadcast__{name}")
+    values["modified"] = F("broadcast__created")
+    values["broadcast_id"] = F("broadcast_id")
+    unexpired = Q(broadcast__expires_at__isnull=True) | Q(broadcast__expires_at__gt=timezone.now())
+    written = storing.insert_from(Notification, values, pending.filter(unexpired), db)
+    pending.delete()
     return written
 
 
