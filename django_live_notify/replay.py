@@ -106,8 +106,7 @@ def missed_frames(
     recipient_ids = list(local)
     if not recipient_ids:
         return watermark, {}, {}
-    to_python = get_user_model()._meta.pk.to_python
-    fanout.materialize([to_python(key) for key in recipient_ids], using=db)
+    fanout.materialize(user_pks(recipient_ids), using=db)
     stored = list(
         settled.filter(id__gt=watermark, recipient_id__in=recipient_ids)
         .order_by("id")
@@ -150,11 +149,20 @@ def writes_in_process() -> bool:
     return connections[router.db_for_write(Notification)].vendor == "sqlite"
 
 
+def user_pks(user_keys: list[str]) -> list[Any]:
+    """Return the user model's primary keys of registry keys (``protocol.user_key()`` in reverse)."""
+    to_python = get_user_model()._meta.pk.to_python
+    return [to_python(key) for key in user_keys]
+
+
 def write_pending(user_keys: list[str]) -> int:
     """Write the rows of the broadcasts pending for ``user_keys``, the users connected here (see :mod:`.fanout`);
     return how many."""
-    to_python = get_user_model()._meta.pk.to_python
-    return fanout.materialize([to_python(key) for key in user_keys], batch_size=WRITE_BATCH_SIZE, check=False)
+    return _write_pending(user_pks(user_keys))
+
+
+def _write_pending(user_ids: list[Any]) -> int:
+    return fanout.materialize(user_ids, batch_size=WRITE_BATCH_SIZE, check=False)
 
 
 def broadcast_targets(
@@ -166,10 +174,9 @@ def broadcast_targets(
     first, unless ``written`` says :func:`write_pending` did: the users connected here read them now. Then one
     query per ``BATCH_SIZE`` users for the rows, the same for the counts.
     """
+    user_ids = user_pks(user_keys)
     if not written:
-        write_pending(user_keys)
-    to_python = get_user_model()._meta.pk.to_python
-    user_ids = [to_python(key) for key in user_keys]
+        _write_pending(user_ids)
     rows: list[tuple[Any, int, bool]] = []
     db = router.db_for_write(Notification)  # Where the rows were written just before: no replica lag.
     for batch in batches(user_ids):

@@ -134,7 +134,8 @@ def insert_from(model: type[models.Model], values: dict[str, Any], source: model
     selected: list[str] = []
     expressions: dict[str, Any] = {}
     for attname, value in values.items():
-        field = next(field for field in model._meta.concrete_fields if field.attname == attname)
+        field = model._meta.get_field(attname)  # Found by attname too ("recipient_id").
+        assert isinstance(field, models.Field)  # A column, not a reverse relation.
         columns.append(connection.ops.quote_name(str(field.column)))
         if isinstance(value, str):
             selected.append(value)

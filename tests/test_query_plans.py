@@ -36,16 +36,21 @@ def history():
     rows.append(Notification(recipient=short, title="about a person", target=sender))
     rows.append(Notification(recipient=short, title="for a day", expires_at=timezone.now() + timedelta(days=1)))
     Notification.objects.bulk_create(rows, batch_size=500)
+    analyze(Notification._meta.db_table)
+    return long, short, sender, broadcast_id
+
+
+def analyze(table):
+    """Bring the planner's statistics of ``table`` up to date."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Also sets the visibility map, which an index-only scan needs to skip the table.
-            cursor.execute(f"VACUUM ANALYZE {Notification._meta.db_table}")
+            cursor.execute(f"VACUUM ANALYZE {table}")
         elif connection.vendor == "mysql":
-            cursor.execute(f"ANALYZE TABLE {Notification._meta.db_table}")
+            cursor.execute(f"ANALYZE TABLE {table}")
             cursor.fetchall()
         else:
             cursor.execute("ANALYZE")
-    return long, short, sender, broadcast_id
 
 
 def explain(query):
@@ -169,14 +174,7 @@ def test_a_read_finds_its_users_pending_broadcasts_by_the_primary_key(history):
     for number in range(5):
         broadcast(title=f"pending {number}")
     table = PendingBroadcast._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"VACUUM ANALYZE {table}")
-        elif connection.vendor == "mysql":
-            cursor.execute(f"ANALYZE TABLE {table}")
-            cursor.fetchall()
-        else:
-            cursor.execute("ANALYZE")
+    analyze(table)
     pending = PendingBroadcast.objects.filter(storing.in_list([long.pk, short.pk], "default", "user_id"))
     assert pending.count() == 10
 
