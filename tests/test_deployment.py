@@ -51,6 +51,7 @@ from tests.servers import (
     ROOT,
     LiveDatabase,
     RedisServer,
+    as_deployed,
     free_port,
     redis_server_binary,
     report,
@@ -217,7 +218,11 @@ class Stack:
             skip_or_fail(f"no PostgreSQL at {POSTGRES_URL} (set LIVE_NOTIFY_PG_URL): {error}")
         self.static_root = directory / "static"
         self.env = {
-            **{key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))},
+            **{
+                key: value
+                for key, value in as_deployed(dict(os.environ)).items()
+                if not key.startswith(("DJANGO_", "DATABASE_"))
+            },
             "PYTHONPATH": str(ROOT),
             "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
