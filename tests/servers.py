@@ -304,9 +304,9 @@ def live_database_in(directory: Path) -> LiveDatabase:
 def as_deployed(env: dict[str, str]) -> dict[str, str]:
     """Return ``env`` without Python's development mode, which tox turns on for the test process.
 
-    A server under test runs as deployed: in development mode asyncio checks every callback, which made
-    daphne read a flooding client's frames several times further ahead of the application (15-21 MiB
-    instead of 2-3 MiB) and slowed its other sockets to a second.
+    A server under test runs as deployed: in development mode asyncio checks every callback, which slowed
+    daphne's other sockets to a second under a flood and let it read the flooding client's frames further
+    ahead of the application (here 15 MiB instead of 2-3 MiB).
     """
     return {key: value for key, value in env.items() if key != "PYTHONDEVMODE"}
 
